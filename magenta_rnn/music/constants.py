@@ -1,0 +1,38 @@
+"""Numbers shared by the whole core (facts §2)."""
+
+DEFAULT_QUARTERS_PER_MINUTE = 120.0
+DEFAULT_STEPS_PER_BAR = 16
+DEFAULT_STEPS_PER_QUARTER = 4
+DEFAULT_STEPS_PER_SECOND = 100
+STANDARD_PPQ = 220
+
+MELODY_NOTE_OFF = -1
+MELODY_NO_EVENT = -2
+NUM_SPECIAL_MELODY_EVENTS = 2
+
+MIN_MIDI_PITCH = 0
+MAX_MIDI_PITCH = 127
+MIN_MIDI_VELOCITY = 1
+MAX_MIDI_VELOCITY = 127
+MIN_MIDI_PROGRAM = 0
+MAX_MIDI_PROGRAM = 127
+NOTES_PER_OCTAVE = 12
+
+NO_CHORD = 'N.C.'
+
+DEFAULT_MAX_SHIFT_STEPS = 100
+DEFAULT_MAX_SHIFT_QUARTERS = 4
+MAX_NUM_VELOCITY_BINS = 127
+DEFAULT_NOTE_DENSITY = 15.0
+DEFAULT_PITCH_HISTOGRAM = (1.0,) * 12
+
+QUANTIZE_CUTOFF = 0.5
+
+# Pitch classes of the C major scale; key k contains pitch class p when
+# (p - k) mod 12 is one of these.
+_MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
+
+# NOTE_KEYS[p]: the major keys (0=C .. 11=B) whose scale contains pitch class p.
+NOTE_KEYS = tuple(
+    tuple(k for k in range(NOTES_PER_OCTAVE) if (p - k) % NOTES_PER_OCTAVE in _MAJOR_SCALE)
+    for p in range(NOTES_PER_OCTAVE))
