@@ -1,0 +1,64 @@
+import os
+
+import pytest
+import tensorflow as tf
+
+from magenta_rnn.protobuf import music_pb2
+from magenta_rnn.records import (RecordWriter, count_records, make_sequence_example,
+                                 read_note_sequences, read_records, write_records)
+
+
+def _sequence(i):
+    ns = music_pb2.NoteSequence(id=f'/id/midi/c/{i}', total_time=1.0)
+    ns.notes.add(pitch=60 + i, velocity=80, start_time=0.0, end_time=1.0)
+    return ns
+
+
+@pytest.mark.parametrize('use_gzip', [False, True])
+def test_note_sequences_round_trip(tmp_path, use_gzip):
+    path = str(tmp_path / 'sub' / 'ns.tfrecord')
+    with RecordWriter(path, gzip=use_gzip) as writer:
+        for i in range(3):
+            writer.write(_sequence(i))
+    assert writer.count == 3
+    with open(path, 'rb') as f:
+        assert (f.read(2) == b'\x1f\x8b') == use_gzip
+    assert [ns.notes[0].pitch for ns in read_note_sequences(path)] == [60, 61, 62]
+    assert count_records(path) == 3
+    assert os.listdir(tmp_path / 'sub') == ['ns.tfrecord']
+
+
+def test_tensorflow_reads_our_records(tmp_path):
+    path = str(tmp_path / 'x.tfrecord')
+    write_records(path, [b'abc', b'', b'\x00' * 1000])
+    assert [r.numpy() for r in tf.data.TFRecordDataset(path)] == [b'abc', b'', b'\x00' * 1000]
+
+
+def test_failed_write_leaves_previous_file_untouched(tmp_path):
+    path = str(tmp_path / 'out.tfrecord')
+    write_records(path, [b'old'])
+    with pytest.raises(RuntimeError):
+        with RecordWriter(path) as writer:
+            writer.write(b'new')
+            raise RuntimeError('interrupted')
+    assert list(read_records(path)) == [b'old']
+    assert os.listdir(tmp_path) == ['out.tfrecord']
+
+
+def test_missing_file_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match='nope.tfrecord: no such TFRecord file'):
+        list(read_records(str(tmp_path / 'nope.tfrecord')))
+
+
+def test_sequence_example_layout_matches_tensorflow():
+    example = make_sequence_example([[0.0, 1.0], [1.0, 0.0]], [1, 0])
+    parsed = tf.train.SequenceExample.FromString(example.SerializeToString())
+    lists = parsed.feature_lists.feature_list
+    assert [list(f.float_list.value) for f in lists['inputs'].feature] == [[0.0, 1.0], [1.0, 0.0]]
+    assert [list(f.int64_list.value) for f in lists['labels'].feature] == [[1], [0]]
+    assert not parsed.context.feature
+
+
+def test_multi_value_labels():
+    example = make_sequence_example([[0.5]], [(0, 0, 60, 0, 0, 0)])
+    assert list(example.feature_lists.feature_list['labels'].feature[0].int64_list.value) == [0, 0, 60, 0, 0, 0]
