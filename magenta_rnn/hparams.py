@@ -23,6 +23,8 @@ class HParams:
         object.__setattr__(self, '_values', dict(values))
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith('__'):  # keeps pickle and copy from recursing
+            raise AttributeError(name)
         try:
             return self._values[name]
         except KeyError:

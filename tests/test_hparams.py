@@ -47,3 +47,9 @@ def test_copy_is_independent():
     copy = original.copy()
     copy.rnn_layer_sizes.append(7)
     assert original.rnn_layer_sizes == [128, 128]
+
+
+def test_pickles_for_worker_processes():
+    import pickle
+    hparams = HParams(**DEFAULTS)
+    assert pickle.loads(pickle.dumps(hparams)) == hparams

@@ -1,0 +1,21 @@
+"""melody_rnn_create_dataset: NoteSequences -> training/eval SequenceExamples."""
+from absl import app
+
+from magenta_rnn.rnn import cli
+
+cli.define_create_dataset_flags(default_config=None)
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) > 1:
+        cli.fail(f'unexpected arguments: {" ".join(argv[1:])}')
+    from magenta_rnn.melody import MELODY_RNN
+    cli.run_create_dataset(MELODY_RNN)
+
+
+def console_entry_point() -> None:
+    app.run(main)
+
+
+if __name__ == '__main__':
+    console_entry_point()

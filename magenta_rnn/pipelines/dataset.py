@@ -1,0 +1,139 @@
+"""Runs a create_dataset pipeline over a TFRecord of NoteSequences.
+
+Each input NoteSequence is sent at random to the eval or training partition
+(`eval_ratio`, like the original's RandomPartition), run through that mode's
+Chain of stages, and every resulting example is written to
+`<output_dir>/<dataset name>.tfrecord`. Inputs stream through a pool of worker
+processes (one per core) and outputs stream to disk, so memory stays flat on
+large collections; output files appear atomically when the run completes.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import multiprocessing
+import os
+import random
+import time
+from collections.abc import Callable, Iterator
+
+from magenta_rnn import records
+from magenta_rnn.pipelines.stages import Chain
+from magenta_rnn.pipelines.statistics import Counter, Statistic
+from magenta_rnn.protobuf import music_pb2
+
+log = logging.getLogger(__name__)
+
+MODES = ('eval', 'training')
+
+
+class NothingExtractedError(RuntimeError):
+    """The pipeline produced no examples at all."""
+
+
+@dataclasses.dataclass
+class DatasetSummary:
+    inputs: int
+    outputs: dict[str, int]
+    stats: dict[str, Statistic]
+    paths: dict[str, str]
+    seconds: float
+
+    def stats_report(self) -> str:
+        return '\n'.join(str(self.stats[name]) for name in sorted(self.stats))
+
+
+def _merge(into: dict[str, Statistic], stats: list[Statistic]) -> None:
+    for stat in stats:
+        if stat.name in into:
+            into[stat.name].merge_from(stat)
+        else:
+            into[stat.name] = stat.copy()
+
+
+# Worker-process state: the two chains, built once per process.
+_worker_chains: dict[str, Chain] = {}
+
+
+def _init_worker(build_chain: Callable[[str], Chain]) -> None:
+    _worker_chains.clear()
+    for mode in MODES:
+        _worker_chains[mode] = build_chain(mode)
+
+
+def _process(job: tuple[str, bytes]) -> tuple[str, list[bytes], list[Statistic]]:
+    mode, serialized = job
+    sequence = music_pb2.NoteSequence.FromString(serialized)
+    outputs, stats = _worker_chains[mode].transform(sequence)
+    return mode, [output.SerializeToString() for output in outputs], stats
+
+
+def run_dataset_pipeline(input_path: str, output_dir: str, dataset_names: dict[str, str],
+                         build_chain: Callable[[str], Chain], eval_ratio: float = 0.1,
+                         seed: int | None = None, workers: int | None = None,
+                         log_every: int = 500) -> DatasetSummary:
+    """Creates the datasets; `dataset_names` maps 'eval'/'training' to file stems.
+
+    `build_chain(mode)` must be picklable (a module-level function or a
+    functools.partial of one) since each worker process builds its own chains.
+    Raises NothingExtractedError (after printing why) when no example came out.
+    """
+    if not 0.0 <= eval_ratio <= 1.0:
+        raise ValueError(f'--eval_ratio must be between 0 and 1, got {eval_ratio}')
+    if not os.path.isfile(input_path):
+        raise FileNotFoundError(f'--input: no such file {input_path}')
+    workers = workers or os.cpu_count() or 1
+    partition = random.Random(seed)
+    stats: dict[str, Statistic] = {}
+    counts = {mode: 0 for mode in MODES}
+    paths = {mode: os.path.join(output_dir, dataset_names[mode] + '.tfrecord') for mode in MODES}
+    start = time.time()
+    inputs = 0
+
+    def jobs() -> Iterator[tuple[str, bytes]]:
+        nonlocal inputs
+        for serialized in records.read_records(input_path):
+            mode = 'eval' if partition.random() < eval_ratio else 'training'
+            counts_key = f'RandomPartition_{dataset_names[mode]}_count'
+            _merge(stats, [Counter(counts_key, 1)])
+            inputs += 1
+            yield mode, serialized
+
+    writers = {mode: records.RecordWriter(paths[mode]) for mode in MODES}
+    try:
+        if workers == 1:
+            _init_worker(build_chain)
+            results = map(_process, jobs())
+            pool = None
+        else:
+            pool = multiprocessing.get_context('spawn').Pool(
+                workers, initializer=_init_worker, initargs=(build_chain,))
+            results = pool.imap(_process, jobs(), chunksize=8)
+        for done, (mode, outputs, item_stats) in enumerate(results, 1):
+            for output in outputs:
+                writers[mode].write(output)
+            counts[mode] += len(outputs)
+            _merge(stats, item_stats)
+            if done % log_every == 0:
+                log.info('processed %d inputs (%.1f/s); %d training and %d eval examples so far',
+                         done, done / (time.time() - start), counts['training'], counts['eval'])
+        if pool is not None:
+            pool.close()
+            pool.join()
+    except BaseException:
+        for writer in writers.values():
+            writer.abort()
+        raise
+    summary = DatasetSummary(inputs=inputs, outputs={dataset_names[m]: counts[m] for m in MODES},
+                             stats=stats, paths={dataset_names[m]: paths[m] for m in MODES},
+                             seconds=time.time() - start)
+    if not any(counts.values()):
+        for writer in writers.values():
+            writer.abort()
+        raise NothingExtractedError(
+            f'no examples were extracted from {inputs} NoteSequences in {input_path}; '
+            f'statistics of what was dropped:\n{summary.stats_report()}')
+    for writer in writers.values():
+        writer.close()
+    return summary
+
