@@ -227,6 +227,10 @@ def _define_flags() -> None:
     flags.DEFINE_bool('recursive', False, 'Whether or not to recurse into subdirectories.')
     flags.DEFINE_string('log', 'INFO', 'The threshold for what messages will be logged '
                         'DEBUG, INFO, WARN, ERROR, or FATAL.')
+    # --help lists the key flags of sys.argv[0]; under a console script that is the
+    # wrapper script, not this module.
+    for name in ('input_dir', 'output_file', 'recursive', 'log'):
+        FLAGS.register_key_flag_for_module(sys.argv[0], FLAGS[name])
 
 
 def _fail(message: str) -> None:
