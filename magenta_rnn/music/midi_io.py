@@ -1,0 +1,226 @@
+"""MIDI <-> NoteSequence conversion (facts §13, "MIDI conversion"), TF-free.
+
+Reading goes through pretty_midi so that note pairing, tick-to-seconds timing and
+instrument splitting behave exactly as in note_seq; the NoteSequence is then filled
+field by field with the same rules (instrument = pretty_midi instrument index,
+key = key_number % 12 with the mode from key_number // 12, total_time = latest
+note end). Writing groups events by (instrument, program, is_drum) into tracks.
+"""
+from __future__ import annotations
+
+import collections
+import io
+import os
+
+import pretty_midi
+
+from magenta_rnn.music import constants
+from magenta_rnn.protobuf import music_pb2
+
+# Like note_seq: accept files whose largest tick is huge but legal (e.g. the MAPS
+# dataset) instead of rejecting them at pretty_midi's default limit.
+pretty_midi.pretty_midi.MAX_TICK = 1e10
+
+# pretty_midi key numbers 0-11 are major keys, 12-23 the minor keys of the same tonic.
+_MAJOR_TO_MINOR_OFFSET = 12
+
+_NoteSequence = music_pb2.NoteSequence
+
+
+class MIDIConversionError(Exception):
+    """The MIDI data could not be decoded or holds values a NoteSequence cannot."""
+
+
+def _parse_midi_bytes(midi_bytes: bytes) -> pretty_midi.PrettyMIDI:
+    try:
+        return pretty_midi.PrettyMIDI(io.BytesIO(midi_bytes))
+    except Exception as error:  # pretty_midi/mido raise many unrelated types on bad data
+        raise MIDIConversionError(f'Midi decoding error {type(error)}: {error}') from error
+
+
+def midi_to_note_sequence(midi_data: bytes | pretty_midi.PrettyMIDI) -> music_pb2.NoteSequence:
+    """Converts MIDI file contents (bytes) or a PrettyMIDI object to a NoteSequence.
+
+    Raises MIDIConversionError when the bytes cannot be decoded or a time/key
+    signature does not fit the NoteSequence fields.
+    """
+    if isinstance(midi_data, pretty_midi.PrettyMIDI):
+        midi = midi_data
+    else:
+        midi = _parse_midi_bytes(bytes(midi_data))
+
+    sequence = _NoteSequence()
+    sequence.ticks_per_quarter = midi.resolution
+    sequence.source_info.parser = _NoteSequence.SourceInfo.PRETTY_MIDI
+    sequence.source_info.encoding_type = _NoteSequence.SourceInfo.MIDI
+
+    for midi_time_signature in midi.time_signature_changes:
+        time_signature = sequence.time_signatures.add()
+        time_signature.time = midi_time_signature.time
+        time_signature.numerator = midi_time_signature.numerator
+        try:
+            time_signature.denominator = midi_time_signature.denominator
+        except ValueError as error:  # a denominator of 2**k can overflow int32
+            raise MIDIConversionError(
+                    f'Invalid time signature denominator {midi_time_signature.denominator}') from error
+
+    for midi_key in midi.key_signature_changes:
+        mode_index = midi_key.key_number // _MAJOR_TO_MINOR_OFFSET
+        if mode_index not in (0, 1):
+            raise MIDIConversionError(f'Invalid midi_mode {mode_index}')
+        key_signature = sequence.key_signatures.add()
+        key_signature.time = midi_key.time
+        key_signature.key = midi_key.key_number % 12
+        key_signature.mode = (_NoteSequence.KeySignature.MAJOR if mode_index == 0
+                              else _NoteSequence.KeySignature.MINOR)
+
+    tempo_times, tempo_qpms = midi.get_tempo_changes()
+    for tempo_time, tempo_qpm in zip(tempo_times.tolist(), tempo_qpms.tolist()):
+        tempo = sequence.tempos.add()
+        tempo.time = tempo_time
+        tempo.qpm = tempo_qpm
+
+    # Notes of all instruments first, then all pitch bends, then all control
+    # changes: the same field order note_seq produces.
+    total_time = 0.0
+    add_note = sequence.notes.add
+    for instrument_index, midi_instrument in enumerate(midi.instruments):
+        if midi_instrument.name:
+            instrument_info = sequence.instrument_infos.add()
+            instrument_info.name = midi_instrument.name
+            instrument_info.instrument = instrument_index
+        program = midi_instrument.program
+        is_drum = midi_instrument.is_drum
+        for midi_note in midi_instrument.notes:
+            add_note(instrument=instrument_index, program=program,
+                     start_time=midi_note.start, end_time=midi_note.end,
+                     pitch=midi_note.pitch, velocity=midi_note.velocity, is_drum=is_drum)
+            if midi_note.end > total_time:
+                total_time = midi_note.end
+    sequence.total_time = total_time
+
+    for instrument_index, midi_instrument in enumerate(midi.instruments):
+        for midi_bend in midi_instrument.pitch_bends:
+            sequence.pitch_bends.add(
+                    instrument=instrument_index, program=midi_instrument.program,
+                    time=midi_bend.time, bend=midi_bend.pitch, is_drum=midi_instrument.is_drum)
+    for instrument_index, midi_instrument in enumerate(midi.instruments):
+        for midi_control in midi_instrument.control_changes:
+            sequence.control_changes.add(
+                    instrument=instrument_index, program=midi_instrument.program,
+                    time=midi_control.time, control_number=midi_control.number,
+                    control_value=midi_control.value, is_drum=midi_instrument.is_drum)
+    return sequence
+
+
+def midi_file_to_note_sequence(midi_file: str | os.PathLike) -> music_pb2.NoteSequence:
+    """Reads a MIDI file from disk into a NoteSequence (raises MIDIConversionError)."""
+    with open(midi_file, 'rb') as f:
+        midi_bytes = f.read()
+    try:
+        return midi_to_note_sequence(midi_bytes)
+    except MIDIConversionError as error:
+        raise MIDIConversionError(f'{midi_file}: {error}') from error
+
+
+def note_sequence_to_pretty_midi(
+        sequence: music_pb2.NoteSequence,
+        drop_events_n_seconds_after_last_note: float | None = None) -> pretty_midi.PrettyMIDI:
+    """Builds a PrettyMIDI from a NoteSequence, keeping absolute times and the tempo map.
+
+    Time/key signatures, tempos, pitch bends and control changes later than
+    `drop_events_n_seconds_after_last_note` seconds after the last note end are
+    dropped when that argument is given (a value that makes the limit 0 drops none,
+    as in note_seq).
+    """
+    ticks_per_quarter = sequence.ticks_per_quarter or constants.STANDARD_PPQ
+
+    max_event_time = None
+    if drop_events_n_seconds_after_last_note is not None:
+        max_event_time = (max([note.end_time for note in sequence.notes] or [0])
+                          + drop_events_n_seconds_after_last_note)
+
+    def dropped(event_time: float) -> bool:
+        return bool(max_event_time) and event_time > max_event_time
+
+    # The tempo list need not be sorted; the first tempo at exactly t=0 is the initial one.
+    initial_tempo = next((tempo for tempo in sequence.tempos if tempo.time == 0), None)
+    midi = pretty_midi.PrettyMIDI(
+            resolution=ticks_per_quarter,
+            initial_tempo=(initial_tempo.qpm if initial_tempo is not None
+                           else constants.DEFAULT_QUARTERS_PER_MINUTE))
+
+    # The first track also carries the time and key signatures.
+    default_instrument = pretty_midi.Instrument(0)
+    midi.instruments.append(default_instrument)
+
+    for time_signature in sequence.time_signatures:
+        if not dropped(time_signature.time):
+            midi.time_signature_changes.append(pretty_midi.TimeSignature(
+                    time_signature.numerator, time_signature.denominator, time_signature.time))
+
+    for key_signature in sequence.key_signatures:
+        if not dropped(key_signature.time):
+            key_number = key_signature.key
+            if key_signature.mode == _NoteSequence.KeySignature.MINOR:
+                key_number += _MAJOR_TO_MINOR_OFFSET
+            midi.key_signature_changes.append(
+                    pretty_midi.KeySignature(key_number, key_signature.time))
+
+    # pretty_midi has no public way to add tempo changes: extend its tick scales
+    # (tick, seconds per tick) and rebuild its tick->time map after each one, so
+    # later tempo times are converted to ticks under the earlier tempos.
+    for tempo in sequence.tempos:
+        if (initial_tempo is not None and tempo == initial_tempo) or dropped(tempo.time):
+            continue
+        tick_scale = 60.0 / (midi.resolution * tempo.qpm)
+        tick = midi.time_to_tick(tempo.time)
+        midi._tick_scales.append((tick, tick_scale))  # pylint: disable=protected-access
+        midi._update_tick_to_time(0)  # pylint: disable=protected-access
+
+    instrument_names = {info.instrument: info.name for info in sequence.instrument_infos}
+
+    events = collections.defaultdict(lambda: {'notes': [], 'bends': [], 'controls': []})
+    for note in sequence.notes:
+        events[(note.instrument, note.program, note.is_drum)]['notes'].append(
+                pretty_midi.Note(note.velocity, note.pitch, note.start_time, note.end_time))
+    for bend in sequence.pitch_bends:
+        if not dropped(bend.time):
+            events[(bend.instrument, bend.program, bend.is_drum)]['bends'].append(
+                    pretty_midi.PitchBend(bend.bend, bend.time))
+    for control in sequence.control_changes:
+        if not dropped(control.time):
+            events[(control.instrument, control.program, control.is_drum)]['controls'].append(
+                    pretty_midi.ControlChange(control.control_number, control.control_value,
+                                              control.time))
+
+    default_track_used = False
+    for key in sorted(events):
+        instrument_index, program, is_drum = key
+        if instrument_index <= 0 and not default_track_used:
+            # The first group of instrument 0 (or below) fills the default track.
+            instrument = default_instrument
+            instrument.is_drum = is_drum
+            default_track_used = True
+        else:
+            # note_seq would pour a second instrument-0 group (another program or
+            # drum flag) into the same track and lose the first group's notes;
+            # here every further group gets its own track.
+            name = 'Drums' if is_drum else pretty_midi.program_to_instrument_name(program)
+            instrument = pretty_midi.Instrument(program, is_drum, name)
+            midi.instruments.append(instrument)
+        instrument.program = program
+        if instrument_index in instrument_names:
+            instrument.name = instrument_names[instrument_index]
+        instrument.notes = events[key]['notes']
+        instrument.pitch_bends = events[key]['bends']
+        instrument.control_changes = events[key]['controls']
+    return midi
+
+
+def note_sequence_to_midi_file(sequence: music_pb2.NoteSequence, output_file: str | os.PathLike,
+                               drop_events_n_seconds_after_last_note: float | None = None) -> None:
+    """Writes a NoteSequence as a MIDI file (see note_sequence_to_pretty_midi)."""
+    midi = note_sequence_to_pretty_midi(sequence, drop_events_n_seconds_after_last_note)
+    with open(output_file, 'wb') as f:
+        midi.write(f)

@@ -1,0 +1,159 @@
+"""convert_dir_to_note_sequences: folder of MIDI files -> TFRecord of NoteSequences (facts §13)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pretty_midi
+import pytest
+
+from magenta_rnn import convert, records
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _write_midi(path: Path, pitch: int, program: int = 0) -> None:
+    midi = pretty_midi.PrettyMIDI()
+    instrument = pretty_midi.Instrument(program=program)
+    instrument.notes.append(pretty_midi.Note(velocity=100, pitch=pitch, start=0.0, end=0.5))
+    midi.instruments.append(instrument)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    midi.write(str(path))
+
+
+@pytest.fixture
+def collection(tmp_path: Path) -> Path:
+    """mycoll/: a.mid, sub/b.MIDI, sub/deeper/c.midi, broken.mid, d.xml, e.abc, notes.txt."""
+    root = tmp_path / 'mycoll'
+    _write_midi(root / 'a.mid', 60)
+    _write_midi(root / 'sub' / 'b.MIDI', 62)
+    _write_midi(root / 'sub' / 'deeper' / 'c.midi', 64)
+    (root / 'broken.mid').write_bytes(b'MThd\x00\x00\x00\x06garbage')
+    (root / 'd.xml').write_text('<score-partwise/>')
+    (root / 'e.abc').write_text('X:1\nK:C\nCDE|\n')
+    (root / 'notes.txt').write_text('not music')
+    return root
+
+
+def _read(path: Path) -> list:
+    return list(records.read_note_sequences(str(path)))
+
+
+def test_ids_filenames_and_collection_recursive(collection, tmp_path):
+    output = tmp_path / 'out' / 'seqs.tfrecord'
+    summary = convert.convert_directory(str(collection), str(output), recursive=True, workers=1)
+    sequences = _read(output)
+    # Files of a folder in name order, then its sub-folders; ids hash the relative filename.
+    assert [(s.filename, s.collection_name, s.id) for s in sequences] == [
+            ('a.mid', 'mycoll', '/id/midi/mycoll/d7e0e2b60e4b6b124e635f12edb60e23f3e87903'),
+            ('sub/b.MIDI', 'mycoll', '/id/midi/mycoll/984158c4dec1a37d9ae763f3fa1459e2e65eee24'),
+            ('sub/deeper/c.midi', 'mycoll', '/id/midi/mycoll/6f4331fcf4fffdbb88039bfacc79ad17c277e577')]
+    assert [s.notes[0].pitch for s in sequences] == [60, 62, 64]
+    assert summary.converted == 3
+    assert [name for name, _ in summary.unreadable] == ['broken.mid']
+    assert 'Midi decoding error' in summary.unreadable[0][1]
+    assert summary.unsupported == ['d.xml', 'e.abc']
+    assert summary.other_files == 1  # notes.txt
+    text = summary.describe()
+    assert 'Converted 3 MIDI files' in text and 'broken.mid' in text
+    assert '2 MusicXML/ABC files (MusicXML/ABC not supported yet)' in text
+
+
+def test_not_recursive_skips_sub_folders(collection, tmp_path):
+    output = tmp_path / 'seqs.tfrecord'
+    summary = convert.convert_directory(str(collection), str(output), workers=1)
+    assert [s.filename for s in _read(output)] == ['a.mid']
+    assert summary.other_files == 2  # notes.txt and the folder sub/
+
+
+def test_worker_pool_writes_the_same_records_in_the_same_order(collection, tmp_path):
+    for i in range(6):
+        _write_midi(collection / f'extra{i}.mid', 70 + i, program=i)
+    serial, pooled = tmp_path / 'serial.tfrecord', tmp_path / 'pooled.tfrecord'
+    convert.convert_directory(str(collection), str(serial), recursive=True, workers=1)
+    summary = convert.convert_directory(str(collection), str(pooled), recursive=True, workers=2)
+    assert summary.converted == 9
+    assert list(records.read_records(str(pooled))) == list(records.read_records(str(serial)))
+
+
+def test_nothing_converted_is_an_error_and_leaves_no_file(tmp_path):
+    empty = tmp_path / 'empty'
+    empty.mkdir()
+    (empty / 'bad.mid').write_bytes(b'nope')
+    output = tmp_path / 'seqs.tfrecord'
+    with pytest.raises(convert.ConversionError, match='no MIDI file could be converted'):
+        convert.convert_directory(str(empty), str(output), workers=1)
+    assert os.listdir(tmp_path) == ['empty']  # neither the output nor a temporary file
+
+
+def test_failed_run_keeps_the_previous_output(tmp_path):
+    empty = tmp_path / 'empty'
+    empty.mkdir()
+    output = tmp_path / 'seqs.tfrecord'
+    output.write_bytes(b'previous')
+    with pytest.raises(convert.ConversionError):
+        convert.convert_directory(str(empty), str(output), workers=1)
+    assert output.read_bytes() == b'previous'
+
+
+def test_missing_input_dir(tmp_path):
+    with pytest.raises(convert.ConversionError, match='no such directory'):
+        convert.convert_directory(str(tmp_path / 'nope'), str(tmp_path / 'x.tfrecord'))
+
+
+def _run_cli(*args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), TF_CPP_MIN_LOG_LEVEL='2')
+    return subprocess.run([sys.executable, '-m', 'magenta_rnn.convert', *args], env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_help_does_not_import_tensorflow():
+    code = ('import sys\n'
+            'sys.argv = ["convert_dir_to_note_sequences", "--help"]\n'
+            'from magenta_rnn import convert\n'
+            'try:\n'
+            '    convert.console_entry_point()\n'
+            'except SystemExit:\n'
+            '    pass\n'
+            'print("TF" if "tensorflow" in sys.modules else "NO TF")\n')
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                            env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)), timeout=60)
+    assert '--input_dir' in result.stdout and '--[no]recursive' in result.stdout
+    assert result.stdout.strip().endswith('NO TF')
+
+
+def test_cli_bad_input_dir_is_one_line_error(tmp_path):
+    result = _run_cli(f'--input_dir={tmp_path / "nope"}', f'--output_file={tmp_path / "o.tfrecord"}')
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+            f"convert_dir_to_note_sequences: error: --input_dir '{tmp_path / 'nope'}': no such directory"]
+    result = _run_cli(f'--output_file={tmp_path / "o.tfrecord"}')
+    assert result.returncode != 0
+    assert 'error: --input_dir is required' in result.stderr
+
+
+def test_cli_converts_and_reports(collection, tmp_path):
+    output = tmp_path / 'deep' / 'dir' / 'seqs.tfrecord'
+    result = _run_cli(f'--input_dir={collection}', f'--output_file={output}', '--recursive',
+                      '--log=WARN')
+    assert result.returncode == 0, result.stderr
+    assert 'Converted 3 MIDI files' in result.stderr
+    assert 'broken.mid' in result.stderr
+    assert len(_read(output)) == 3
+
+
+@pytest.mark.parametrize('recursive', [True])
+def test_miditok_fixtures_corrupt_file_reported_rest_converted(shared_data, tmp_path, recursive):
+    fixtures = shared_data / 'miditok_fixtures'
+    output = tmp_path / 'miditok.tfrecord'
+    summary = convert.convert_directory(str(fixtures), str(output), recursive=recursive)
+    assert [name for name, _ in summary.unreadable] == [
+            'tests/MIDIs_corrupted/ValueError_Control168.mid']
+    assert summary.converted == 29
+    sequences = _read(output)
+    assert len(sequences) == 29
+    assert all(s.collection_name == 'miditok_fixtures' for s in sequences)
+    # Only the deliberately empty file has no notes.
+    assert [s.filename for s in sequences if not s.notes] == ['tests/MIDIs_one_track/empty.mid']

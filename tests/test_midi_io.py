@@ -1,0 +1,186 @@
+"""MIDI <-> NoteSequence conversion (facts §13, MIDI conversion)."""
+from __future__ import annotations
+
+import io
+
+import pretty_midi
+import pytest
+
+from magenta_rnn.music import midi_io
+from magenta_rnn.protobuf import music_pb2
+
+NS = music_pb2.NoteSequence
+TIME = pytest.approx  # tick-quantized times come back within float rounding
+
+
+def _midi_bytes(midi: pretty_midi.PrettyMIDI) -> bytes:
+    buffer = io.BytesIO()
+    midi.write(buffer)
+    return buffer.getvalue()
+
+
+def _band() -> pretty_midi.PrettyMIDI:
+    """480 ticks/quarter at 100 qpm in 3/4, D minor: a named piano, an unnamed bass, drums."""
+    midi = pretty_midi.PrettyMIDI(resolution=480, initial_tempo=100.0)
+    midi.time_signature_changes.append(pretty_midi.TimeSignature(3, 4, 0.0))
+    midi.key_signature_changes.append(pretty_midi.KeySignature(14, 0.0))  # D minor
+    piano = pretty_midi.Instrument(program=0, name='Piano')
+    piano.notes.append(pretty_midi.Note(velocity=80, pitch=60, start=0.0, end=0.6))
+    piano.notes.append(pretty_midi.Note(velocity=90, pitch=64, start=0.6, end=1.2))
+    piano.control_changes.append(pretty_midi.ControlChange(64, 127, 0.3))
+    piano.pitch_bends.append(pretty_midi.PitchBend(1000, 0.15))
+    bass = pretty_midi.Instrument(program=33)
+    bass.notes.append(pretty_midi.Note(velocity=70, pitch=38, start=0.0, end=1.8))
+    drums = pretty_midi.Instrument(program=0, is_drum=True, name='Kit')
+    drums.notes.append(pretty_midi.Note(velocity=100, pitch=36, start=0.0, end=0.15))
+    midi.instruments.extend([piano, bass, drums])
+    return midi
+
+
+def test_reading_fills_header_signatures_and_source_info():
+    sequence = midi_io.midi_to_note_sequence(_midi_bytes(_band()))
+    assert sequence.ticks_per_quarter == 480
+    assert [(t.time, t.numerator, t.denominator) for t in sequence.time_signatures] == [(0.0, 3, 4)]
+    # pretty_midi key number 14 = D minor: key 14 % 12 = 2 (D), mode 14 // 12 = 1 (MINOR).
+    assert [(k.time, k.key, k.mode) for k in sequence.key_signatures] == [(0.0, 2, NS.KeySignature.MINOR)]
+    assert [(t.time, t.qpm) for t in sequence.tempos] == [(0.0, TIME(100.0))]
+    assert sequence.source_info.parser == NS.SourceInfo.PRETTY_MIDI
+    assert sequence.source_info.encoding_type == NS.SourceInfo.MIDI
+
+
+def test_reading_notes_carry_instrument_index_program_and_drum_flag():
+    sequence = midi_io.midi_to_note_sequence(_midi_bytes(_band()))
+    notes = [(n.instrument, n.program, n.is_drum, n.pitch, n.velocity, n.start_time, n.end_time)
+             for n in sequence.notes]
+    assert notes == [(0, 0, False, 60, 80, 0.0, TIME(0.6)),
+                     (0, 0, False, 64, 90, TIME(0.6), TIME(1.2)),
+                     (1, 33, False, 38, 70, 0.0, TIME(1.8)),
+                     (2, 0, True, 36, 100, 0.0, TIME(0.15))]
+    # total_time is the latest note end, not the end of the last note listed.
+    assert sequence.total_time == TIME(1.8)
+    # Only named instruments get an InstrumentInfo.
+    assert [(i.instrument, i.name) for i in sequence.instrument_infos] == [(0, 'Piano'), (2, 'Kit')]
+
+
+def test_reading_control_changes_and_pitch_bends():
+    sequence = midi_io.midi_to_note_sequence(_midi_bytes(_band()))
+    assert [(c.time, c.control_number, c.control_value, c.instrument, c.program, c.is_drum)
+            for c in sequence.control_changes] == [(TIME(0.3), 64, 127, 0, 0, False)]
+    assert [(b.time, b.bend, b.instrument, b.program, b.is_drum)
+            for b in sequence.pitch_bends] == [(TIME(0.15), 1000, 0, 0, False)]
+
+
+def test_reading_major_key_and_pretty_midi_object():
+    midi = pretty_midi.PrettyMIDI()
+    midi.key_signature_changes.append(pretty_midi.KeySignature(7, 1.0))  # G major
+    sequence = midi_io.midi_to_note_sequence(midi)
+    assert [(k.time, k.key, k.mode) for k in sequence.key_signatures] == [(1.0, 7, NS.KeySignature.MAJOR)]
+    assert sequence.total_time == 0.0
+    assert len(sequence.notes) == 0
+
+
+def test_corrupt_bytes_raise_conversion_error(tmp_path):
+    with pytest.raises(midi_io.MIDIConversionError, match='Midi decoding error'):
+        midi_io.midi_to_note_sequence(b'MThd this is not a MIDI file')
+    path = tmp_path / 'broken.mid'
+    path.write_bytes(b'\x00\x01garbage')
+    with pytest.raises(midi_io.MIDIConversionError, match='broken.mid'):
+        midi_io.midi_file_to_note_sequence(path)
+
+
+def _sequence_with_tempo_change() -> music_pb2.NoteSequence:
+    sequence = NS(ticks_per_quarter=220)
+    sequence.tempos.add(time=0.0, qpm=120.0)
+    sequence.tempos.add(time=2.0, qpm=60.0)
+    sequence.time_signatures.add(time=0.0, numerator=6, denominator=8)
+    sequence.key_signatures.add(time=0.0, key=9, mode=NS.KeySignature.MINOR)
+    sequence.notes.add(pitch=69, velocity=100, start_time=0.0, end_time=1.0)
+    sequence.notes.add(pitch=72, velocity=50, start_time=2.0, end_time=3.0, instrument=1,
+                       program=40)
+    sequence.notes.add(pitch=42, velocity=110, start_time=2.5, end_time=2.75, instrument=2,
+                       is_drum=True)
+    sequence.control_changes.add(time=1.0, control_number=7, control_value=90, instrument=1,
+                                 program=40)
+    sequence.pitch_bends.add(time=2.5, bend=-2048, instrument=1, program=40)
+    sequence.instrument_infos.add(instrument=1, name='Violin part')
+    sequence.total_time = 3.0
+    return sequence
+
+
+def _content(sequence: music_pb2.NoteSequence) -> dict:
+    """Everything the MIDI round trip must keep, with times rounded to a microsecond."""
+    r = lambda t: round(t, 6)  # noqa: E731
+    return {
+        'tpq': sequence.ticks_per_quarter,
+        'tempos': [(r(t.time), round(t.qpm, 6)) for t in sequence.tempos],
+        'time_signatures': [(r(t.time), t.numerator, t.denominator) for t in sequence.time_signatures],
+        'keys': [(r(k.time), k.key, k.mode) for k in sequence.key_signatures],
+        'notes': [(n.instrument, n.program, n.is_drum, n.pitch, n.velocity, r(n.start_time),
+                   r(n.end_time)) for n in sequence.notes],
+        'controls': [(c.instrument, c.program, c.is_drum, r(c.time), c.control_number,
+                      c.control_value) for c in sequence.control_changes],
+        'bends': [(b.instrument, b.program, b.is_drum, r(b.time), b.bend) for b in sequence.pitch_bends],
+        'total_time': r(sequence.total_time),
+    }
+
+
+def test_note_sequence_to_midi_file_and_back(tmp_path):
+    sequence = _sequence_with_tempo_change()
+    path = tmp_path / 'out.mid'
+    midi_io.note_sequence_to_midi_file(sequence, path)
+    again = midi_io.midi_file_to_note_sequence(path)
+    assert _content(again) == _content(sequence)
+    # Unnamed tracks come back named 'Drums' or after their GM program.
+    assert [(i.instrument, i.name) for i in again.instrument_infos] == [(1, 'Violin part'), (2, 'Drums')]
+
+
+def test_midi_to_sequence_to_midi_round_trip_preserves_everything():
+    first = midi_io.midi_to_note_sequence(_midi_bytes(_band()))
+    second = midi_io.midi_to_note_sequence(_midi_bytes(midi_io.note_sequence_to_pretty_midi(first)))
+    assert _content(second) == _content(first)
+    assert [(i.instrument, i.name) for i in second.instrument_infos] == [
+            (0, 'Piano'), (1, 'Electric Bass (finger)'), (2, 'Kit')]
+
+
+def test_writing_defaults_resolution_220_and_120_qpm():
+    sequence = NS()
+    sequence.notes.add(pitch=60, velocity=100, start_time=0.0, end_time=0.5)
+    midi = midi_io.note_sequence_to_pretty_midi(sequence)
+    assert midi.resolution == 220
+    times, qpms = midi.get_tempo_changes()
+    assert times.tolist() == [0.0] and qpms.tolist() == pytest.approx([120.0])
+
+
+def test_writing_tracks_are_named_drums_or_by_program():
+    sequence = NS()
+    sequence.notes.add(pitch=60, velocity=100, start_time=0.0, end_time=0.5)  # instrument 0
+    sequence.notes.add(pitch=36, velocity=100, start_time=0.0, end_time=0.5, instrument=1,
+                       is_drum=True)
+    sequence.notes.add(pitch=40, velocity=100, start_time=0.0, end_time=0.5, instrument=2,
+                       program=33)
+    midi = midi_io.note_sequence_to_pretty_midi(sequence)
+    assert [(i.name, i.program, i.is_drum, len(i.notes)) for i in midi.instruments] == [
+            ('', 0, False, 1), ('Drums', 0, True, 1), ('Electric Bass (finger)', 33, False, 1)]
+
+
+def test_writing_keeps_two_programs_on_instrument_zero():
+    # note_seq would let the second group overwrite the first in the default track.
+    sequence = NS()
+    sequence.notes.add(pitch=60, velocity=100, start_time=0.0, end_time=0.5, program=0)
+    sequence.notes.add(pitch=62, velocity=100, start_time=0.0, end_time=0.5, program=25)
+    midi = midi_io.note_sequence_to_pretty_midi(sequence)
+    assert [(i.program, [n.pitch for n in i.notes]) for i in midi.instruments] == [(0, [60]), (25, [62])]
+
+
+def test_drop_events_after_last_note():
+    sequence = NS()
+    sequence.notes.add(pitch=60, velocity=100, start_time=0.0, end_time=1.0)
+    sequence.time_signatures.add(time=0.0, numerator=4, denominator=4)
+    sequence.time_signatures.add(time=5.0, numerator=3, denominator=4)
+    sequence.control_changes.add(time=1.5, control_number=64, control_value=0)
+    sequence.control_changes.add(time=3.0, control_number=64, control_value=127)
+    midi = midi_io.note_sequence_to_pretty_midi(sequence, drop_events_n_seconds_after_last_note=1.0)
+    assert [t.time for t in midi.time_signature_changes] == [0.0]
+    assert [c.time for c in midi.instruments[0].control_changes] == [1.5]
+    kept = midi_io.note_sequence_to_pretty_midi(sequence)
+    assert len(kept.time_signature_changes) == 2
