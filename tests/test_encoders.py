@@ -316,3 +316,31 @@ def test_multiple_encoder_single_sequence():
         encode_single_sequence=True)
     assert enc.input_size == 4
     assert enc.events_to_inputs([2, 1]).tolist() == [[0.0, 0.0, 1.0, 2.0], [0.0, 1.0, 0.0, 1.0]]
+
+
+# Direct SequenceExample serialization.
+
+@pytest.mark.parametrize('inputs, labels', [
+    ([[1.0, 0.0, -1.0], [0.5, 0.25, 1e-8]], [3, 200]),
+    ([[7.0], [0.0], [2.0]], [[0, 0, 60, 0, 0, 1], [12, 76, 127, 31, 24, 39], [1, 2, 3, 4, 5, 6]]),
+    ([[-3.5, 1e30]], [-1]),
+    (np.zeros((0, 4)), np.zeros((0,), dtype=np.int64)),
+    (np.zeros((2, 0)), [2 ** 40, 0]),
+])
+def test_sequence_example_bytes_parses_like_the_proto_api(inputs, labels):
+    from magenta_rnn.music.encoders import sequence_example_bytes, sequence_example_from_arrays
+    from magenta_rnn.protobuf import example_pb2
+    from magenta_rnn.records import make_sequence_example
+    expected = make_sequence_example(np.asarray(inputs, dtype=np.float32).tolist(),
+                                     np.asarray(labels).tolist())
+    parsed = example_pb2.SequenceExample.FromString(
+        sequence_example_bytes(np.asarray(inputs), np.asarray(labels)))
+    assert parsed == expected
+    assert sequence_example_from_arrays(np.asarray(inputs), np.asarray(labels)) == expected
+
+
+def test_encode_serialized_matches_encode(lookback):
+    from magenta_rnn.protobuf import example_pb2
+    serialized = lookback.encode_serialized(EVENTS)
+    assert example_pb2.SequenceExample.FromString(serialized) == lookback.encode(EVENTS)
+    assert example_lists(lookback.encode(EVENTS)) == (LOOKBACK_INPUTS[:4], [[1], [4], [2], [4]])

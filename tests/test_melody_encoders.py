@@ -323,3 +323,23 @@ def test_encode_makes_a_sequence_example():
     assert [list(f.float_list.value) for f in lists['inputs'].feature] == [
         dense({14: 1}, 38), dense({0: 1}, 38)]
     assert [list(f.int64_list.value) for f in lists['labels'].feature] == [[0], [16]]
+
+
+@pytest.mark.slow
+def test_extraction_and_encoding_match_the_original(shared_data):
+    """Runs scripts/compare_melody_encoding_with_peer.py on a few Nottingham files."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    if not os.path.exists('/work/peer_venv/bin/python'):
+        pytest.skip('the original Magenta (peer venv) is not installed')
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run(
+        [sys.executable, str(root / 'scripts' / 'compare_melody_encoding_with_peer.py'),
+         '--midi_dir', str(shared_data / 'nottingham' / 'MIDI' / 'melody'), '--num_files', '15',
+         '--midi_dir', str(shared_data / 'nottingham' / 'MIDI'), '--num_files', '10'],
+        capture_output=True, text=True, env={**os.environ, 'PYTHONPATH': str(root)},
+        check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "'mismatches': 0" in result.stdout

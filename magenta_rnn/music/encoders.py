@@ -70,6 +70,80 @@ def _int_array_or_none(events: Sequence[Any]) -> np.ndarray | None:
 
 
 # --------------------------------------------------------------------------------------
+# SequenceExample wire format, written directly (facts §1.4).
+#
+# Building a SequenceExample through the proto API costs a Python call per step;
+# writing its bytes with numpy and parsing them back (in C) is ~10x faster and gives
+# the same message.
+
+
+def _varint(value: int) -> bytes:
+    value &= (1 << 64) - 1  # Negative int64s are ten-byte two's complement.
+    out = bytearray()
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _length_delimited(tag: int, payload: bytes) -> bytes:
+    return bytes([tag]) + _varint(len(payload)) + payload
+
+
+_LABEL_FEATURE_CACHE: dict[int, bytes] = {}
+
+
+def _label_feature(values: Sequence[int]) -> bytes:
+    """FeatureList entry: Feature{int64_list: Int64List{packed values}}."""
+    payload = b''.join(_varint(int(v)) for v in values)
+    int64_list = _length_delimited(0x0A, payload) if payload else b''
+    return _length_delimited(0x0A, _length_delimited(0x1A, int64_list))
+
+
+def sequence_example_bytes(inputs: np.ndarray, labels: np.ndarray) -> bytes:
+    """Serialized SequenceExample with feature lists `inputs` (float rows) and `labels` (ints).
+
+    Parses to the same message as records.make_sequence_example(inputs, labels).
+    """
+    inputs = np.ascontiguousarray(inputs, dtype='<f4')
+    num_steps, width = inputs.shape
+    float_list = (b'\x0a' + _varint(4 * width)) if width else b''
+    feature_payload_len = len(float_list) + 4 * width
+    feature_header = b'\x12' + _varint(feature_payload_len) + float_list
+    row_prefix = b'\x0a' + _varint(len(feature_header) + 4 * width) + feature_header
+    rows = np.concatenate([
+        np.broadcast_to(np.frombuffer(row_prefix, dtype=np.uint8), (num_steps, len(row_prefix))),
+        inputs.view(np.uint8).reshape(num_steps, 4 * width)], axis=1)
+    inputs_list = rows.tobytes()
+
+    labels = np.asarray(labels)
+    if labels.ndim == 1:
+        parts = []
+        for label in labels.tolist():
+            entry = _LABEL_FEATURE_CACHE.get(label)
+            if entry is None:
+                entry = _label_feature([label])
+                if 0 <= label < 4096:
+                    _LABEL_FEATURE_CACHE[label] = entry
+            parts.append(entry)
+        labels_list = b''.join(parts)
+    else:
+        labels_list = b''.join(_label_feature(row) for row in labels.tolist())
+
+    feature_lists = b''.join(
+        _length_delimited(0x0A, _length_delimited(0x0A, name) + _length_delimited(0x12, value))
+        for name, value in ((b'inputs', inputs_list), (b'labels', labels_list)))
+    return _length_delimited(0x12, feature_lists)
+
+
+def sequence_example_from_arrays(inputs: np.ndarray, labels: np.ndarray):
+    """The SequenceExample proto of `inputs` and `labels` (see sequence_example_bytes)."""
+    from magenta_rnn.protobuf import example_pb2  # pylint: disable=import-outside-toplevel
+    return example_pb2.SequenceExample.FromString(sequence_example_bytes(inputs, labels))
+
+
+# --------------------------------------------------------------------------------------
 # One-hot encodings of single events.
 
 
@@ -173,9 +247,11 @@ class EventSequenceEncoderDecoder(EventSequenceEncoder):
 
     def encode(self, events: Sequence[Any]):
         """A SequenceExample of the sequence's inputs and labels (facts §1.4)."""
-        from magenta_rnn.records import make_sequence_example  # pylint: disable=import-outside-toplevel
-        inputs, labels = self.encode_arrays(events)
-        return make_sequence_example(inputs.tolist(), labels.tolist())
+        return sequence_example_from_arrays(*self.encode_arrays(events))
+
+    def encode_serialized(self, events: Sequence[Any]) -> bytes:
+        """encode(events), serialized: what the dataset TFRecords hold."""
+        return sequence_example_bytes(*self.encode_arrays(events))
 
     # Generation.
     def get_inputs_batch(self, event_sequences: Sequence[Sequence[Any]],
@@ -517,9 +593,10 @@ class ConditionalEventSequenceEncoderDecoder:
                 self.events_to_labels(target_events, 1, num_steps + 1))
 
     def encode(self, control_events, target_events):
-        from magenta_rnn.records import make_sequence_example  # pylint: disable=import-outside-toplevel
-        inputs, labels = self.encode_arrays(control_events, target_events)
-        return make_sequence_example(inputs.tolist(), labels.tolist())
+        return sequence_example_from_arrays(*self.encode_arrays(control_events, target_events))
+
+    def encode_serialized(self, control_events, target_events) -> bytes:
+        return sequence_example_bytes(*self.encode_arrays(control_events, target_events))
 
     def get_inputs_batch(self, control_event_sequences, target_event_sequences,
                          full_length: bool = False) -> list[np.ndarray]:

@@ -4,6 +4,7 @@ Facts §7.4, §7.5, §7.11.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -88,6 +89,16 @@ def _max_key_flags(key_histogram: Sequence[int]) -> tuple[float, ...]:
     return tuple(1.0 if value == top else 0.0 for value in key_histogram)
 
 
+@functools.lru_cache(maxsize=None)
+def _recent_key_flags(pitch_classes: tuple[int, ...]) -> tuple[float, ...]:
+    """Best-key flags of a melody made of these (sorted) pitch classes."""
+    histogram = [0] * OCTAVE
+    for pitch_class in pitch_classes:
+        for key, inc in enumerate(_KEY_ROWS[pitch_class]):
+            histogram[key] += inc
+    return _max_key_flags(histogram)
+
+
 class KeyMelodyEncoderDecoder(EventSequenceEncoderDecoder):
     """attention_rnn's melody encoding with key, contour and metric features (facts §7.5).
 
@@ -126,18 +137,15 @@ class KeyMelodyEncoderDecoder(EventSequenceEncoderDecoder):
     def _prefix_features(self, events: Sequence[int], stop: int):
         """Running state after each of events[0..stop-1].
 
-        Returns per position: sounding pitch (or None), attack, contour (+1/-1/0), the
-        prefix's best-key flags and the last-three-notes' best-key flags.
+        Returns per position: sounding pitch (or None), attack, contour (+1/-1/0) and the
+        last-three-notes' best-key flags.
         """
         current_note = None
         is_attack = False
         is_ascending = None
         last_3_notes: list[int] = []
-        key_histogram = [0] * OCTAVE
-        prefix_flags = _max_key_flags(key_histogram)
-        recent_cache: dict[tuple[int, ...], tuple[float, ...]] = {}
-        recent_flags = _max_key_flags(key_histogram)
-        notes, attacks, contours, prefix_keys, recent_keys = [], [], [], [], []
+        recent_flags = _max_key_flags([0] * OCTAVE)
+        notes, attacks, contours, recent_keys = [], [], [], []
         for p in range(stop):
             event = events[p]
             if event == NO_EVENT:
@@ -150,30 +158,30 @@ class KeyMelodyEncoderDecoder(EventSequenceEncoderDecoder):
                 if last_3_notes:
                     if event > last_3_notes[-1]:
                         is_ascending = True
-                    if event < last_3_notes[-1]:
+                    elif event < last_3_notes[-1]:
                         is_ascending = False
-                if event in last_3_notes:
-                    last_3_notes.remove(event)
+                    if event in last_3_notes:
+                        last_3_notes.remove(event)
                 last_3_notes.append(event)
                 del last_3_notes[:-3]
-                for key, inc in enumerate(_KEY_ROWS[event % OCTAVE]):
-                    key_histogram[key] += inc
-                prefix_flags = _max_key_flags(key_histogram)
-                classes = tuple(sorted(n % OCTAVE for n in last_3_notes))
-                recent_flags = recent_cache.get(classes)
-                if recent_flags is None:
-                    recent_histogram = [0] * OCTAVE
-                    for pitch_class in classes:
-                        for key, inc in enumerate(_KEY_ROWS[pitch_class]):
-                            recent_histogram[key] += inc
-                    recent_flags = recent_cache[classes] = _max_key_flags(recent_histogram)
+                recent_flags = _recent_key_flags(
+                    tuple(sorted(n % OCTAVE for n in last_3_notes)))
             # The original tests `if current_note:`, so pitch 0 reads as silence.
             notes.append(current_note if current_note else None)
             attacks.append(is_attack)
             contours.append(0.0 if is_ascending is None else (1.0 if is_ascending else -1.0))
-            prefix_keys.append(prefix_flags)
             recent_keys.append(recent_flags)
-        return notes, attacks, contours, prefix_keys, recent_keys
+        return notes, attacks, contours, recent_keys
+
+    @staticmethod
+    def _prefix_key_flags(events: Sequence[int], stop: int) -> np.ndarray:
+        """[stop, 12]: 1.0 for each major key with the most note-ons in events[0..p]."""
+        array = np.asarray(events[:stop], dtype=np.int64).reshape(-1)
+        pitch_classes = np.zeros((len(array), OCTAVE), dtype=np.int64)
+        note_ons = np.nonzero(array >= 0)[0]
+        pitch_classes[note_ons, array[note_ons] % OCTAVE] = 1
+        key_histograms = np.cumsum(pitch_classes, axis=0) @ _KEY_MATRIX
+        return (key_histograms == key_histograms.max(axis=1, keepdims=True)).astype(np.float32)
 
     def events_to_inputs(self, events, start=0, stop=None):
         start, stop = _range(len(events), start, stop)
@@ -182,9 +190,7 @@ class KeyMelodyEncoderDecoder(EventSequenceEncoderDecoder):
         inputs = np.zeros((count, self.input_size), dtype=np.float32)
         if count == 0:
             return inputs
-        notes, attacks, contours, prefix_keys, recent_keys = self._prefix_features(
-            events_list, stop)
-        rows = np.arange(count)
+        notes, attacks, contours, recent_keys = self._prefix_features(events_list, stop)
         note_range = self._note_range
         sounding = [(row, note - self._min_note)
                     for row, note in enumerate(notes[start:stop]) if note is not None]
@@ -209,10 +215,9 @@ class KeyMelodyEncoderDecoder(EventSequenceEncoderDecoder):
         # The bar flag always uses 16 steps per bar, whatever the melody's meter.
         inputs[:, offset] = (positions + 1) % constants.DEFAULT_STEPS_PER_BAR == 0
         offset += 1
-        inputs[:, offset:offset + OCTAVE] = np.array(prefix_keys[start:stop], dtype=np.float32)
+        inputs[:, offset:offset + OCTAVE] = self._prefix_key_flags(events_list, stop)[start:]
         offset += OCTAVE
         inputs[:, offset:offset + OCTAVE] = np.array(recent_keys[start:stop], dtype=np.float32)
-        del rows
         return inputs
 
     def events_to_labels(self, events, start=0, stop=None):
