@@ -330,3 +330,53 @@ def test_eval_without_checkpoint_raises(tmp_path):
     with pytest.raises(FileNotFoundError, match='no checkpoint'):
         train.run_eval(build_standin, make_hparams(), eval_path, str(tmp_path / 'run'), 4, 4, 0,
                        once=True)
+
+
+def build_identity(hparams, input_size, num_classes, input_depth=None):
+    """Logits = inputs, so a test chooses every prediction through the records."""
+    inputs = keras.Input([None, input_size])
+    return keras.Model(inputs, keras.layers.Dense(num_classes, use_bias=False,
+                                                  kernel_initializer='identity')(inputs))
+
+
+def test_eval_metrics_exact_on_a_hand_made_eval_set(tmp_path):
+    # Same batch as the training-metrics test, now through the whole eval job.
+    # A: labels [0, 2, 1], predictions [0, 1, 1]; B: labels [0, 0], predictions [2, 0].
+    examples = [([[2.0 * v for v in one_hot(p, 3)] for p in preds], labels)
+                for preds, labels in [([0, 1, 1], [0, 2, 1]), ([2, 0], [0, 0])]]
+    eval_path = write_examples(tmp_path / 'eval.tfrecord', examples)
+    train_dir = tmp_path / 'run' / 'train'
+    model = build_identity(None, 3, 3)
+    model(tf.zeros([1, 1, 3]))
+    tf.train.Checkpoint(model=model, step=tf.Variable(7, dtype=tf.int64)).save(
+            str(train_dir / 'model.ckpt'))
+    (step, metrics), = train.run_eval(build_identity, make_hparams(batch_size=2), eval_path,
+                                      str(tmp_path / 'run'), 3, 3, 0, class_num_steps=[1, 0, 5],
+                                      once=True)
+    right = -math.log(math.exp(2) / (math.exp(2) + 2))
+    wrong = -math.log(1 / (math.exp(2) + 2))
+    assert step == 7
+    assert metrics['loss'] == pytest.approx((3 * right + 2 * wrong) / 5, rel=1e-5)
+    assert metrics['metrics/accuracy'] == pytest.approx(3 / 5)
+    assert metrics['metrics/event_accuracy'] == pytest.approx(1 / 2)
+    assert metrics['metrics/no_event_accuracy'] == pytest.approx(2 / 3)
+    assert metrics['metrics/loss_per_step'] == pytest.approx((3 * right + 2 * wrong) / 8, rel=1e-5)
+    # Per class: class 0 right 2 of 3, class 1 right 1 of 1, class 2 right 0 of 1.
+    assert metrics['metrics/per_class_accuracy'] == pytest.approx((2 / 3 + 1 + 0) / 3)
+
+
+def test_ctrl_c_saves_a_checkpoint_at_the_current_step(tmp_path, monkeypatch):
+    real = train.metrics_from_sums
+
+    def interrupt_at_step_20(sums):
+        metrics = real(sums)
+        if interrupt_at_step_20.calls == 1:
+            raise KeyboardInterrupt
+        interrupt_at_step_20.calls += 1
+        return metrics
+
+    interrupt_at_step_20.calls = 0
+    monkeypatch.setattr(train, 'metrics_from_sums', interrupt_at_step_20)
+    result = run_toy_training(tmp_path, 100)
+    assert result['global_step'] == 20
+    assert checkpoint_steps(str(tmp_path / 'run' / 'train')) == [0, 20]

@@ -240,8 +240,10 @@ def run_training(build_model: Callable[..., Any], hparams: HParams,
                      start_step, num_training_steps)
         return {'global_step': start_step}
 
+    # A resumed run with a seed must not replay the first run's shuffle order.
     dataset = data.make_dataset(sequence_example_file, hparams.batch_size, input_size,
-                                data.label_size_of(num_classes), training=True, seed=seed)
+                                data.label_size_of(num_classes), training=True,
+                                seed=None if seed is None else seed + start_step)
     variables = model.trainable_variables
     clip_norm = hparams.clip_norm
 
