@@ -380,3 +380,68 @@ def test_ctrl_c_saves_a_checkpoint_at_the_current_step(tmp_path, monkeypatch):
     result = run_toy_training(tmp_path, 100)
     assert result['global_step'] == 20
     assert checkpoint_steps(str(tmp_path / 'run' / 'train')) == [0, 20]
+
+
+@pytest.mark.slow
+def test_benchmark_training_loop_overhead_against_a_bare_loop(tmp_path, capsys):
+    """run_training vs a bare tf.function loop, same 2x128 LSTM stand-in and data, per CPU-second."""
+    batch, length, depth, steps = 64, 64, 38, 40
+
+    def build_lstm(hparams, input_size, num_classes, input_depth=None):
+        inputs = keras.Input([None, input_size])
+        hidden = inputs
+        for size in hparams.rnn_layer_sizes:
+            hidden = keras.layers.LSTM(size, return_sequences=True)(hidden)
+        return keras.Model(inputs, keras.layers.Dense(num_classes)(hidden))
+
+    hparams = make_hparams(batch_size=batch, rnn_layer_sizes=[128, 128], learning_rate=0.001)
+    rng = np.random.default_rng(0)
+    path = write_examples(tmp_path / 'train.tfrecord', [
+            (np.eye(depth)[tokens].tolist(), tokens.tolist())
+            for tokens in (rng.integers(0, depth, int(rng.integers(length // 2, length + 1)))
+                           for _ in range(256))])
+
+    model = build_lstm(hparams, depth, depth)
+    optimizer = train.make_optimizer(hparams)
+
+    @tf.function(input_signature=train._signature(depth, depth))
+    def bare_step(inputs, labels, lengths):
+        with tf.GradientTape() as tape:
+            mask = tf.sequence_mask(lengths, tf.shape(inputs)[1], tf.float32)
+            cross_entropy = tf.nn.sparse_softmax_cross_entropy_with_logits(
+                    labels=tf.cast(labels, tf.int32), logits=model(inputs, training=True))
+            loss = tf.reduce_sum(cross_entropy * mask) / tf.reduce_sum(mask)
+        gradients = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+        return loss
+
+    batches = iter(data.make_dataset(path, batch, depth, training=True, seed=0))
+    for _ in range(5):
+        float(bare_step(*next(batches)))
+    start = time.process_time()
+    for _ in range(steps):
+        loss = bare_step(*next(batches))
+    float(loss)
+    bare_rate = steps / (time.process_time() - start)
+
+    stamps = {}
+
+    class StepStamps(logging.Handler):
+        def emit(self, record):
+            message = record.getMessage()
+            if message.startswith('Global Step: '):
+                stamps[int(message.split(',')[0].split(': ')[1])] = time.process_time()
+
+    handler = StepStamps()
+    logging.getLogger('absl').addHandler(handler)
+    logging.getLogger('absl').setLevel(logging.INFO)
+    try:
+        train.run_training(build_lstm, hparams, path, str(tmp_path / 'run'), depth, depth, 0,
+                           num_training_steps=steps + 10, summary_frequency=10, seed=0)
+    finally:
+        logging.getLogger('absl').removeHandler(handler)
+    ours_rate = steps / (stamps[steps + 10] - stamps[10])
+    with capsys.disabled():
+        print(f'\nsteps per CPU-second on {train.describe_device()}: bare loop {bare_rate:.2f}, '
+              f'run_training {ours_rate:.2f} ({ours_rate / bare_rate:.2f}x)')
+    assert ours_rate > 0.7 * bare_rate
