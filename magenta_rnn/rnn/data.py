@@ -73,13 +73,14 @@ def make_dataset(file_pattern: str | Sequence[str], batch_size: int, input_size:
     training=True: files and records are shuffled (buffer 500, like the original's
     queue), repeated forever, and a final short batch is dropped
     (allow_smaller_final_batch=False). training=False: one pass in file order,
-    keeping the final short batch. num_records limits the records read (eval's
-    num_eval_examples). A seed makes the order reproducible and, unless
-    deterministic=False, forces deterministic element order.
+    keeping the final short batch, in order. num_records limits the records read
+    (eval's num_eval_examples). A seed makes the training order reproducible and,
+    unless deterministic=False, forces deterministic element order.
     """
     files = resolve_files(file_pattern)
     if deterministic is None:
-        deterministic = seed is not None
+        # Eval keeps file order; training may let parallel parsing finish out of order.
+        deterministic = seed is not None or not training
     if training:
         file_dataset = tf.data.Dataset.from_tensor_slices(files)
         if len(files) > 1:
