@@ -1,0 +1,421 @@
+"""The training loop and the eval job shared by every events RNN (facts §9.2-§9.5).
+
+Training writes checkpoints and summaries to `<run_dir>/train`; eval watches that
+directory for new checkpoints and writes its summaries to `<run_dir>/eval`.
+
+`build_model(hparams, input_size, num_classes, input_depth=None)` must return a
+Keras model mapping float32 inputs [B, T, input_size] to logits
+[B, T, sum(num_classes)]; `magenta_rnn.rnn.model.build_events_rnn` is one.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from magenta_rnn.hparams import HParams
+from magenta_rnn.rnn import data
+
+NumClasses = int | Sequence[int]
+# A vector giving each class's number of time steps (for multi-head encoders,
+# indexed by the first head's label), or fn(labels, lengths) -> float32 scalar.
+ClassNumSteps = Sequence[float] | np.ndarray | Callable[[tf.Tensor, tf.Tensor], tf.Tensor] | None
+
+SAVE_CHECKPOINT_SECS = 60
+KEEP_CHECKPOINT_EVERY_N_HOURS = 1
+EVAL_INTERVAL_SECS = 60
+EVAL_TIMEOUT_SECS = 300
+CHECKPOINT_NAME = 'model.ckpt'
+
+
+class NonFiniteLossError(RuntimeError):
+    """The training loss became NaN or Inf."""
+
+
+# ---------------------------------------------------------------------------
+# Loss and metrics.
+
+def _heads(num_classes: NumClasses) -> list[int]:
+    return [num_classes] if isinstance(num_classes, int) else list(num_classes)
+
+
+def batch_statistics(logits: tf.Tensor, labels: tf.Tensor, lengths: tf.Tensor,
+                     num_classes: NumClasses, default_event_label: int,
+                     class_num_steps: ClassNumSteps = None) -> dict[str, tf.Tensor]:
+    """Sums over the unpadded steps of one batch, from which every metric follows.
+
+    logits [B, T, sum(num_classes)]; labels [B, T] (single head) or [B, T, k].
+    Returns float32 scalars: `cross_entropy` (sum over steps and heads), `entries`
+    (steps x heads), `correct`, `event_correct`, `events`, `no_event_correct`,
+    `no_events`, `num_steps` (time steps, §9.4), plus int32 `predictions` and the
+    float32 `mask` [B, T] for per-class counts.
+    """
+    heads = _heads(num_classes)
+    labels = tf.cast(labels, tf.int32)
+    head_labels = labels[..., tf.newaxis] if isinstance(num_classes, int) else labels  # [B,T,K]
+    mask = tf.sequence_mask(lengths, maxlen=tf.shape(logits)[1], dtype=tf.float32)  # [B,T]
+
+    cross_entropies, predictions = [], []
+    offset = 0
+    for head, size in enumerate(heads):
+        head_logits = logits[..., offset:offset + size]
+        offset += size
+        cross_entropies.append(tf.nn.sparse_softmax_cross_entropy_with_logits(
+                labels=head_labels[..., head], logits=head_logits))
+        predictions.append(tf.argmax(head_logits, axis=-1, output_type=tf.int32))
+    cross_entropy = tf.stack(cross_entropies, axis=-1)  # [B,T,K]
+    prediction = tf.stack(predictions, axis=-1)  # [B,T,K]
+
+    entry_mask = mask[..., tf.newaxis] * tf.ones_like(cross_entropy)
+    correct = tf.cast(tf.equal(prediction, head_labels), tf.float32) * entry_mask
+    is_event = tf.cast(tf.not_equal(head_labels, default_event_label), tf.float32) * entry_mask
+    is_no_event = entry_mask - is_event
+
+    if class_num_steps is None:
+        num_steps = tf.reduce_sum(mask)
+    elif callable(class_num_steps):
+        num_steps = tf.cast(class_num_steps(labels, lengths), tf.float32)
+    else:
+        steps_per_class = tf.constant(np.asarray(class_num_steps, np.float32))
+        num_steps = tf.reduce_sum(tf.gather(steps_per_class, head_labels[..., 0]) * mask)
+
+    return {
+            'cross_entropy': tf.reduce_sum(cross_entropy * entry_mask),
+            'entries': tf.reduce_sum(entry_mask),
+            'correct': tf.reduce_sum(correct),
+            'event_correct': tf.reduce_sum(correct * is_event),
+            'events': tf.reduce_sum(is_event),
+            'no_event_correct': tf.reduce_sum(correct * is_no_event),
+            'no_events': tf.reduce_sum(is_no_event),
+            'num_steps': num_steps,
+            'predictions': prediction,
+            'mask': mask,
+    }
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    # A batch without any event (or without any no-event) step reports 0, not NaN.
+    return float(numerator) / float(denominator) if denominator else 0.0
+
+
+def metrics_from_sums(sums: dict[str, Any]) -> dict[str, float]:
+    """The summary values (original tag names) from batch_statistics sums."""
+    loss = _ratio(sums['cross_entropy'], sums['entries'])
+    loss_per_step = _ratio(sums['cross_entropy'], sums['num_steps'])
+    return {
+            'loss': loss,
+            'metrics/perplexity': math.exp(min(loss, 700.0)),
+            'metrics/accuracy': _ratio(sums['correct'], sums['entries']),
+            'metrics/event_accuracy': _ratio(sums['event_correct'], sums['events']),
+            'metrics/no_event_accuracy': _ratio(sums['no_event_correct'], sums['no_events']),
+            'metrics/loss_per_step': loss_per_step,
+            'metrics/perplexity_per_step': math.exp(min(loss_per_step, 700.0)),
+    }
+
+
+def clip_gradients(gradients: Sequence[tf.Tensor | None], clip_norm: float) -> list[tf.Tensor | None]:
+    """Clips each gradient tensor to L2 norm clip_norm on its own (not a global norm, §9.2)."""
+    if not clip_norm or clip_norm <= 0:
+        return list(gradients)
+    clipped = []
+    for gradient in gradients:
+        if gradient is None:
+            clipped.append(None)
+        elif isinstance(gradient, tf.IndexedSlices):
+            clipped.append(tf.IndexedSlices(tf.clip_by_norm(gradient.values, clip_norm),
+                                            gradient.indices, gradient.dense_shape))
+        else:
+            clipped.append(tf.clip_by_norm(gradient, clip_norm))
+    return clipped
+
+
+def make_optimizer(hparams: HParams):
+    import keras  # pylint: disable=import-outside-toplevel
+    # TF1 AdamOptimizer defaults; Keras' own default epsilon is 1e-7.
+    return keras.optimizers.Adam(learning_rate=hparams.learning_rate, beta_1=0.9,
+                                 beta_2=0.999, epsilon=1e-8)
+
+
+# ---------------------------------------------------------------------------
+# Shared set-up.
+
+def _signature(input_size: int, num_classes: NumClasses) -> list[tf.TensorSpec]:
+    label_size = data.label_size_of(num_classes)
+    label_shape = [None, None] if label_size is None else [None, None, label_size]
+    # Unknown batch and time dimensions, so padded batches of any length reuse one trace.
+    return [tf.TensorSpec([None, None, input_size], tf.float32),
+            tf.TensorSpec(label_shape, tf.int64),
+            tf.TensorSpec([None], tf.int32)]
+
+
+def _build(build_model: Callable[..., Any], hparams: HParams, input_size: int,
+           num_classes: NumClasses, input_depth: int | None):
+    model = build_model(hparams, input_size, num_classes, input_depth=input_depth)
+    # Create the weights now so that restoring a checkpoint fills them at once.
+    model(tf.zeros([1, 1, input_size], tf.float32), training=False)
+    return model
+
+
+def describe_device() -> str:
+    gpus = tf.config.list_logical_devices('GPU')
+    if gpus:
+        return 'GPU (' + ', '.join(gpu.name for gpu in gpus) + ')'
+    return 'CPU (no GPU visible to TensorFlow)'
+
+
+def _format_eta(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f'{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}'
+
+
+def _scalar_metadata() -> bytes:
+    # What tf.summary.scalar writes (TensorBoard's 'scalars' plugin, empty content),
+    # built here so that writing summaries does not need TensorBoard installed.
+    from tensorflow.core.framework import summary_pb2  # pylint: disable=import-outside-toplevel
+    metadata = summary_pb2.SummaryMetadata()
+    metadata.plugin_data.plugin_name = 'scalars'
+    return metadata.SerializeToString()
+
+
+def _write_scalars(writer, values: dict[str, float], step: int) -> None:
+    metadata = _scalar_metadata()
+    with writer.as_default(step=step):
+        for tag, value in values.items():
+            tf.summary.write(tag, tf.constant(value, tf.float32), metadata=metadata)
+    writer.flush()
+
+
+# ---------------------------------------------------------------------------
+# Training.
+
+def run_training(build_model: Callable[..., Any], hparams: HParams,
+                 sequence_example_file: str, run_dir: str, input_size: int,
+                 num_classes: NumClasses, default_event_label: int,
+                 class_num_steps: ClassNumSteps = None, num_training_steps: int = 0,
+                 summary_frequency: int = 10, num_checkpoints: int = 10,
+                 seed: int | None = None, input_depth: int | None = None,
+                 save_checkpoint_secs: float = SAVE_CHECKPOINT_SECS,
+                 warm_start_fn: Callable[[Any], None] | None = None) -> dict[str, float]:
+    """Trains until the global step reaches num_training_steps (0: forever).
+
+    Resumes from the latest checkpoint in `<run_dir>/train`; the step count goes
+    on from there, so num_training_steps is the total target. Checkpoints are
+    saved every save_checkpoint_secs, at the end and on Ctrl-C. warm_start_fn(model)
+    is called before the first step of a fresh run (fine-tuning from a bundle).
+    Returns {'global_step': N} plus the metrics of the last logged step.
+    Raises NonFiniteLossError when the loss becomes NaN or Inf; the step that
+    produced it is not applied and no checkpoint is written for it.
+    """
+    train_dir = os.path.join(run_dir, 'train')
+    os.makedirs(train_dir, exist_ok=True)
+    logging.info('Training on %s', describe_device())
+    if seed is not None:
+        tf.random.set_seed(seed)
+        np.random.seed(seed)
+
+    model = _build(build_model, hparams, input_size, num_classes, input_depth)
+    optimizer = make_optimizer(hparams)
+    optimizer.build(model.trainable_variables)
+    global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name='global_step')
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=global_step)
+    manager = tf.train.CheckpointManager(
+            checkpoint, train_dir, max_to_keep=num_checkpoints or None,
+            keep_checkpoint_every_n_hours=KEEP_CHECKPOINT_EVERY_N_HOURS,
+            checkpoint_name=CHECKPOINT_NAME)
+    if manager.latest_checkpoint:
+        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        logging.info('Resuming from %s at step %d', manager.latest_checkpoint, int(global_step))
+    elif warm_start_fn is not None:
+        warm_start_fn(model)
+
+    start_step = int(global_step)
+    if num_training_steps and start_step >= num_training_steps:
+        logging.info('Step %d already reaches num_training_steps=%d; nothing to train.',
+                     start_step, num_training_steps)
+        return {'global_step': start_step}
+
+    # A resumed run with a seed must not replay the first run's shuffle order.
+    dataset = data.make_dataset(sequence_example_file, hparams.batch_size, input_size,
+                                data.label_size_of(num_classes), training=True,
+                                seed=None if seed is None else seed + start_step)
+    variables = model.trainable_variables
+    clip_norm = hparams.clip_norm
+
+    @tf.function(input_signature=_signature(input_size, num_classes))
+    def train_step(inputs, labels, lengths):
+        with tf.GradientTape() as tape:
+            logits = model(inputs, training=True)
+            stats = batch_statistics(logits, labels, lengths, num_classes,
+                                     default_event_label, class_num_steps)
+            loss = stats['cross_entropy'] / stats['entries']
+        gradients = tape.gradient(loss, variables)
+        finite = tf.math.is_finite(loss)
+
+        # A NaN/Inf loss leaves the weights and the step as they were.
+        def apply():
+            optimizer.apply_gradients(zip(clip_gradients(gradients, clip_norm), variables))
+            global_step.assign_add(1)
+            return tf.constant(True)
+
+        tf.cond(finite, apply, lambda: tf.constant(False))
+        del stats['predictions'], stats['mask']
+        return finite, stats
+
+    writer = tf.summary.create_file_writer(train_dir)
+    if not manager.latest_checkpoint:
+        manager.save(checkpoint_number=start_step)
+    last_save_time = time.monotonic()
+    window_start_time, window_start_step = time.monotonic(), start_step
+    last_metrics: dict[str, float] = {}
+    step = start_step
+    logging.info('Starting training loop at step %d...', start_step)
+    try:
+        for inputs, labels, lengths in dataset:
+            finite, stats = train_step(inputs, labels, lengths)
+            if not bool(finite):
+                raise NonFiniteLossError(
+                        f'Training loss became NaN or Inf at global step {step + 1}; the last '
+                        f'good checkpoint is {manager.latest_checkpoint}. Try a lower '
+                        f'learning rate (--hparams=learning_rate=...; now {hparams.learning_rate}).')
+            step += 1
+            if step % summary_frequency == 0:
+                now = time.monotonic()
+                steps_per_sec = (step - window_start_step) / max(now - window_start_time, 1e-9)
+                window_start_time, window_start_step = now, step
+                last_metrics = metrics_from_sums({k: v.numpy() for k, v in stats.items()})
+                _write_scalars(writer, {**last_metrics, 'global_step/sec': steps_per_sec}, step)
+                eta = ''
+                if num_training_steps:
+                    eta = ', ETA: ' + _format_eta((num_training_steps - step) / max(steps_per_sec, 1e-9))
+                logging.info('Global Step: %d, Loss: %.4f, Perplexity: %.4f, Accuracy: %.4f, '
+                             'Steps/s: %.2f%s', step, last_metrics['loss'],
+                             last_metrics['metrics/perplexity'],
+                             last_metrics['metrics/accuracy'], steps_per_sec, eta)
+            if num_training_steps and step >= num_training_steps:
+                break
+            if time.monotonic() - last_save_time >= save_checkpoint_secs:
+                manager.save(checkpoint_number=step)
+                last_save_time = time.monotonic()
+    except KeyboardInterrupt:
+        manager.save(checkpoint_number=step)
+        logging.info('Interrupted at step %d; saved %s', step, manager.latest_checkpoint)
+        writer.close()
+        return {'global_step': step, **last_metrics}
+    except NonFiniteLossError:
+        writer.close()
+        raise
+    manager.save(checkpoint_number=step)
+    writer.close()
+    logging.info('Training complete at step %d; saved %s', step, manager.latest_checkpoint)
+    return {'global_step': step, **last_metrics}
+
+
+# ---------------------------------------------------------------------------
+# Evaluation.
+
+def evaluate_checkpoint(model, checkpoint_path: str, dataset: tf.data.Dataset, eval_step,
+                        num_classes: NumClasses) -> tuple[int, dict[str, float]]:
+    """Restores the model weights from checkpoint_path (read only) and evaluates one full pass."""
+    global_step = tf.Variable(0, dtype=tf.int64, trainable=False)
+    # Only the model and the step: optimizer slots in the file are left unread.
+    tf.train.Checkpoint(model=model, step=global_step).restore(checkpoint_path).expect_partial()
+    heads = _heads(num_classes)
+    sums: dict[str, float] = {}
+    class_correct = np.zeros(sum(heads), np.float64)
+    class_total = np.zeros(sum(heads), np.float64)
+    for inputs, labels, lengths in dataset:
+        stats, per_class_correct, per_class_total = eval_step(inputs, labels, lengths)
+        for name, value in stats.items():
+            sums[name] = sums.get(name, 0.0) + float(value)
+        class_correct += per_class_correct.numpy()
+        class_total += per_class_total.numpy()
+    metrics = metrics_from_sums(sums)
+    present = class_total > 0
+    # Mean over the classes that occur in the eval set (multi-head: over every head's classes).
+    metrics['metrics/per_class_accuracy'] = (
+            float(np.mean(class_correct[present] / class_total[present])) if present.any() else 0.0)
+    return int(global_step), metrics
+
+
+def run_eval(build_model: Callable[..., Any], hparams: HParams, sequence_example_file: str,
+             run_dir: str, input_size: int, num_classes: NumClasses, default_event_label: int,
+             class_num_steps: ClassNumSteps = None, num_eval_examples: int = 0,
+             input_depth: int | None = None, once: bool = False,
+             eval_interval_secs: float = EVAL_INTERVAL_SECS,
+             timeout_secs: float = EVAL_TIMEOUT_SECS) -> list[tuple[int, dict[str, float]]]:
+    """Evaluates each new checkpoint in `<run_dir>/train` over the whole eval set.
+
+    Summaries go to `<run_dir>/eval` at the checkpoint's step. Waits for new
+    checkpoints (polling every eval_interval_secs) until none arrives for
+    timeout_secs; once=True evaluates only the latest checkpoint, which must
+    exist. Checkpoints are only read. Returns [(step, metrics)] per evaluation.
+    """
+    train_dir = os.path.join(run_dir, 'train')
+    eval_dir = os.path.join(run_dir, 'eval')
+    record_count = data.count_records(sequence_example_file)
+    if num_eval_examples:
+        record_count = min(record_count, num_eval_examples)
+    num_batches = record_count // hparams.batch_size
+    if num_batches <= 0:
+        raise ValueError(
+                f'--sequence_example_file {sequence_example_file}: {record_count} eval records '
+                f'make no full batch of batch_size={hparams.batch_size}; use more records or a '
+                f'smaller batch_size.')
+    logging.info('Evaluating on %s: %d records (%d full batches of %d%s) per checkpoint',
+                 describe_device(), record_count, num_batches, hparams.batch_size,
+                 f' + {record_count % hparams.batch_size}' if record_count % hparams.batch_size else '')
+
+    model = _build(build_model, hparams, input_size, num_classes, input_depth)
+    dataset = data.make_dataset(sequence_example_file, hparams.batch_size, input_size,
+                                data.label_size_of(num_classes), training=False,
+                                num_records=num_eval_examples or None)
+    heads = _heads(num_classes)
+    offsets = tf.constant(np.cumsum([0] + heads[:-1]), tf.int32)
+    total_classes = sum(heads)
+
+    @tf.function(input_signature=_signature(input_size, num_classes))
+    def eval_step(inputs, labels, lengths):
+        logits = model(inputs, training=False)
+        stats = batch_statistics(logits, labels, lengths, num_classes,
+                                 default_event_label, class_num_steps)
+        prediction, mask = stats.pop('predictions'), stats.pop('mask')
+        head_labels = tf.cast(labels, tf.int32)
+        if isinstance(num_classes, int):
+            head_labels = head_labels[..., tf.newaxis]
+        class_ids = tf.reshape(head_labels + offsets, [-1])
+        weights = tf.reshape(mask[..., tf.newaxis] * tf.ones_like(head_labels, tf.float32), [-1])
+        correct = tf.reshape(tf.cast(tf.equal(prediction, head_labels), tf.float32), [-1]) * weights
+        per_class_total = tf.math.unsorted_segment_sum(weights, class_ids, total_classes)
+        per_class_correct = tf.math.unsorted_segment_sum(correct, class_ids, total_classes)
+        return stats, per_class_correct, per_class_total
+
+    writer = tf.summary.create_file_writer(eval_dir)
+    results = []
+
+    def evaluate(path: str) -> None:
+        step, metrics = evaluate_checkpoint(model, path, dataset, eval_step, num_classes)
+        _write_scalars(writer, metrics, step)
+        logging.info('Eval at Global Step: %d, Loss: %.4f, Perplexity: %.4f, Accuracy: %.4f, '
+                     'Event accuracy: %.4f, Per-class accuracy: %.4f', step, metrics['loss'],
+                     metrics['metrics/perplexity'], metrics['metrics/accuracy'],
+                     metrics['metrics/event_accuracy'], metrics['metrics/per_class_accuracy'])
+        results.append((step, metrics))
+
+    if once:
+        latest = tf.train.latest_checkpoint(train_dir)
+        if latest is None:
+            raise FileNotFoundError(f'--run_dir {run_dir}: no checkpoint in {train_dir} to evaluate')
+        evaluate(latest)
+    else:
+        for path in tf.train.checkpoints_iterator(train_dir, min_interval_secs=eval_interval_secs,
+                                                  timeout=timeout_secs):
+            evaluate(path)
+        logging.info('No new checkpoint in %s for %d s; eval done.', train_dir, timeout_secs)
+    writer.close()
+    return results
