@@ -150,10 +150,13 @@ def run_peer(groove_files: list[str], asap_files: list[str], out_path: str) -> N
             entry['encoded'] = {}
             for config in PERFORMANCE_CONFIGS:
                 setting = entry['settings'][_performance_setting(config)]
-                entry['encoded'][config] = [
-                    [_example_to_lists(example)
-                     for example in encoder_pipelines[config].transform(performance)]
-                    for performance in setting['objects']]
+                start = time.perf_counter()
+                examples = [encoder_pipelines[config].transform(performance)
+                            for performance in setting['objects']]
+                results['peer_encode_seconds'] = (results.get('peer_encode_seconds', 0.0) +
+                                                  time.perf_counter() - start)
+                entry['encoded'][config] = [[_example_to_lists(example) for example in group]
+                                            for group in examples]
             for setting in entry['settings'].values():
                 del setting['objects']
             results['performances'].append(entry)
@@ -365,7 +368,9 @@ def main() -> None:
         with open(out, 'rb') as f:
             peer_results = pickle.load(f)
     report = compare(peer_results)
-    print(f'peer side: {peer_seconds:.1f} s for {len(groove)} Groove and {len(asap)} ASAP files')
+    print(f'peer side: {peer_seconds:.1f} s for {len(groove)} Groove and {len(asap)} ASAP files; '
+          f'its performance encoding (controls included) took '
+          f'{peer_results.get("peer_encode_seconds", 0.0):.2f} s')
     for part in ('drums', 'performances'):
         print(f'{part}: {report[part]}')
     total = report['drums']['counts']['mismatches'] + report['performances']['counts']['mismatches']
