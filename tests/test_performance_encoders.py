@@ -202,3 +202,21 @@ def test_optional_conditioning_encodes_twice():
 def test_unknown_config():
     with pytest.raises(ValueError, match='unknown performance config'):
         performance_config_encoder('performance_rnn')
+
+
+@pytest.mark.slow
+def test_parity_with_the_original_on_real_data(shared_data):
+    """Drum and performance extraction + every encoding match the original Magenta."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    if not os.path.exists('/work/peer_venv/bin/python'):
+        pytest.skip('the original Magenta (peer venv) is not installed')
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run(
+        [sys.executable, str(root / 'scripts' / 'compare_drums_performance_encoding_with_peer.py'),
+         '--data_dir', str(shared_data), '--num_groove', '30', '--num_asap', '2'],
+        capture_output=True, text=True, env={**os.environ, 'PYTHONPATH': str(root)},
+        check=False)
+    assert 'PARITY OK' in result.stdout, result.stdout[-3000:] + result.stderr[-3000:]
