@@ -642,6 +642,14 @@ class OptionalEventSequenceEncoder(EventSequenceEncoder):
         start, stop = _range(len(events), start, stop)
         values = [value for _, value in events]
         inputs = np.zeros((stop - start, self.input_size), dtype=np.float32)
+        disabled = [bool(events[p][0]) for p in range(start, stop)]
+        if not any(disabled):
+            # All enabled (as in training data): one array call, not one per position.
+            inputs[:, 1:] = self._encoder.events_to_inputs(values, start, stop)
+            return inputs
+        if all(disabled):
+            inputs[:, 0] = 1.0
+            return inputs
         for row, position in enumerate(range(start, stop)):
             if events[position][0]:
                 inputs[row, 0] = 1.0
