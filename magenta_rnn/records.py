@@ -57,6 +57,10 @@ class RecordWriter:
         fd, self._tmp_path = tempfile.mkstemp(
                 prefix=os.path.basename(path) + '.', suffix='.tmp', dir=directory)
         os.close(fd)
+        # mkstemp makes the file private; give it the permissions a plain open() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self._tmp_path, 0o666 & ~umask)
         options = _tf().io.TFRecordOptions(compression_type='GZIP' if gzip else '')
         self._writer = _tf().io.TFRecordWriter(self._tmp_path, options)
 

@@ -45,7 +45,7 @@ class MelodyEncoder(Stage):
 
     def transform(self, item):
         item.squash(self.min_note, self.max_note, self.transpose_to_key)
-        return [self.encoder.encode(item)]
+        return [self.encoder.encode_serialized(item)]
 
 
 def build_chain(config: EventsRnnConfig, mode: str) -> Chain:

@@ -65,7 +65,7 @@ def _process(job: tuple[str, bytes]) -> tuple[str, list[bytes], list[Statistic]]
     mode, serialized = job
     sequence = music_pb2.NoteSequence.FromString(serialized)
     outputs, stats = _worker_chains[mode].transform(sequence)
-    return mode, [output.SerializeToString() for output in outputs], stats
+    return mode, [o if isinstance(o, bytes) else o.SerializeToString() for o in outputs], stats
 
 
 def run_dataset_pipeline(input_path: str, output_dir: str, dataset_names: dict[str, str],

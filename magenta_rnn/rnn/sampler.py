@@ -1,0 +1,109 @@
+"""Batched sampling and beam search over an events RNN (facts §10.1, §10.2).
+
+All outputs are generated together: with beam search each output keeps its own
+beam of candidates, and every candidate of every beam is one row of a single
+batch, so one compiled model step advances them all. The RNN state is kept
+explicitly and gathered when beams are pruned or branched.
+"""
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+
+def _sample_rows(rng: np.random.Generator, probabilities: np.ndarray) -> np.ndarray:
+    """One class index per row of [batch, classes] probabilities."""
+    cumulative = np.cumsum(probabilities.astype(np.float64), axis=1)
+    draws = rng.random(len(probabilities)) * cumulative[:, -1]
+    chosen = (cumulative <= draws[:, None]).sum(axis=1)
+    return np.minimum(chosen, probabilities.shape[1] - 1)
+
+
+class EventsSampler:
+    """Extends event sequences with an events RNN and its encoder."""
+
+    def __init__(self, model: Any, encoder: Any):
+        self.model = model
+        self.encoder = encoder
+
+    def generate(self, primers: Sequence[Any], num_steps: int, temperature: float = 1.0,
+                 beam_size: int = 1, branch_factor: int = 1, steps_per_iteration: int = 1,
+                 rng: np.random.Generator | None = None) -> list[Any]:
+        """Extends each primer (not modified) to `num_steps` events; one result per primer.
+
+        num_steps counts the primer's events, as in the original.
+        """
+        rng = rng if rng is not None else np.random.default_rng()
+        if not primers:
+            return []
+        lengths = {len(p) for p in primers}
+        if 0 in lengths:
+            raise ValueError('the primer is empty: generation needs at least one event')
+        if len(lengths) != 1:
+            raise ValueError('all primers of one batch must have the same length')
+        primer_length = lengths.pop()
+        if primer_length >= num_steps:
+            raise ValueError(f'the primer ({primer_length} steps) is already as long as the '
+                             f'requested {num_steps} steps')
+        for value, name in ((beam_size, 'beam_size'), (branch_factor, 'branch_factor'),
+                            (steps_per_iteration, 'steps_per_iteration')):
+            if value < 1:
+                raise ValueError(f'--{name} must be at least 1, got {value}')
+        steps = num_steps - primer_length
+        first = (steps - 1) % steps_per_iteration + 1
+        iterations = [first] + [steps_per_iteration] * ((steps - first) // steps_per_iteration)
+
+        sequences = [copy.deepcopy(p) for p in primers for _ in range(beam_size)]
+        groups = np.repeat(np.arange(len(primers)), beam_size)
+        scores = np.zeros(len(sequences))
+        state = None
+        for iteration, iteration_steps in enumerate(iterations):
+            if iteration > 0 and beam_size * branch_factor > beam_size:
+                keep = self._prune(groups, scores, beam_size)
+                sequences, groups, scores = [sequences[i] for i in keep], groups[keep], scores[keep]
+                state = tuple(tf.gather(s, keep) for s in state)
+            if branch_factor > 1:
+                rows = np.repeat(np.arange(len(sequences)), branch_factor)
+                sequences = [copy.deepcopy(sequences[i]) for i in rows]
+                groups, scores = groups[rows], scores[rows]
+                if state is not None:
+                    state = tuple(tf.gather(s, rows) for s in state)
+            for _ in range(iteration_steps):
+                state, log_probabilities = self._step(sequences, state, temperature, rng)
+                scores = scores + log_probabilities
+        best = []
+        for group in range(len(primers)):
+            members = np.flatnonzero(groups == group)
+            best.append(sequences[members[np.argmax(scores[members])]])
+        return best
+
+    @staticmethod
+    def _prune(groups: np.ndarray, scores: np.ndarray, beam_size: int) -> np.ndarray:
+        """Row indices of the beam_size best candidates of each group (ties: earlier first)."""
+        keep = []
+        for group in np.unique(groups):
+            members = np.flatnonzero(groups == group)
+            order = sorted(members, key=lambda i: -scores[i])
+            keep.extend(sorted(order[:beam_size]))
+        return np.asarray(keep)
+
+    def _step(self, sequences: list[Any], state: Any, temperature: float,
+              rng: np.random.Generator) -> tuple[Any, np.ndarray]:
+        full_length = state is None
+        inputs = np.stack(self.encoder.get_inputs_batch(sequences, full_length=full_length))
+        if state is None:
+            state = self.model.zero_state(len(sequences))
+        softmax, state = self.model.step(inputs, state, temperature)
+        heads = softmax if isinstance(softmax, (list, tuple)) else [softmax]
+        last = [h[:, -1, :].numpy() for h in heads]
+        chosen = [_sample_rows(rng, p) for p in last]
+        rows = np.arange(len(sequences))
+        log_probabilities = sum(np.log(np.maximum(p[rows, c], 1e-30)) for p, c in zip(last, chosen))
+        for i, events in enumerate(sequences):
+            index = [int(c[i]) for c in chosen] if len(heads) > 1 else int(chosen[0][i])
+            events.append(self.encoder.class_index_to_event(index, events))
+        return state, log_probabilities
