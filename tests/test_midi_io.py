@@ -224,3 +224,20 @@ def test_quick_reader_leaves_bad_data_to_mido_error():
     data = _smf(b'\x00\x90\x3c\xc8\x00\xff\x2f\x00')
     with pytest.raises(midi_io.MIDIConversionError, match='data byte must be in range 0..127'):
         midi_io.midi_to_note_sequence(data)
+
+
+@pytest.mark.slow
+def test_quick_reader_matches_mido_on_shared_data(shared_data):
+    """Every real file gives the same NoteSequence (or the same failure) as mido's parser."""
+    paths = sorted(p for folder in ('miditok_fixtures', 'note_seq_testdata', 'groove')
+                   for p in (shared_data / folder).rglob('*') if p.suffix.lower() in ('.mid', '.midi'))
+    assert paths
+    for path in paths:
+        data = path.read_bytes()
+        try:
+            expected = midi_io.midi_to_note_sequence(pretty_midi.PrettyMIDI(io.BytesIO(data)))
+        except Exception:  # pylint: disable=broad-except
+            with pytest.raises(midi_io.MIDIConversionError):
+                midi_io.midi_to_note_sequence(data)
+            continue
+        assert midi_io.midi_to_note_sequence(data) == expected, path
