@@ -159,9 +159,11 @@ def _converted_records(tasks: list[tuple[str, str, str]],
 
 
 def convert_directory(input_dir: str, output_file: str, recursive: bool = False,
-                      workers: int = DEFAULT_WORKERS, pool=None) -> ConversionSummary:
+                      workers: int = DEFAULT_WORKERS,
+                      pool: multiprocessing.pool.Pool | None = None) -> ConversionSummary:
     """Converts the MIDI files under `input_dir` into the TFRecord `output_file`.
 
+    `workers` processes parse files (1: in this process); `pool` reuses a caller's pool.
     Raises ConversionError when input_dir is not a folder or no file converts; the
     output file is then left untouched (written atomically, only on success).
     """

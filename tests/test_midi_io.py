@@ -184,3 +184,60 @@ def test_drop_events_after_last_note():
     assert [c.time for c in midi.instruments[0].control_changes] == [1.5]
     kept = midi_io.note_sequence_to_pretty_midi(sequence)
     assert len(kept.time_signature_changes) == 2
+
+
+def _smf(*track_events: bytes, ticks_per_beat: int = 96) -> bytes:
+    """A type-1 Standard MIDI File from raw track bodies."""
+    header = b'MThd' + (6).to_bytes(4, 'big') + (1).to_bytes(2, 'big') + \
+        len(track_events).to_bytes(2, 'big') + ticks_per_beat.to_bytes(2, 'big')
+    return header + b''.join(b'MTrk' + len(body).to_bytes(4, 'big') + body for body in track_events)
+
+
+# delta 0: tempo 500000 us/quarter (120 qpm); delta 0: GM-reset sysex; delta 0: note on
+# C4 vel 100 on channel 0; delta 96 (one quarter = 0.5 s): running-status note on C4 vel 0
+# (a note off); delta 0: pitch wheel 0x2000 + 0x100 = +256; delta 0: unknown meta 0x60;
+# end of track.
+_RAW_TRACK = (b'\x00\xff\x51\x03\x07\xa1\x20'
+              b'\x00\xf0\x05\x7e\x7f\x09\x01\xf7'
+              b'\x00\x90\x3c\x64'
+              b'\x60\x3c\x00'
+              b'\x00\xe0\x00\x42'
+              b'\x00\xff\x60\x01\x01'
+              b'\x00\xff\x2f\x00')
+
+
+def test_quick_reader_matches_mido_on_running_status_sysex_and_meta():
+    data = _smf(_RAW_TRACK)
+    # The quick reader takes all seven messages itself (no fallback to mido's parser).
+    assert [m.type for m in midi_io._quick_mido_file(data).tracks[0]] == [
+            'set_tempo', 'sysex', 'note_on', 'note_on', 'pitchwheel', 'unknown_meta', 'end_of_track']
+    sequence = midi_io.midi_to_note_sequence(data)
+    assert [(n.pitch, n.velocity, n.start_time, n.end_time) for n in sequence.notes] == [(60, 100, 0.0, 0.5)]
+    assert [(b.time, b.bend) for b in sequence.pitch_bends] == [(0.5, 256)]
+    assert [(t.time, t.qpm) for t in sequence.tempos] == [(0.0, 120.0)]
+    by_mido = midi_io.midi_to_note_sequence(pretty_midi.PrettyMIDI(io.BytesIO(data)))
+    assert sequence == by_mido
+
+
+def test_quick_reader_leaves_bad_data_to_mido_error():
+    # A note on whose velocity byte is 0xC8 (> 127): mido refuses the file.
+    data = _smf(b'\x00\x90\x3c\xc8\x00\xff\x2f\x00')
+    with pytest.raises(midi_io.MIDIConversionError, match='data byte must be in range 0..127'):
+        midi_io.midi_to_note_sequence(data)
+
+
+@pytest.mark.slow
+def test_quick_reader_matches_mido_on_shared_data(shared_data):
+    """Every real file gives the same NoteSequence (or the same failure) as mido's parser."""
+    paths = sorted(p for folder in ('miditok_fixtures', 'note_seq_testdata', 'groove')
+                   for p in (shared_data / folder).rglob('*') if p.suffix.lower() in ('.mid', '.midi'))
+    assert paths
+    for path in paths:
+        data = path.read_bytes()
+        try:
+            expected = midi_io.midi_to_note_sequence(pretty_midi.PrettyMIDI(io.BytesIO(data)))
+        except Exception:  # pylint: disable=broad-except
+            with pytest.raises(midi_io.MIDIConversionError):
+                midi_io.midi_to_note_sequence(data)
+            continue
+        assert midi_io.midi_to_note_sequence(data) == expected, path
