@@ -31,8 +31,16 @@ FORGET_BIAS = 1.0
 ATTENTION_LAYOUTS = ('first_layer', 'whole_stack')
 
 
+def _glorot_values(shape: Sequence[int]) -> tf.Tensor:
+    # TF1 get_variable's default initializer, glorot uniform (no Keras needed).
+    fan_in = shape[-2] if len(shape) > 1 else shape[0]
+    fan_out = shape[-1]
+    limit = (6.0 / (fan_in + fan_out)) ** 0.5
+    return tf.random.uniform(shape, -limit, limit)
+
+
 def _glorot(shape: Sequence[int], name: str) -> tf.Variable:
-    return tf.Variable(tf.keras.initializers.GlorotUniform()(shape), name=name)
+    return tf.Variable(_glorot_values(shape), name=name)
 
 
 def _zeros(shape: Sequence[int], name: str) -> tf.Variable:
@@ -85,6 +93,13 @@ def _push(window, entry):
     return tf.concat([window[1:], entry[None]], axis=0), backward
 
 
+def _scan(body, elems, initializer):
+    """tf.scan, but a statically single step (generation) runs the body once, no loop."""
+    if elems.shape[0] == 1:
+        return tuple(t[None] for t in body(initializer, elems[0]))
+    return tf.scan(body, elems, initializer=initializer)
+
+
 class _Lstm(tf.Module):
     def __init__(self, input_size: int, units: int, name: str):
         super().__init__(name=name)
@@ -124,8 +139,7 @@ class _Attention(tf.Module):
         # Linear([x, attns] -> input width), applied before the wrapped cell.
         self.input_projection = _Dense(input_size + self.attn_size, input_size, 'input_projection')
         self.attn_w = _glorot([self.attn_size, self.attn_size], 'attn_w')
-        self.attn_v = tf.Variable(
-            tf.keras.initializers.GlorotUniform()([1, self.attn_size])[0], name='attn_v')
+        self.attn_v = _glorot([self.attn_size], 'attn_v')
         self.query = _Dense(query_size, self.attn_size, 'query')
         self.output_projection = _Dense(2 * self.attn_size, self.attn_size, 'output_projection')
 
@@ -175,7 +189,7 @@ class EventsRnn(tf.Module):
             self.attention = _Attention(self.lstms[0].input_size, wrapped, self.attn_length,
                                         'attention')
         self.output_layer = _Dense(self.rnn_layer_sizes[-1], self.num_classes, 'fully_connected')
-        self._step_fn = None
+        self._step_fns = None
 
     # ------------------------------------------------------------------ state
     def state_sizes(self) -> list[int]:
@@ -233,16 +247,22 @@ class EventsRnn(tf.Module):
         return logits, flat_state
 
     def step(self, inputs: tf.Tensor, state: Sequence[tf.Tensor], temperature: float = 1.0):
-        """Softmax of the events after each input step, and the new state (compiled)."""
-        if self._step_fn is None:
+        """Softmax of the events after each input step, and the new state (compiled).
+
+        Single steps ([B, 1, input_size]) use their own loop-free compiled function."""
+        inputs = tf.convert_to_tensor(inputs, tf.float32)
+        single = inputs.shape[1] == 1
+        if self._step_fns is None:
             width = 1 if self.input_depth is not None else self.input_size
-            signature = [tf.TensorSpec([None, None, width], tf.float32),
-                         tuple(tf.TensorSpec([None, n], tf.float32) for n in self.state_sizes()),
-                         tf.TensorSpec([], tf.float32)]
-            self._step_fn = tf.function(self._step, input_signature=signature)
-        return self._step_fn(tf.convert_to_tensor(inputs, tf.float32),
-                             tuple(tf.convert_to_tensor(s, tf.float32) for s in state),
-                             tf.convert_to_tensor(temperature, tf.float32))
+            states = tuple(tf.TensorSpec([None, n], tf.float32) for n in self.state_sizes())
+            self._step_fns = {
+                flag: tf.function(self._step, input_signature=[
+                    tf.TensorSpec([None, 1 if flag else None, width], tf.float32), states,
+                    tf.TensorSpec([], tf.float32)])
+                for flag in (True, False)}
+        return self._step_fns[single](inputs,
+                                      tuple(tf.convert_to_tensor(s, tf.float32) for s in state),
+                                      tf.convert_to_tensor(temperature, tf.float32))
 
     def _step(self, inputs, state, temperature):
         logits, new_state = self.run(inputs, state, training=False)
@@ -267,6 +287,8 @@ class EventsRnn(tf.Module):
 
     @staticmethod
     def _time_major(x: tf.Tensor) -> tf.Tensor:
+        if x.shape[0] == 1 or x.shape[1] == 1:
+            return tf.reshape(x, [x.shape[1] or -1, x.shape[0] or -1, x.shape[2]])
         return tf.transpose(x, [1, 0, 2])
 
     def _run_lstm(self, lstm: _Lstm, x: tf.Tensor, state):
@@ -280,7 +302,7 @@ class EventsRnn(tf.Module):
             return _lstm_gates(gates_x + tf.matmul(h, h_kernel), c)
 
         init = (state[0], state[1])
-        cs, hs = tf.scan(body, x_gates, initializer=init)
+        cs, hs = _scan(body, x_gates, initializer=init)
         return self._time_major(hs), self._final((cs, hs), init)
 
     def _attention_step(self, attn: _Attention, query, attn_states, features):
@@ -327,13 +349,15 @@ class EventsRnn(tf.Module):
         batch = tf.shape(x)[0]
         init = (lstm_state[0], lstm_state[1], attns, states, features,
                 tf.zeros(tf.stack([batch, attn.attn_size])))
-        result = tf.scan(body, proj_x, initializer=init)
+        result = _scan(body, proj_x, initializer=init)
         final = self._final(result, init)
         outputs = self._time_major(result[5])
         return outputs, (final[0], final[1]), self._pack_attn_state(*final[2:5])
 
     @staticmethod
     def _final(result, init):
+        if result[0].shape[0] is not None and result[0].shape[0] > 0:
+            return tuple(r[-1] for r in result)
         # An empty sequence leaves the state as it was.
         length = tf.shape(result[0])[0]
         return tf.cond(length > 0, lambda: tuple(r[-1] for r in result), lambda: tuple(init))
@@ -370,7 +394,7 @@ class EventsRnn(tf.Module):
         batch = tf.shape(x)[0]
         init = (*[t for pair in layer_states for t in pair], attns, states, features,
                 tf.zeros(tf.stack([batch, attn.attn_size])))
-        result = tf.scan(body, proj_x, initializer=init)
+        result = _scan(body, proj_x, initializer=init)
         final = self._final(result, init)
         outputs = self._time_major(result[-1])
         pairs = [(final[2 * k], final[2 * k + 1]) for k in range(count)]
