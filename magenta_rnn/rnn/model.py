@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 
 FORGET_BIAS = 1.0
@@ -418,3 +419,113 @@ def build_events_rnn(hparams: Any, input_size: int, num_classes: int | Sequence[
         attn_length=get('attn_length', 0),
         residual_connections=get('residual_connections', False),
         attention_layout=attention_layout)
+
+
+def _np_sigmoid(x):
+    return 0.5 * (np.tanh(0.5 * x) + 1.0)
+
+
+def _np_softmax(x, axis=-1):
+    e = np.exp(x - x.max(axis, keepdims=True))
+    return e / e.sum(axis, keepdims=True)
+
+
+class NumpyStepper:
+    """Fast generation: the model's step in plain numpy with a snapshot of its weights.
+
+    A TF function call costs milliseconds on a busy CPU; generation runs many tiny batches
+    step by step, so this loop-free numpy version is the fast path. Same state layout as
+    EventsRnn (so states can be passed between the two); returns numpy arrays.
+    Take a new snapshot after the weights change.
+    """
+
+    def __init__(self, model: EventsRnn):
+        def get(v):
+            return np.asarray(v.numpy(), np.float32)
+
+        self.model = model
+        self.lstms = [(get(l.kernel), get(l.bias)) for l in model.lstms]
+        self.projections = [None if p is None else (get(p.kernel), get(p.bias))
+                            for p in model.residual_projections]
+        a = model.attention
+        if a is not None:
+            self.attn = dict(
+                input_kernel=get(a.input_projection.kernel), input_bias=get(a.input_projection.bias),
+                attn_w=get(a.attn_w), attn_v=get(a.attn_v), query_kernel=get(a.query.kernel),
+                query_bias=get(a.query.bias), output_kernel=get(a.output_projection.kernel),
+                output_bias=get(a.output_projection.bias))
+        self.output = (get(model.output_layer.kernel), get(model.output_layer.bias))
+
+    def zero_state(self, batch_size: int) -> tuple[np.ndarray, ...]:
+        return tuple(np.zeros((batch_size, n), np.float32) for n in self.model.state_sizes())
+
+    @staticmethod
+    def _lstm(kernel, bias, x, c, h):
+        i, j, f, o = np.split(np.concatenate([x, h], 1) @ kernel + bias, 4, axis=1)
+        c = c * _np_sigmoid(f + FORGET_BIAS) + _np_sigmoid(i) * np.tanh(j)
+        return c, np.tanh(c) * _np_sigmoid(o)
+
+    def _attend(self, query, window, features):
+        a = self.attn
+        y = query @ a['query_kernel'] + a['query_bias']
+        scores = (np.tanh(features + y[:, None, :]) * a['attn_v']).sum(-1)
+        weights = _np_softmax(scores, axis=1)
+        return np.einsum('bl,bla->ba', weights, window)
+
+    def step(self, inputs, state, temperature: float = 1.0):
+        """(softmax [B, T, C] or a list per head, new state) for inputs [B, T, input_size]."""
+        model = self.model
+        x = np.asarray(inputs, np.float32)
+        if model.input_depth is not None:
+            x = np.eye(model.input_depth, dtype=np.float32)[x[..., 0].astype(np.int64)]
+        batch, steps = x.shape[:2]
+        count = len(self.lstms)
+        cells = [[np.asarray(state[2 * k], np.float32), np.asarray(state[2 * k + 1], np.float32)]
+                 for k in range(count)]
+        attn = model.attention
+        whole = attn is not None and model.attention_layout == 'whole_stack'
+        if attn is not None:
+            size, length = attn.attn_size, model.attn_length
+            attns = np.asarray(state[2 * count], np.float32)
+            window = np.asarray(state[2 * count + 1], np.float32).reshape(batch, length, size)
+            features = np.asarray(state[2 * count + 2], np.float32).reshape(batch, length, size)
+            a = self.attn
+        outputs = []
+        for t in range(steps):
+            layer_input = x[:, t]
+            if whole:
+                layer_input = np.concatenate([layer_input, attns], 1) @ a['input_kernel'] + a['input_bias']
+            for k, (kernel, bias) in enumerate(self.lstms):
+                projection = self.projections[k]
+                if projection is not None:
+                    layer_input = layer_input @ projection[0] + projection[1]
+                if k == 0 and attn is not None and not whole:
+                    cell_input = (np.concatenate([layer_input, attns], 1) @ a['input_kernel']
+                                  + a['input_bias'])
+                    cells[0] = list(self._lstm(kernel, bias, cell_input, *cells[0]))
+                    attns = self._attend(np.concatenate(cells[0], 1), window, features)
+                    out = (np.concatenate([cells[0][1], attns], 1) @ a['output_kernel']
+                           + a['output_bias'])
+                    window = np.concatenate([window[:, 1:], out[:, None]], 1)
+                    features = np.concatenate([features[:, 1:], (out @ a['attn_w'])[:, None]], 1)
+                else:
+                    cells[k] = list(self._lstm(kernel, bias, layer_input, *cells[k]))
+                    out = cells[k][1]
+                if model.residual_connections:
+                    out = out + layer_input
+                layer_input = out
+            if whole:
+                attns = self._attend(np.concatenate([t for c in cells for t in c], 1), window, features)
+                layer_input = (np.concatenate([layer_input, attns], 1) @ a['output_kernel']
+                               + a['output_bias'])
+                window = np.concatenate([window[:, 1:], layer_input[:, None]], 1)
+                features = np.concatenate([features[:, 1:], (layer_input @ a['attn_w'])[:, None]], 1)
+            outputs.append(layer_input)
+        logits = (np.stack(outputs, 1) @ self.output[0] + self.output[1]) / temperature
+        new_state = [t for c in cells for t in c]
+        if attn is not None:
+            new_state += [attns, window.reshape(batch, -1), features.reshape(batch, -1)]
+        if not model.multi_head:
+            return _np_softmax(logits), tuple(new_state)
+        splits = np.cumsum(model.class_sizes)[:-1]
+        return [_np_softmax(h) for h in np.split(logits, splits, axis=-1)], tuple(new_state)
