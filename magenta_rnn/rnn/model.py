@@ -430,6 +430,48 @@ def _np_softmax(x, axis=-1):
     return e / e.sum(axis, keepdims=True)
 
 
+def _find_openblas_local_threads():
+    """numpy's bundled OpenBLAS `openblas_set_num_threads_local`, or None."""
+    import ctypes
+    import glob
+    import os
+
+    root = os.path.dirname(os.path.dirname(np.__file__))
+    for library in glob.glob(os.path.join(root, 'numpy.libs', '*openblas*.so*')):
+        try:
+            function = ctypes.CDLL(library).openblas_set_num_threads_local
+        except (OSError, AttributeError):
+            continue
+        function.argtypes, function.restype = [ctypes.c_int], ctypes.c_int
+        return function
+    return None
+
+
+_OPENBLAS_LOCAL_THREADS: list = []
+
+
+def _single_thread_blas():
+    """A context setting this thread's OpenBLAS to one thread: generation's matmuls are tiny,
+    and OpenBLAS's thread pool makes them ~10x slower on a shared CPU."""
+    import contextlib
+
+    if not _OPENBLAS_LOCAL_THREADS:
+        _OPENBLAS_LOCAL_THREADS.append(_find_openblas_local_threads())
+    function = _OPENBLAS_LOCAL_THREADS[0]
+
+    @contextlib.contextmanager
+    def context():
+        if function is None:
+            yield
+            return
+        previous = function(1)
+        try:
+            yield
+        finally:
+            function(previous)
+    return context()
+
+
 class NumpyStepper:
     """Fast generation: the model's step in plain numpy with a snapshot of its weights.
 
@@ -474,6 +516,10 @@ class NumpyStepper:
 
     def step(self, inputs, state, temperature: float = 1.0):
         """(softmax [B, T, C] or a list per head, new state) for inputs [B, T, input_size]."""
+        with _single_thread_blas():
+            return self._step(inputs, state, temperature)
+
+    def _step(self, inputs, state, temperature):
         model = self.model
         x = np.asarray(inputs, np.float32)
         if model.input_depth is not None:
