@@ -26,7 +26,7 @@ def main() -> None:
     import tensorflow as tf
 
     from magenta_rnn.hparams import HParams
-    from magenta_rnn.rnn.model import build_events_rnn
+    from magenta_rnn.rnn.model import NumpyStepper, build_events_rnn
 
     hparams = HParams(batch_size=args.batch, rnn_layer_sizes=[int(s) for s in args.layers.split(',')],
                       dropout_keep_prob=0.5, attn_length=args.attn_length, clip_norm=3.0,
@@ -69,7 +69,17 @@ def main() -> None:
         softmax, state = model.step(step_input, state, 1.0)
         softmax.numpy()
     dt = time.time() - t
-    print(f'generation: {1000 * dt / n:.2f} ms per single step, batch {args.gen_batch}')
+    print(f'generation (compiled model.step): {1000 * dt / n:.2f} ms per single step, '
+          f'batch {args.gen_batch}')
+    stepper = NumpyStepper(model)
+    state = stepper.zero_state(args.gen_batch)
+    x = step_input.numpy()
+    t = time.time()
+    for _ in range(n):
+        probs, state = stepper.step(x, state, 1.0)
+    dt = time.time() - t
+    print(f'generation (NumpyStepper): {1000 * dt / n:.3f} ms per single step, '
+          f'batch {args.gen_batch}')
 
 
 if __name__ == '__main__':

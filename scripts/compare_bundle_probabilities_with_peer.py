@@ -100,6 +100,7 @@ def compare(bundle: Path, peer: dict, golden: bool) -> float:
     import numpy as np
 
     from magenta_rnn.rnn import v1_import
+    from magenta_rnn.rnn.model import NumpyStepper
 
     model, config, _ = v1_import.load_bundle_model(bundle)
     inputs = np.array(peer['inputs'], np.float32)
@@ -125,6 +126,16 @@ def compare(bundle: Path, peer: dict, golden: bool) -> float:
         print(f'  T={temp}: {len(step_diffs)} single steps with state, max |diff| '
               f'{max(step_diffs):.2e}')
         worst = max(worst, *step_diffs)
+        # The numpy generation path, primer then the same single steps.
+        stepper = NumpyStepper(model)
+        probs, state = stepper.step(inputs[:, :primer], stepper.zero_state(len(inputs)), temp)
+        numpy_diffs = [float(np.max(np.abs(probs - np.array(run['primer']))))]
+        for k, expected in enumerate(run['steps']):
+            t = primer + k
+            probs, state = stepper.step(inputs[:, t:t + 1], state, temp)
+            numpy_diffs.append(float(np.max(np.abs(probs[:, 0] - np.array(expected)))))
+        print(f'  T={temp}: NumpyStepper primer + steps, max |diff| {max(numpy_diffs):.2e}')
+        worst = max(worst, *numpy_diffs)
     if golden:
         # Causal, so the softmax after step 3 depends only on the first 4 input steps.
         for t in range(4):

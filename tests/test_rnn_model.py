@@ -12,7 +12,7 @@ tf = pytest.importorskip('tensorflow')
 
 from magenta_rnn.hparams import HParams  # noqa: E402
 from magenta_rnn.rnn import v1_import  # noqa: E402
-from magenta_rnn.rnn.model import EventsRnn, build_events_rnn  # noqa: E402
+from magenta_rnn.rnn.model import EventsRnn, NumpyStepper, build_events_rnn  # noqa: E402
 
 BUNDLES = Path(__file__).resolve().parents[1].parent / 'shared' / 'bundles'
 
@@ -149,6 +149,33 @@ def test_step_by_step_equals_full_call(layout, residual):
         probs, state = model.step(x[:, t:t + 1], state, 0.5)
         steps.append(probs.numpy())
     np.testing.assert_allclose(np.concatenate(steps, 1), full, atol=1e-5)
+
+
+@pytest.mark.parametrize('layout,residual', [('first_layer', True), ('whole_stack', False)])
+def test_numpy_stepper_equals_compiled_step(layout, residual):
+    model = build_events_rnn(hparams(rnn_layer_sizes=[5, 6], attn_length=3,
+                                     residual_connections=residual), 4, 5, attention_layout=layout)
+    randomize(model)
+    x = random_inputs(2, 5, 4)
+    stepper = NumpyStepper(model)
+    expected, expected_state = model.step(x[:, :3], model.zero_state(2), 0.8)
+    probs, state = stepper.step(x[:, :3], stepper.zero_state(2), 0.8)
+    np.testing.assert_allclose(probs, expected.numpy(), atol=1e-5)
+    for ours, theirs in zip(state, expected_state):
+        np.testing.assert_allclose(ours, theirs.numpy(), atol=1e-5)
+    expected, _ = model.step(x[:, 3:4], expected_state, 0.8)
+    probs, _ = stepper.step(x[:, 3:4], state, 0.8)
+    np.testing.assert_allclose(probs, expected.numpy(), atol=1e-5)
+
+
+def test_numpy_stepper_multi_head_index_inputs():
+    model = build_events_rnn(hparams(rnn_layer_sizes=[4]), 1, [2, 3], input_depth=6)
+    randomize(model)
+    indices = np.array([[[5], [0]]], np.float32)
+    expected, _ = model.step(indices, model.zero_state(1), 1.0)
+    probs, _ = NumpyStepper(model).step(indices, NumpyStepper(model).zero_state(1), 1.0)
+    for ours, theirs in zip(probs, expected):
+        np.testing.assert_allclose(ours, theirs.numpy(), atol=1e-5)
 
 
 def test_attention_window_state():

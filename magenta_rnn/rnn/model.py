@@ -25,14 +25,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 
 FORGET_BIAS = 1.0
 ATTENTION_LAYOUTS = ('first_layer', 'whole_stack')
 
 
+def _glorot_values(shape: Sequence[int]) -> tf.Tensor:
+    # TF1 get_variable's default initializer, glorot uniform (no Keras needed).
+    fan_in = shape[-2] if len(shape) > 1 else shape[0]
+    fan_out = shape[-1]
+    limit = (6.0 / (fan_in + fan_out)) ** 0.5
+    return tf.random.uniform(shape, -limit, limit)
+
+
 def _glorot(shape: Sequence[int], name: str) -> tf.Variable:
-    return tf.Variable(tf.keras.initializers.GlorotUniform()(shape), name=name)
+    return tf.Variable(_glorot_values(shape), name=name)
 
 
 def _zeros(shape: Sequence[int], name: str) -> tf.Variable:
@@ -85,6 +94,13 @@ def _push(window, entry):
     return tf.concat([window[1:], entry[None]], axis=0), backward
 
 
+def _scan(body, elems, initializer):
+    """tf.scan, but a statically single step (generation) runs the body once, no loop."""
+    if elems.shape[0] == 1:
+        return tuple(t[None] for t in body(initializer, elems[0]))
+    return tf.scan(body, elems, initializer=initializer)
+
+
 class _Lstm(tf.Module):
     def __init__(self, input_size: int, units: int, name: str):
         super().__init__(name=name)
@@ -124,8 +140,7 @@ class _Attention(tf.Module):
         # Linear([x, attns] -> input width), applied before the wrapped cell.
         self.input_projection = _Dense(input_size + self.attn_size, input_size, 'input_projection')
         self.attn_w = _glorot([self.attn_size, self.attn_size], 'attn_w')
-        self.attn_v = tf.Variable(
-            tf.keras.initializers.GlorotUniform()([1, self.attn_size])[0], name='attn_v')
+        self.attn_v = _glorot([self.attn_size], 'attn_v')
         self.query = _Dense(query_size, self.attn_size, 'query')
         self.output_projection = _Dense(2 * self.attn_size, self.attn_size, 'output_projection')
 
@@ -175,7 +190,7 @@ class EventsRnn(tf.Module):
             self.attention = _Attention(self.lstms[0].input_size, wrapped, self.attn_length,
                                         'attention')
         self.output_layer = _Dense(self.rnn_layer_sizes[-1], self.num_classes, 'fully_connected')
-        self._step_fn = None
+        self._step_fns = None
 
     # ------------------------------------------------------------------ state
     def state_sizes(self) -> list[int]:
@@ -233,16 +248,22 @@ class EventsRnn(tf.Module):
         return logits, flat_state
 
     def step(self, inputs: tf.Tensor, state: Sequence[tf.Tensor], temperature: float = 1.0):
-        """Softmax of the events after each input step, and the new state (compiled)."""
-        if self._step_fn is None:
+        """Softmax of the events after each input step, and the new state (compiled).
+
+        Single steps ([B, 1, input_size]) use their own loop-free compiled function."""
+        inputs = tf.convert_to_tensor(inputs, tf.float32)
+        single = inputs.shape[1] == 1
+        if self._step_fns is None:
             width = 1 if self.input_depth is not None else self.input_size
-            signature = [tf.TensorSpec([None, None, width], tf.float32),
-                         tuple(tf.TensorSpec([None, n], tf.float32) for n in self.state_sizes()),
-                         tf.TensorSpec([], tf.float32)]
-            self._step_fn = tf.function(self._step, input_signature=signature)
-        return self._step_fn(tf.convert_to_tensor(inputs, tf.float32),
-                             tuple(tf.convert_to_tensor(s, tf.float32) for s in state),
-                             tf.convert_to_tensor(temperature, tf.float32))
+            states = tuple(tf.TensorSpec([None, n], tf.float32) for n in self.state_sizes())
+            self._step_fns = {
+                flag: tf.function(self._step, input_signature=[
+                    tf.TensorSpec([None, 1 if flag else None, width], tf.float32), states,
+                    tf.TensorSpec([], tf.float32)])
+                for flag in (True, False)}
+        return self._step_fns[single](inputs,
+                                      tuple(tf.convert_to_tensor(s, tf.float32) for s in state),
+                                      tf.convert_to_tensor(temperature, tf.float32))
 
     def _step(self, inputs, state, temperature):
         logits, new_state = self.run(inputs, state, training=False)
@@ -267,6 +288,8 @@ class EventsRnn(tf.Module):
 
     @staticmethod
     def _time_major(x: tf.Tensor) -> tf.Tensor:
+        if x.shape[0] == 1 or x.shape[1] == 1:
+            return tf.reshape(x, [x.shape[1] or -1, x.shape[0] or -1, x.shape[2]])
         return tf.transpose(x, [1, 0, 2])
 
     def _run_lstm(self, lstm: _Lstm, x: tf.Tensor, state):
@@ -280,7 +303,7 @@ class EventsRnn(tf.Module):
             return _lstm_gates(gates_x + tf.matmul(h, h_kernel), c)
 
         init = (state[0], state[1])
-        cs, hs = tf.scan(body, x_gates, initializer=init)
+        cs, hs = _scan(body, x_gates, initializer=init)
         return self._time_major(hs), self._final((cs, hs), init)
 
     def _attention_step(self, attn: _Attention, query, attn_states, features):
@@ -327,13 +350,15 @@ class EventsRnn(tf.Module):
         batch = tf.shape(x)[0]
         init = (lstm_state[0], lstm_state[1], attns, states, features,
                 tf.zeros(tf.stack([batch, attn.attn_size])))
-        result = tf.scan(body, proj_x, initializer=init)
+        result = _scan(body, proj_x, initializer=init)
         final = self._final(result, init)
         outputs = self._time_major(result[5])
         return outputs, (final[0], final[1]), self._pack_attn_state(*final[2:5])
 
     @staticmethod
     def _final(result, init):
+        if result[0].shape[0] is not None and result[0].shape[0] > 0:
+            return tuple(r[-1] for r in result)
         # An empty sequence leaves the state as it was.
         length = tf.shape(result[0])[0]
         return tf.cond(length > 0, lambda: tuple(r[-1] for r in result), lambda: tuple(init))
@@ -370,7 +395,7 @@ class EventsRnn(tf.Module):
         batch = tf.shape(x)[0]
         init = (*[t for pair in layer_states for t in pair], attns, states, features,
                 tf.zeros(tf.stack([batch, attn.attn_size])))
-        result = tf.scan(body, proj_x, initializer=init)
+        result = _scan(body, proj_x, initializer=init)
         final = self._final(result, init)
         outputs = self._time_major(result[-1])
         pairs = [(final[2 * k], final[2 * k + 1]) for k in range(count)]
@@ -394,3 +419,159 @@ def build_events_rnn(hparams: Any, input_size: int, num_classes: int | Sequence[
         attn_length=get('attn_length', 0),
         residual_connections=get('residual_connections', False),
         attention_layout=attention_layout)
+
+
+def _np_sigmoid(x):
+    return 0.5 * (np.tanh(0.5 * x) + 1.0)
+
+
+def _np_softmax(x, axis=-1):
+    e = np.exp(x - x.max(axis, keepdims=True))
+    return e / e.sum(axis, keepdims=True)
+
+
+def _find_openblas_local_threads():
+    """numpy's bundled OpenBLAS `openblas_set_num_threads_local`, or None."""
+    import ctypes
+    import glob
+    import os
+
+    root = os.path.dirname(os.path.dirname(np.__file__))
+    for library in glob.glob(os.path.join(root, 'numpy.libs', '*openblas*.so*')):
+        try:
+            function = ctypes.CDLL(library).openblas_set_num_threads_local
+        except (OSError, AttributeError):
+            continue
+        function.argtypes, function.restype = [ctypes.c_int], ctypes.c_int
+        return function
+    return None
+
+
+_OPENBLAS_LOCAL_THREADS: list = []
+
+
+def _single_thread_blas():
+    """A context setting this thread's OpenBLAS to one thread: generation's matmuls are tiny,
+    and OpenBLAS's thread pool makes them ~10x slower on a shared CPU."""
+    import contextlib
+
+    if not _OPENBLAS_LOCAL_THREADS:
+        _OPENBLAS_LOCAL_THREADS.append(_find_openblas_local_threads())
+    function = _OPENBLAS_LOCAL_THREADS[0]
+
+    @contextlib.contextmanager
+    def context():
+        if function is None:
+            yield
+            return
+        previous = function(1)
+        try:
+            yield
+        finally:
+            function(previous)
+    return context()
+
+
+class NumpyStepper:
+    """Fast generation: the model's step in plain numpy with a snapshot of its weights.
+
+    A TF function call costs milliseconds on a busy CPU; generation runs many tiny batches
+    step by step, so this loop-free numpy version is the fast path. Same state layout as
+    EventsRnn (so states can be passed between the two); returns numpy arrays.
+    Take a new snapshot after the weights change.
+    """
+
+    def __init__(self, model: EventsRnn):
+        def get(v):
+            return np.asarray(v.numpy(), np.float32)
+
+        self.model = model
+        self.lstms = [(get(l.kernel), get(l.bias)) for l in model.lstms]
+        self.projections = [None if p is None else (get(p.kernel), get(p.bias))
+                            for p in model.residual_projections]
+        a = model.attention
+        if a is not None:
+            self.attn = dict(
+                input_kernel=get(a.input_projection.kernel), input_bias=get(a.input_projection.bias),
+                attn_w=get(a.attn_w), attn_v=get(a.attn_v), query_kernel=get(a.query.kernel),
+                query_bias=get(a.query.bias), output_kernel=get(a.output_projection.kernel),
+                output_bias=get(a.output_projection.bias))
+        self.output = (get(model.output_layer.kernel), get(model.output_layer.bias))
+
+    def zero_state(self, batch_size: int) -> tuple[np.ndarray, ...]:
+        return tuple(np.zeros((batch_size, n), np.float32) for n in self.model.state_sizes())
+
+    @staticmethod
+    def _lstm(kernel, bias, x, c, h):
+        i, j, f, o = np.split(np.concatenate([x, h], 1) @ kernel + bias, 4, axis=1)
+        c = c * _np_sigmoid(f + FORGET_BIAS) + _np_sigmoid(i) * np.tanh(j)
+        return c, np.tanh(c) * _np_sigmoid(o)
+
+    def _attend(self, query, window, features):
+        a = self.attn
+        y = query @ a['query_kernel'] + a['query_bias']
+        scores = (np.tanh(features + y[:, None, :]) * a['attn_v']).sum(-1)
+        weights = _np_softmax(scores, axis=1)
+        return np.einsum('bl,bla->ba', weights, window)
+
+    def step(self, inputs, state, temperature: float = 1.0):
+        """(softmax [B, T, C] or a list per head, new state) for inputs [B, T, input_size]."""
+        with _single_thread_blas():
+            return self._step(inputs, state, temperature)
+
+    def _step(self, inputs, state, temperature):
+        model = self.model
+        x = np.asarray(inputs, np.float32)
+        if model.input_depth is not None:
+            x = np.eye(model.input_depth, dtype=np.float32)[x[..., 0].astype(np.int64)]
+        batch, steps = x.shape[:2]
+        count = len(self.lstms)
+        cells = [[np.asarray(state[2 * k], np.float32), np.asarray(state[2 * k + 1], np.float32)]
+                 for k in range(count)]
+        attn = model.attention
+        whole = attn is not None and model.attention_layout == 'whole_stack'
+        if attn is not None:
+            size, length = attn.attn_size, model.attn_length
+            attns = np.asarray(state[2 * count], np.float32)
+            window = np.asarray(state[2 * count + 1], np.float32).reshape(batch, length, size)
+            features = np.asarray(state[2 * count + 2], np.float32).reshape(batch, length, size)
+            a = self.attn
+        outputs = []
+        for t in range(steps):
+            layer_input = x[:, t]
+            if whole:
+                layer_input = np.concatenate([layer_input, attns], 1) @ a['input_kernel'] + a['input_bias']
+            for k, (kernel, bias) in enumerate(self.lstms):
+                projection = self.projections[k]
+                if projection is not None:
+                    layer_input = layer_input @ projection[0] + projection[1]
+                if k == 0 and attn is not None and not whole:
+                    cell_input = (np.concatenate([layer_input, attns], 1) @ a['input_kernel']
+                                  + a['input_bias'])
+                    cells[0] = list(self._lstm(kernel, bias, cell_input, *cells[0]))
+                    attns = self._attend(np.concatenate(cells[0], 1), window, features)
+                    out = (np.concatenate([cells[0][1], attns], 1) @ a['output_kernel']
+                           + a['output_bias'])
+                    window = np.concatenate([window[:, 1:], out[:, None]], 1)
+                    features = np.concatenate([features[:, 1:], (out @ a['attn_w'])[:, None]], 1)
+                else:
+                    cells[k] = list(self._lstm(kernel, bias, layer_input, *cells[k]))
+                    out = cells[k][1]
+                if model.residual_connections:
+                    out = out + layer_input
+                layer_input = out
+            if whole:
+                attns = self._attend(np.concatenate([t for c in cells for t in c], 1), window, features)
+                layer_input = (np.concatenate([layer_input, attns], 1) @ a['output_kernel']
+                               + a['output_bias'])
+                window = np.concatenate([window[:, 1:], layer_input[:, None]], 1)
+                features = np.concatenate([features[:, 1:], (layer_input @ a['attn_w'])[:, None]], 1)
+            outputs.append(layer_input)
+        logits = (np.stack(outputs, 1) @ self.output[0] + self.output[1]) / temperature
+        new_state = [t for c in cells for t in c]
+        if attn is not None:
+            new_state += [attns, window.reshape(batch, -1), features.reshape(batch, -1)]
+        if not model.multi_head:
+            return _np_softmax(logits), tuple(new_state)
+        splits = np.cumsum(model.class_sizes)[:-1]
+        return [_np_softmax(h) for h in np.split(logits, splits, axis=-1)], tuple(new_state)
