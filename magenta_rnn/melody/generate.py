@@ -59,6 +59,7 @@ def main(argv: list[str]) -> None:
 
     import numpy as np
 
+    from magenta_rnn.rnn.model import NumpyStepper
     from magenta_rnn.rnn.sampler import EventsSampler
     from magenta_rnn.rnn.sequence_generator import SequenceGeneratorError, generate_sequences
 
@@ -71,7 +72,7 @@ def main(argv: list[str]) -> None:
                  f'requested ({total_seconds:.2f} s); raise --num_steps')
     try:
         outputs = generate_sequences(
-            EventsSampler(network, encoder), generator.melody_codec(config),
+            EventsSampler(NumpyStepper(network), encoder), generator.melody_codec(config),
             config.steps_per_quarter, primer, start_time, total_seconds, FLAGS.num_outputs,
             temperature=FLAGS.temperature, beam_size=FLAGS.beam_size,
             branch_factor=FLAGS.branch_factor, steps_per_iteration=FLAGS.steps_per_iteration,

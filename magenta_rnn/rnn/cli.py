@@ -121,7 +121,8 @@ def run_train(model: EventsModel) -> None:
                   **encoder_facts(encoder))
     try:
         if FLAGS.eval:
-            train.run_eval(num_eval_examples=FLAGS.num_eval_examples, **common)
+            train.run_eval(num_eval_examples=FLAGS.num_eval_examples,
+                           stop_at_step=FLAGS.num_training_steps, **common)
         else:
             train.run_training(num_training_steps=FLAGS.num_training_steps,
                                summary_frequency=FLAGS.summary_frequency,

@@ -3,7 +3,9 @@
 All outputs are generated together: with beam search each output keeps its own
 beam of candidates, and every candidate of every beam is one row of a single
 batch, so one compiled model step advances them all. The RNN state is kept
-explicitly and gathered when beams are pruned or branched.
+explicitly and gathered when beams are pruned or branched. The model is anything
+with `zero_state(batch)` and `step(inputs, state, temperature) -> (softmax, state)`:
+an EventsRnn, or its NumpyStepper, which is the fast path for small batches.
 """
 from __future__ import annotations
 
@@ -12,7 +14,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import tensorflow as tf
 
 
 def _sample_rows(rng: np.random.Generator, probabilities: np.ndarray) -> np.ndarray:
@@ -65,13 +66,13 @@ class EventsSampler:
             if iteration > 0 and beam_size * branch_factor > beam_size:
                 keep = self._prune(groups, scores, beam_size)
                 sequences, groups, scores = [sequences[i] for i in keep], groups[keep], scores[keep]
-                state = tuple(tf.gather(s, keep) for s in state)
+                state = tuple(np.asarray(s)[keep] for s in state)
             if branch_factor > 1:
                 rows = np.repeat(np.arange(len(sequences)), branch_factor)
                 sequences = [copy.deepcopy(sequences[i]) for i in rows]
                 groups, scores = groups[rows], scores[rows]
                 if state is not None:
-                    state = tuple(tf.gather(s, rows) for s in state)
+                    state = tuple(np.asarray(s)[rows] for s in state)
             for _ in range(iteration_steps):
                 state, log_probabilities = self._step(sequences, state, temperature, rng)
                 scores = scores + log_probabilities
@@ -99,7 +100,7 @@ class EventsSampler:
             state = self.model.zero_state(len(sequences))
         softmax, state = self.model.step(inputs, state, temperature)
         heads = softmax if isinstance(softmax, (list, tuple)) else [softmax]
-        last = [h[:, -1, :].numpy() for h in heads]
+        last = [np.asarray(h)[:, -1, :] for h in heads]
         chosen = [_sample_rows(rng, p) for p in last]
         rows = np.arange(len(sequences))
         log_probabilities = sum(np.log(np.maximum(p[rows, c], 1e-30)) for p, c in zip(last, chosen))

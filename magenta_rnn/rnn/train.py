@@ -348,13 +348,16 @@ def run_eval(build_model: Callable[..., Any], hparams: HParams, sequence_example
              class_num_steps: ClassNumSteps = None, num_eval_examples: int = 0,
              input_depth: int | None = None, once: bool = False,
              eval_interval_secs: float = EVAL_INTERVAL_SECS,
-             timeout_secs: float = EVAL_TIMEOUT_SECS) -> list[tuple[int, dict[str, float]]]:
+             timeout_secs: float = EVAL_TIMEOUT_SECS,
+             stop_at_step: int = 0) -> list[tuple[int, dict[str, float]]]:
     """Evaluates each new checkpoint in `<run_dir>/train` over the whole eval set.
 
     Summaries go to `<run_dir>/eval` at the checkpoint's step. Waits for new
     checkpoints (polling every eval_interval_secs) until none arrives for
     timeout_secs; once=True evaluates only the latest checkpoint, which must
-    exist. Checkpoints are only read. Returns [(step, metrics)] per evaluation.
+    exist. With stop_at_step > 0 the job ends once it has evaluated a checkpoint of
+    that step or later (the training run's num_training_steps). Checkpoints are only
+    read. Returns [(step, metrics)] per evaluation.
     """
     train_dir = os.path.join(run_dir, 'train')
     eval_dir = os.path.join(run_dir, 'eval')
@@ -416,6 +419,10 @@ def run_eval(build_model: Callable[..., Any], hparams: HParams, sequence_example
         for path in tf.train.checkpoints_iterator(train_dir, min_interval_secs=eval_interval_secs,
                                                   timeout=timeout_secs):
             evaluate(path)
-        logging.info('No new checkpoint in %s for %d s; eval done.', train_dir, timeout_secs)
+            if stop_at_step and results[-1][0] >= stop_at_step:
+                logging.info('Evaluated step %d (--num_training_steps); eval done.', results[-1][0])
+                break
+        else:
+            logging.info('No new checkpoint in %s for %d s; eval done.', train_dir, timeout_secs)
     writer.close()
     return results
