@@ -1,6 +1,4 @@
 """melody_rnn_create_dataset: NoteSequences -> training/eval SequenceExamples."""
-from absl import app
-
 from magenta_rnn.rnn import cli
 
 cli.define_create_dataset_flags(default_config=None)
@@ -14,7 +12,7 @@ def main(argv: list[str]) -> None:
 
 
 def console_entry_point() -> None:
-    app.run(main)
+    cli.run_app(main)
 
 
 if __name__ == '__main__':

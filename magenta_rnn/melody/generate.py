@@ -1,5 +1,5 @@
 """melody_rnn_generate: melodies from a trained model or a .mag bundle."""
-from absl import app, flags, logging
+from absl import flags, logging
 
 from magenta_rnn.rnn import cli
 
@@ -83,7 +83,7 @@ def main(argv: list[str]) -> None:
 
 
 def console_entry_point() -> None:
-    app.run(main)
+    cli.run_app(main)
 
 
 if __name__ == '__main__':

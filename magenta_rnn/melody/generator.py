@@ -7,7 +7,7 @@ import functools
 from magenta_rnn.melody.model import note_range
 from magenta_rnn.music import sequences
 from magenta_rnn.music.constants import MAX_MIDI_PITCH, MELODY_NO_EVENT
-from magenta_rnn.music.melodies import Melody, PolyphonicMelodyError, extract_melodies
+from magenta_rnn.music.melodies import Melody, extract_melodies
 from magenta_rnn.protobuf import music_pb2
 from magenta_rnn.rnn.config import EventsRnnConfig
 from magenta_rnn.rnn.sequence_generator import TrackCodec
@@ -41,12 +41,11 @@ def parse_primer_melody(text: str) -> Melody:
 def check_monophonic(primer: music_pb2.NoteSequence, steps_per_quarter: int, name: str) -> None:
     """Raises PrimerError when the primer's melody has notes starting together."""
     quantized = sequences.quantize_note_sequence(primer, steps_per_quarter)
-    try:
-        extract_melodies(quantized, min_bars=0, min_unique_pitches=1, gap_bars=float('inf'),
-                         ignore_polyphonic_notes=False)
-    except PolyphonicMelodyError:
+    _, stats = extract_melodies(quantized, min_bars=0, min_unique_pitches=1,
+                                gap_bars=float('inf'), ignore_polyphonic_notes=False)
+    if any(s.name == 'polyphonic_tracks_discarded' and s.count for s in stats):
         raise PrimerError(f'{name} is polyphonic (several notes start together); melody models '
-                          'need a primer with one note at a time') from None
+                          'need a primer with one note at a time')
 
 
 def _extract(quantized: music_pb2.NoteSequence, search_start_step: int) -> Melody | None:

@@ -1,6 +1,4 @@
 """melody_rnn_train: train a Melody RNN, or with --eval run its eval job."""
-from absl import app
-
 from magenta_rnn.rnn import cli
 
 cli.define_train_flags('melody_rnn', default_config=None)
@@ -14,7 +12,7 @@ def main(argv: list[str]) -> None:
 
 
 def console_entry_point() -> None:
-    app.run(main)
+    cli.run_app(main)
 
 
 if __name__ == '__main__':

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
 
-from absl import flags
+from absl import app, flags
 
 from magenta_rnn.rnn.events_model import EventsModel
 
@@ -24,6 +25,10 @@ def define_common_flags(default_config: str | None) -> None:
     flags.DEFINE_string('hparams', '', 'Comma-separated name=value pairs merged over the '
                         'config\'s hparams, e.g. "batch_size=64,rnn_layer_sizes=[64,64]".')
     flags.DEFINE_string('log', 'INFO', 'Logging level: DEBUG, INFO, WARNING, ERROR or FATAL.')
+    flags.DEFINE_string('generator_id', None, 'Id stored in a bundle saved with '
+                        '--save_generator_bundle (default: the config\'s id).')
+    flags.DEFINE_string('generator_description', None, 'Generator description stored in a '
+                        'saved bundle (default: the config\'s description).')
 
 
 def define_create_dataset_flags(default_config: str | None) -> None:
@@ -43,8 +48,21 @@ def setup_logging() -> None:
 
 def fail(message: str) -> None:
     """Prints one line to stderr and exits non-zero."""
-    print(f'error: {message}', file=sys.stderr)
+    print(f'{os.path.basename(sys.argv[0])}: error: {message}', file=sys.stderr)
     sys.exit(1)
+
+
+def run_app(main) -> None:
+    """app.run(main), with our flags listed by --help.
+
+    absl's --help lists the key flags of sys.argv[0]; under a console script that is
+    the wrapper script, not the module that defined them.
+    """
+    for module, module_flags in FLAGS.flags_by_module_dict().items():
+        if module.startswith('magenta_rnn'):
+            for flag in module_flags:
+                FLAGS.register_key_flag_for_module(sys.argv[0], flag)
+    app.run(main)
 
 
 def run_create_dataset(model: EventsModel) -> None:
@@ -190,6 +208,10 @@ def load_generation_model(model: EventsModel):
                                             facts['num_classes'], facts['input_depth'])
             logging.info('loaded %s from %s', model_io.describe(config), checkpoint)
             if FLAGS.save_generator_bundle:
+                if FLAGS.generator_id:
+                    config.id = FLAGS.generator_id
+                if FLAGS.generator_description:
+                    config.description = FLAGS.generator_description
                 model_io.save_bundle(FLAGS.bundle_file, network, config,
                                      FLAGS.bundle_description or '')
                 if not FLAGS.bundle_description:
