@@ -10,7 +10,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from magenta_rnn.music import constants
-from magenta_rnn.music.events import (SimpleEventSequence, assert_is_relative_quantized,
+from magenta_rnn.music.events import (SimpleEventSequence, apply_length_rules,
+                                      assert_is_relative_quantized, lengths_in_bars_buckets,
                                       integer_steps_per_bar)
 from magenta_rnn.pipelines import statistics
 
@@ -135,9 +136,7 @@ def extract_drum_tracks(quantized_sequence: Any, search_start_step: int = 0, min
     stats: dict[str, statistics.Statistic] = {
         name: statistics.Counter(name) for name in DRUM_TRACK_STAT_NAMES}
     stats['drum_track_lengths_in_bars'] = statistics.Histogram(
-        'drum_track_lengths_in_bars',
-        [0, 1, 10, 20, 30, 40, 50, 100, 200, 500, min_bars // 2, min_bars, min_bars + 1,
-         min_bars - 1])
+        'drum_track_lengths_in_bars', lengths_in_bars_buckets(min_bars))
     steps_per_bar = integer_steps_per_bar(quantized_sequence)
     drum_tracks: list[DrumTrack] = []
     while True:
@@ -150,18 +149,9 @@ def extract_drum_tracks(quantized_sequence: Any, search_start_step: int = 0, min
             drum_track.end_step + (search_start_step - drum_track.end_step) % steps_per_bar)
         if not drum_track:
             break
-        if len(drum_track) < drum_track.steps_per_bar * min_bars:
-            stats['drum_tracks_discarded_too_short'].increment()
+        if not apply_length_rules(drum_track, min_bars, max_steps_discard, max_steps_truncate,
+                                  pad_end, stats, 'drum_tracks'):
             continue
-        if max_steps_discard is not None and len(drum_track) > max_steps_discard:
-            stats['drum_tracks_discarded_too_long'].increment()
-            continue
-        if max_steps_truncate is not None and len(drum_track) > max_steps_truncate:
-            truncated_length = max_steps_truncate
-            if pad_end:
-                truncated_length -= max_steps_truncate % drum_track.steps_per_bar
-            drum_track.set_length(truncated_length)
-            stats['drum_tracks_truncated'].increment()
         stats['drum_track_lengths_in_bars'].increment(len(drum_track) // drum_track.steps_per_bar)
         drum_tracks.append(drum_track)
     return drum_tracks, list(stats.values())

@@ -206,3 +206,32 @@ class SimpleEventSequence:
         self._end_step *= k
         self._steps_per_bar *= k
         self._steps_per_quarter *= k
+
+
+def lengths_in_bars_buckets(min_bars: int) -> list[int]:
+    """Bucket edges of the `*_lengths_in_bars` histograms of the extractors."""
+    return [0, 1, 10, 20, 30, 40, 50, 100, 200, 500, min_bars // 2, min_bars, min_bars + 1,
+            min_bars - 1]
+
+
+def apply_length_rules(track: SimpleEventSequence, min_bars: int, max_steps_discard: int | None,
+                       max_steps_truncate: int | None, pad_end: bool, stats: dict[str, Any],
+                       noun: str) -> bool:
+    """The extractors' length rules (facts §5.1, §5.2); False when `track` is dropped.
+
+    Counts `<noun>_discarded_too_short`, `<noun>_discarded_too_long` and `<noun>_truncated`
+    in `stats`, and truncates `track` in place (to a whole bar with pad_end).
+    """
+    if len(track) < track.steps_per_bar * min_bars:
+        stats[f'{noun}_discarded_too_short'].increment()
+        return False
+    if max_steps_discard is not None and len(track) > max_steps_discard:
+        stats[f'{noun}_discarded_too_long'].increment()
+        return False
+    if max_steps_truncate is not None and len(track) > max_steps_truncate:
+        truncated_length = max_steps_truncate
+        if pad_end:
+            truncated_length -= max_steps_truncate % track.steps_per_bar
+        track.set_length(truncated_length)
+        stats[f'{noun}_truncated'].increment()
+    return True

@@ -12,7 +12,8 @@ import numpy as np
 
 from magenta_rnn.music import constants
 from magenta_rnn.music.events import (EventSequenceError, SimpleEventSequence,
-                                      assert_is_relative_quantized, integer_steps_per_bar)
+                                      apply_length_rules, assert_is_relative_quantized,
+                                      integer_steps_per_bar, lengths_in_bars_buckets)
 from magenta_rnn.pipelines import statistics
 
 NOTE_OFF = constants.MELODY_NOTE_OFF
@@ -279,9 +280,7 @@ def extract_melodies(quantized_sequence: Any, search_start_step: int = 0, min_ba
     stats: dict[str, statistics.Statistic] = {
         name: statistics.Counter(name) for name in MELODY_STAT_NAMES}
     stats['melody_lengths_in_bars'] = statistics.Histogram(
-        'melody_lengths_in_bars',
-        [0, 1, 10, 20, 30, 40, 50, 100, 200, 500, min_bars // 2, min_bars, min_bars + 1,
-         min_bars - 1])
+        'melody_lengths_in_bars', lengths_in_bars_buckets(min_bars))
     steps_per_bar = integer_steps_per_bar(quantized_sequence)
     melodies: list[Melody] = []
     # The original walks a set of small ints, i.e. ascending order.
@@ -303,18 +302,9 @@ def extract_melodies(quantized_sequence: Any, search_start_step: int = 0, min_ba
                 melody.end_step + (search_start_step - melody.end_step) % steps_per_bar)
             if not melody:
                 break
-            if len(melody) < melody.steps_per_bar * min_bars:
-                stats['melodies_discarded_too_short'].increment()
+            if not apply_length_rules(melody, min_bars, max_steps_discard, max_steps_truncate,
+                                      pad_end, stats, 'melodies'):
                 continue
-            if max_steps_discard is not None and len(melody) > max_steps_discard:
-                stats['melodies_discarded_too_long'].increment()
-                continue
-            if max_steps_truncate is not None and len(melody) > max_steps_truncate:
-                truncated_length = max_steps_truncate
-                if pad_end:
-                    truncated_length -= max_steps_truncate % melody.steps_per_bar
-                melody.set_length(truncated_length)
-                stats['melodies_truncated'].increment()
             if np.count_nonzero(melody.get_note_histogram()) < min_unique_pitches:
                 stats['melodies_discarded_too_few_pitches'].increment()
                 continue
