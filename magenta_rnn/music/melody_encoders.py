@@ -1,0 +1,261 @@
+"""Melody encodings: the one-hot melody classes and the key-aware attention_rnn encoder.
+
+Facts §7.4, §7.5, §7.11.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from magenta_rnn.music import constants
+from magenta_rnn.music.encoders import (DEFAULT_LOOKBACK_DISTANCES, EventSequenceEncoderDecoder,
+                                        LookbackEventSequenceEncoderDecoder, OneHotEncoding,
+                                        OneHotEventSequenceEncoderDecoder, binary_counters,
+                                        repeat_mask, _range)
+
+NOTE_OFF = constants.MELODY_NOTE_OFF
+NO_EVENT = constants.MELODY_NO_EVENT
+NUM_SPECIAL = constants.NUM_SPECIAL_MELODY_EVENTS
+OCTAVE = constants.NOTES_PER_OCTAVE
+
+
+class MelodyOneHotEncoding(OneHotEncoding):
+    """Classes: 0 NO_EVENT, 1 NOTE_OFF, 2 + (pitch - min_note) for pitches in [min, max)."""
+
+    def __init__(self, min_note: int, max_note: int):
+        if min_note < constants.MIN_MIDI_PITCH:
+            raise ValueError(f'min_note must be >= 0. min_note is {min_note}.')
+        if max_note > constants.MAX_MIDI_PITCH + 1:
+            raise ValueError(f'max_note must be <= 128. max_note is {max_note}.')
+        if max_note <= min_note:
+            raise ValueError('max_note must be greater than min_note')
+        self._min_note = min_note
+        self._max_note = max_note
+
+    @property
+    def min_note(self) -> int:
+        return self._min_note
+
+    @property
+    def max_note(self) -> int:
+        return self._max_note
+
+    @property
+    def num_classes(self) -> int:
+        return self._max_note - self._min_note + NUM_SPECIAL
+
+    @property
+    def default_event(self) -> int:
+        return NO_EVENT
+
+    def encode_event(self, event: int) -> int:
+        if event < -NUM_SPECIAL:
+            raise ValueError(f'invalid melody event value: {event}')
+        if 0 <= event < self._min_note:
+            raise ValueError(f'melody event less than min note: {event} < {self._min_note}')
+        if event >= self._max_note:
+            raise ValueError(f'melody event greater than max note: {event} >= {self._max_note}')
+        if event < 0:
+            return event + NUM_SPECIAL
+        return event - self._min_note + NUM_SPECIAL
+
+    def encode_events(self, events: Sequence[int]) -> np.ndarray:
+        array = np.asarray(events, dtype=np.int64).reshape(-1)
+        bad = (array < -NUM_SPECIAL) | ((array >= 0) & (array < self._min_note)) | (
+            array >= self._max_note)
+        if bad.any():
+            self.encode_event(int(array[bad.argmax()]))  # Raises the one-event error.
+        return np.where(array < 0, array + NUM_SPECIAL, array - self._min_note + NUM_SPECIAL)
+
+    def decode_event(self, index: int) -> int:
+        if index < NUM_SPECIAL:
+            return index - NUM_SPECIAL
+        return index - NUM_SPECIAL + self._min_note
+
+
+# Pitch class -> major keys containing it, as 0/1 rows.
+_KEY_MATRIX = np.zeros((OCTAVE, OCTAVE), dtype=np.int64)
+for _pitch_class, _keys in enumerate(constants.NOTE_KEYS):
+    _KEY_MATRIX[_pitch_class, list(_keys)] = 1
+_KEY_ROWS = [tuple(int(v) for v in row) for row in _KEY_MATRIX]
+
+
+def _max_key_flags(key_histogram: Sequence[int]) -> tuple[float, ...]:
+    """1.0 for every key whose count equals the maximum (all keys when nothing counted)."""
+    top = max(key_histogram)
+    return tuple(1.0 if value == top else 0.0 for value in key_histogram)
+
+
+class KeyMelodyEncoderDecoder(EventSequenceEncoderDecoder):
+    """attention_rnn's melody encoding with key, contour and metric features (facts §7.5).
+
+    With R = max_note - min_note and L lookbacks, input (74 wide by default):
+      [0,R) sounding pitch | R note on | R+1 silence | R+2 attack | R+3 contour (+1/-1/0)
+      | L repeat flags | bits counters of n=p+1 | next step starts a bar
+      | 12 best keys of the prefix | 12 best keys of the last three distinct pitches.
+    Labels: 0..R-1 pitch, R NO_EVENT, R+1 NOTE_OFF, R+2+i repeat of lookback i.
+    """
+
+    def __init__(self, min_note: int, max_note: int,
+                 lookback_distances: Sequence[int] | None = None, binary_counter_bits: int = 7):
+        self._lookback_distances = list(DEFAULT_LOOKBACK_DISTANCES if lookback_distances is None
+                                        else lookback_distances)
+        self._binary_counter_bits = binary_counter_bits
+        self._min_note = min_note
+        self._note_range = max_note - min_note
+
+    @property
+    def input_size(self) -> int:
+        return (self._note_range + 2 + 1 + 1 + len(self._lookback_distances) +
+                self._binary_counter_bits + 1 + OCTAVE + OCTAVE)
+
+    @property
+    def num_classes(self) -> int:
+        return self._note_range + NUM_SPECIAL + len(self._lookback_distances)
+
+    @property
+    def default_event_label(self) -> int:
+        return self._note_range
+
+    @property
+    def class_num_steps(self) -> np.ndarray:
+        return np.ones(self.num_classes, dtype=np.int64)  # Every melody event is one step.
+
+    def _prefix_features(self, events: Sequence[int], stop: int):
+        """Running state after each of events[0..stop-1].
+
+        Returns per position: sounding pitch (or None), attack, contour (+1/-1/0), the
+        prefix's best-key flags and the last-three-notes' best-key flags.
+        """
+        current_note = None
+        is_attack = False
+        is_ascending = None
+        last_3_notes: list[int] = []
+        key_histogram = [0] * OCTAVE
+        prefix_flags = _max_key_flags(key_histogram)
+        recent_cache: dict[tuple[int, ...], tuple[float, ...]] = {}
+        recent_flags = _max_key_flags(key_histogram)
+        notes, attacks, contours, prefix_keys, recent_keys = [], [], [], [], []
+        for p in range(stop):
+            event = events[p]
+            if event == NO_EVENT:
+                is_attack = False
+            elif event == NOTE_OFF:
+                current_note = None
+            else:
+                is_attack = True
+                current_note = event
+                if last_3_notes:
+                    if event > last_3_notes[-1]:
+                        is_ascending = True
+                    if event < last_3_notes[-1]:
+                        is_ascending = False
+                if event in last_3_notes:
+                    last_3_notes.remove(event)
+                last_3_notes.append(event)
+                del last_3_notes[:-3]
+                for key, inc in enumerate(_KEY_ROWS[event % OCTAVE]):
+                    key_histogram[key] += inc
+                prefix_flags = _max_key_flags(key_histogram)
+                classes = tuple(sorted(n % OCTAVE for n in last_3_notes))
+                recent_flags = recent_cache.get(classes)
+                if recent_flags is None:
+                    recent_histogram = [0] * OCTAVE
+                    for pitch_class in classes:
+                        for key, inc in enumerate(_KEY_ROWS[pitch_class]):
+                            recent_histogram[key] += inc
+                    recent_flags = recent_cache[classes] = _max_key_flags(recent_histogram)
+            # The original tests `if current_note:`, so pitch 0 reads as silence.
+            notes.append(current_note if current_note else None)
+            attacks.append(is_attack)
+            contours.append(0.0 if is_ascending is None else (1.0 if is_ascending else -1.0))
+            prefix_keys.append(prefix_flags)
+            recent_keys.append(recent_flags)
+        return notes, attacks, contours, prefix_keys, recent_keys
+
+    def events_to_inputs(self, events, start=0, stop=None):
+        start, stop = _range(len(events), start, stop)
+        events_list = getattr(events, 'events', events)
+        count = stop - start
+        inputs = np.zeros((count, self.input_size), dtype=np.float32)
+        if count == 0:
+            return inputs
+        notes, attacks, contours, prefix_keys, recent_keys = self._prefix_features(
+            events_list, stop)
+        rows = np.arange(count)
+        note_range = self._note_range
+        sounding = [(row, note - self._min_note)
+                    for row, note in enumerate(notes[start:stop]) if note is not None]
+        silent = np.array([note is None for note in notes[start:stop]])
+        if sounding:
+            sounding_rows, sounding_cols = zip(*sounding)
+            # A column below 0 wraps to the row's end, as list indexing did in the original.
+            inputs[list(sounding_rows), list(sounding_cols)] = 1.0
+            inputs[list(sounding_rows), note_range] = 1.0
+        inputs[silent, note_range + 1] = 1.0
+        offset = note_range + 2
+        inputs[:, offset] = attacks[start:stop]
+        inputs[:, offset + 1] = contours[start:stop]
+        offset += 2
+        for distance in self._lookback_distances:
+            inputs[:, offset] = repeat_mask(events_list, distance, start, stop)
+            offset += 1
+        positions = np.arange(start, stop)
+        bits = self._binary_counter_bits
+        inputs[:, offset:offset + bits] = binary_counters(positions, bits)
+        offset += bits
+        # The bar flag always uses 16 steps per bar, whatever the melody's meter.
+        inputs[:, offset] = (positions + 1) % constants.DEFAULT_STEPS_PER_BAR == 0
+        offset += 1
+        inputs[:, offset:offset + OCTAVE] = np.array(prefix_keys[start:stop], dtype=np.float32)
+        offset += OCTAVE
+        inputs[:, offset:offset + OCTAVE] = np.array(recent_keys[start:stop], dtype=np.float32)
+        del rows
+        return inputs
+
+    def events_to_labels(self, events, start=0, stop=None):
+        start, stop = _range(len(events), start, stop)
+        events_list = getattr(events, 'events', events)
+        array = np.asarray(events_list[start:stop], dtype=np.int64).reshape(-1)
+        note_range = self._note_range
+        labels = np.where(array == NOTE_OFF, note_range + 1,
+                          np.where(array == NO_EVENT, note_range, array - self._min_note))
+        for i, distance in enumerate(self._lookback_distances):
+            labels[repeat_mask(events_list, distance, start, stop)] = note_range + 2 + i
+        if self._lookback_distances:
+            early = np.arange(start, stop) < self._lookback_distances[-1]
+            labels[early & (array == NO_EVENT)] = note_range + len(self._lookback_distances) + 1
+        return labels
+
+    def class_index_to_event(self, class_index: int, events: Sequence[int]) -> int:
+        for i in reversed(range(len(self._lookback_distances))):
+            if class_index == self._note_range + 2 + i:
+                distance = self._lookback_distances[i]
+                if len(events) < distance:
+                    return NO_EVENT
+                return events[-distance]
+        if class_index == self._note_range + 1:
+            return NOTE_OFF
+        if class_index == self._note_range:
+            return NO_EVENT
+        return self._min_note + class_index
+
+
+def melody_encoder_decoder(name: str, min_note: int = 48, max_note: int = 84) -> Any:
+    """The encoder of a melody config: 'basic_rnn', 'mono_rnn', 'lookback_rnn', 'attention_rnn'.
+
+    mono_rnn ignores the range arguments and uses all 128 pitches (facts §7.11).
+    """
+    if name == 'basic_rnn':
+        return OneHotEventSequenceEncoderDecoder(MelodyOneHotEncoding(min_note, max_note))
+    if name == 'mono_rnn':
+        return OneHotEventSequenceEncoderDecoder(MelodyOneHotEncoding(0, 128))
+    if name == 'lookback_rnn':
+        return LookbackEventSequenceEncoderDecoder(MelodyOneHotEncoding(min_note, max_note),
+                                                   DEFAULT_LOOKBACK_DISTANCES, 5)
+    if name == 'attention_rnn':
+        return KeyMelodyEncoderDecoder(min_note, max_note, DEFAULT_LOOKBACK_DISTANCES, 7)
+    raise ValueError(f'unknown melody config {name!r}: expected basic_rnn, mono_rnn, '
+                     'lookback_rnn or attention_rnn')

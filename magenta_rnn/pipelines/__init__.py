@@ -1,0 +1,1 @@
+"""Dataset pipeline stages and their statistics (facts §5, §6)."""
