@@ -4,8 +4,8 @@ encoder and the categorical decoder.
 Cells keep the original LSTMBlockCell layout so published checkpoints map onto
 them by name only: one kernel [input + units, 4 * units] with gates in the order
 [i, c, f, o], a zero-initialized bias, and forget bias 1.0 added at run time.
-Loops are unrolled over the static sequence length (batches are padded to
-max_seq_len), which keeps every step a plain matmul that tf.function can fuse.
+Time loops are tf.scan (one while loop per RNN), with each layer's input
+projection done for the whole sequence at once where the inputs are known.
 """
 from __future__ import annotations
 
@@ -79,26 +79,37 @@ def input_dropout(x: tf.Tensor, keep_prob: float, training: bool) -> tf.Tensor:
     return tf.nn.dropout(x, rate=1.0 - keep_prob)
 
 
+def _time_major(x: tf.Tensor) -> tf.Tensor:
+    return tf.transpose(x, [1, 0] + list(range(2, len(x.shape))))
+
+
+def _batch_major(x: tf.Tensor) -> tf.Tensor:
+    return tf.transpose(x, [1, 0] + list(range(2, len(x.shape))))
+
+
 def run_lstm(cell: LstmCell, inputs: tf.Tensor, lengths: tf.Tensor,
              initial_state: tuple[tf.Tensor, tf.Tensor] | None = None
              ) -> tuple[tf.Tensor, tuple[tf.Tensor, tf.Tensor]]:
     """dynamic_rnn semantics: outputs are zero and the state frozen past each length.
 
-    inputs [batch, time, depth] with a static time dimension; returns
-    (outputs [batch, time, units], final (c, h)).
+    inputs [batch, time, depth]; returns (outputs [batch, time, units], final (c, h)).
     """
-    num_steps = inputs.shape[1]
+    num_steps = tf.shape(inputs)[1]
     batch_size = tf.shape(inputs)[0]
     state = initial_state if initial_state is not None else cell.zero_state(batch_size)
-    projected = cell.project_inputs(inputs)
-    mask = tf.sequence_mask(lengths, num_steps, dtype=tf.bool)[:, :, tf.newaxis]
-    outputs = []
-    for t in range(num_steps):
-        output, new_state = cell.step(projected[:, t], state)
-        valid = mask[:, t]
-        state = (tf.where(valid, new_state[0], state[0]), tf.where(valid, new_state[1], state[1]))
-        outputs.append(tf.where(valid, output, tf.zeros_like(output)))
-    return tf.stack(outputs, axis=1), state
+    projected = _time_major(cell.project_inputs(inputs))
+    mask = _time_major(tf.sequence_mask(lengths, num_steps, dtype=tf.bool)[:, :, tf.newaxis])
+
+    def step(carry, elems):
+        c, h, _ = carry
+        projected_t, valid = elems
+        output, (new_c, new_h) = cell.step(projected_t, (c, h))
+        return (tf.where(valid, new_c, c), tf.where(valid, new_h, h),
+                tf.where(valid, output, tf.zeros_like(output)))
+
+    cs, hs, outputs = tf.scan(step, (projected, mask),
+                              initializer=(state[0], state[1], tf.zeros_like(state[1])))
+    return _batch_major(outputs), (cs[-1], hs[-1])
 
 
 class BidirectionalLstmEncoder(tf.Module):
@@ -231,49 +242,71 @@ class CategoricalLstmDecoder(tf.Module):
         step's previous-output input is, per sequence and with that probability, a
         one-hot sample of the previous step's distribution instead of the truth.
         """
+        del lengths  # Steps past a length are computed and masked out of the loss.
         num_steps = x_input.shape[1]
         batch_size = tf.shape(x_input)[0]
         states = self.initial_state(z, batch_size)
-        kernel_x = self.cells[0].kernel[:self.output_depth]
         aux = self._aux_projection(z, controls, num_steps)
+        dropout = training and self.dropout_keep_prob < 1.0
         teacher_forcing = isinstance(sampling_probability, float) and sampling_probability == 0.0
-        outputs = []
-        if teacher_forcing:
-            projected_truth = None
-            if not (training and self.dropout_keep_prob < 1.0):
-                projected_truth = tf.tensordot(x_input, kernel_x, axes=1) + aux
-            for t in range(num_steps):
-                if projected_truth is not None:
-                    projected = projected_truth[:, t]
-                else:
-                    projected = self._project_first(x_input[:, t], z, controls, t, training)
-                logits, states = self._stack_step(projected, states, training)
-                outputs.append(logits)
+        x_time = _time_major(x_input)
+        if dropout:
+            z_time = tf.zeros([num_steps, batch_size, 0]) if z is None else tf.tile(
+                z[tf.newaxis], [num_steps, 1, 1])
+            c_time = (tf.zeros([num_steps, batch_size, 0]) if not self.control_depth
+                      else _time_major(tf.cast(controls, tf.float32)))
+            aux_time = tf.concat([z_time, c_time], axis=-1)
         else:
-            previous = x_input[:, 0]
-            for t in range(num_steps):
-                if t > 0:
-                    use_sample = tf.random.uniform([batch_size]) < sampling_probability
-                    sampled = tf.stop_gradient(sample_one_hot(outputs[-1]))
-                    previous = tf.where(use_sample[:, tf.newaxis], sampled, x_input[:, t])
-                projected = self._project_first(previous, z, controls, t, training,
-                                                aux_t=aux[:, t])
-                logits, states = self._stack_step(projected, states, training)
-                outputs.append(logits)
-        return tf.stack(outputs, axis=1)
+            aux_time = _time_major(aux)
+        flat_states = [t for state in states for t in state]
 
-    def _project_first(self, previous: tf.Tensor, z, controls, t: int, training: bool,
-                       aux_t: tf.Tensor | None = None) -> tf.Tensor:
-        """Layer 0's projected input for one step from the previous output row."""
-        if training and self.dropout_keep_prob < 1.0:
-            parts = [previous]
-            if self.z_size:
-                parts.append(z)
-            if self.control_depth:
-                parts.append(tf.cast(controls[:, t], tf.float32))
-            return self.cells[0].project_inputs(
-                input_dropout(tf.concat(parts, axis=-1), self.dropout_keep_prob, training))
-        return tf.matmul(previous, self.cells[0].kernel[:self.output_depth]) + aux_t
+        def first_projection(previous, aux_t):
+            if dropout:
+                return self.cells[0].project_inputs(input_dropout(
+                    tf.concat([previous, aux_t], axis=-1), self.dropout_keep_prob, True))
+            return tf.matmul(previous, self.cells[0].kernel[:self.output_depth]) + aux_t
+
+        def unflatten(flat):
+            return [(flat[2 * k], flat[2 * k + 1]) for k in range(len(self.cells))]
+
+        if teacher_forcing:
+            if dropout:
+                def step(carry, elems):
+                    flat, _ = carry
+                    x_t, aux_t = elems
+                    logits, new_states = self._stack_step(
+                        first_projection(x_t, aux_t), unflatten(flat), training)
+                    return [t for st in new_states for t in st], logits
+                elems = (x_time, aux_time)
+            else:
+                projected_time = tf.tensordot(x_time, self.cells[0].kernel[:self.output_depth],
+                                              axes=1) + aux_time
+
+                def step(carry, projected_t):
+                    flat, _ = carry
+                    logits, new_states = self._stack_step(projected_t, unflatten(flat), training)
+                    return [t for st in new_states for t in st], logits
+                elems = projected_time
+            _, logits = tf.scan(step, elems, initializer=(
+                flat_states, tf.zeros([batch_size, self.output_depth])))
+            return _batch_major(logits)
+
+        coins = tf.random.uniform([num_steps, batch_size]) < sampling_probability
+        first_step = tf.range(num_steps) == 0
+
+        def sampled_step(carry, elems):
+            flat, previous_logits = carry
+            x_t, aux_t, coin, is_first = elems
+            sampled = tf.stop_gradient(sample_one_hot(previous_logits))
+            use_sample = tf.logical_and(coin, tf.logical_not(is_first))
+            previous = tf.where(use_sample[:, tf.newaxis], sampled, x_t)
+            logits, new_states = self._stack_step(first_projection(previous, aux_t),
+                                                  unflatten(flat), training)
+            return [t for st in new_states for t in st], logits
+
+        _, logits = tf.scan(sampled_step, (x_time, aux_time, coins, first_step),
+                            initializer=(flat_states, tf.zeros([batch_size, self.output_depth])))
+        return _batch_major(logits)
 
     def sample(self, n: int, max_length: int, z: tf.Tensor | None,
                temperature: float | tf.Tensor = 1.0, controls: tf.Tensor | None = None,
@@ -281,16 +314,23 @@ class CategoricalLstmDecoder(tf.Module):
                ) -> tf.Tensor:
         """[n, max_length, depth] one-hot samples; steps after an end token are zero."""
         states = self.initial_state(z, n)
-        aux = self._aux_projection(z, controls, max_length)
+        aux_time = _time_major(self._aux_projection(z, controls, max_length))
         previous = (tf.zeros([n, self.output_depth]) if start_inputs is None
                     else tf.cast(start_inputs, tf.float32))
-        finished = tf.zeros([n], tf.bool)
-        samples = []
-        for t in range(max_length):
-            projected = self._project_first(previous, z, controls, t, False, aux_t=aux[:, t])
-            logits, states = self._stack_step(projected, states, False)
-            previous = sample_one_hot(logits, temperature)
-            samples.append(tf.where(finished[:, tf.newaxis], tf.zeros_like(previous), previous))
+        flat_states = [t for state in states for t in state]
+        kernel_x = self.cells[0].kernel[:self.output_depth]
+
+        def step(carry, aux_t):
+            flat, previous, finished, _ = carry
+            logits, new_states = self._stack_step(
+                tf.matmul(previous, kernel_x) + aux_t,
+                [(flat[2 * k], flat[2 * k + 1]) for k in range(len(self.cells))], False)
+            sample = sample_one_hot(logits, temperature)
+            emitted = tf.where(finished[:, tf.newaxis], tf.zeros_like(sample), sample)
             if end_token is not None:
-                finished = finished | tf.equal(tf.argmax(previous, axis=-1), end_token)
-        return tf.stack(samples, axis=1)
+                finished = finished | tf.equal(tf.argmax(sample, axis=-1), end_token)
+            return [t for st in new_states for t in st], sample, finished, emitted
+
+        *_, samples = tf.scan(step, aux_time, initializer=(
+            flat_states, previous, tf.zeros([n], tf.bool), tf.zeros([n, self.output_depth])))
+        return _batch_major(samples)
