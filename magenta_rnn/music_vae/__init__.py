@@ -1,0 +1,1 @@
+"""MusicVAE: converters, configs, the TF2 model and its training CLI (facts §11)."""

@@ -1,0 +1,354 @@
+"""MusicVAE data converters: NoteSequence <-> tensors (facts §11.3, §11.4). TF-free.
+
+A converter turns one NoteSequence into zero or more fixed-size examples
+(`to_tensors`) and turns model outputs back into NoteSequences (`from_tensors`).
+Examples are numpy arrays shaped [length, depth]; inputs and outputs of the
+melody converter are the same one-hot rows.
+"""
+from __future__ import annotations
+
+import dataclasses
+import random
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from magenta_rnn.music import constants
+from magenta_rnn.music import sequences as sequences_lib
+from magenta_rnn.music.events import NonIntegerStepsPerBarError
+from magenta_rnn.music.melodies import Melody, extract_melodies
+from magenta_rnn.music.melody_encoders import MelodyOneHotEncoding
+from magenta_rnn.protobuf import music_pb2
+
+PIANO_MIN_MIDI_PITCH = 21
+PIANO_MAX_MIDI_PITCH = 108
+MIN_MIDI_PITCH = constants.MIN_MIDI_PITCH
+MAX_MIDI_PITCH = constants.MAX_MIDI_PITCH
+# Programs treated as melody (piano .. guitar) and bass.
+MEL_PROGRAMS = tuple(range(0, 32))
+BASS_PROGRAMS = tuple(range(32, 40))
+OUTPUT_VELOCITY = 80
+
+MODES = ('train', 'eval', 'infer')
+
+
+@dataclasses.dataclass
+class ConverterTensors:
+    """The examples one item gave: parallel lists, one entry per example."""
+    inputs: list[np.ndarray] = dataclasses.field(default_factory=list)
+    outputs: list[np.ndarray] = dataclasses.field(default_factory=list)
+    controls: list[np.ndarray] = dataclasses.field(default_factory=list)
+    lengths: list[int] = dataclasses.field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.inputs = list(self.inputs)
+        self.outputs = list(self.outputs)
+        if not self.lengths:
+            self.lengths = [len(x) for x in self.inputs]
+        self.lengths = list(self.lengths)
+        # A converter without controls still gives one (length, 0) array per example.
+        if not self.controls:
+            self.controls = [np.zeros((length, 0), dtype=bool) for length in self.lengths]
+        self.controls = list(self.controls)
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def examples(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, int]]:
+        return list(zip(self.inputs, self.outputs, self.controls, self.lengths))
+
+    @classmethod
+    def from_examples(cls, examples: Sequence[tuple]) -> ConverterTensors:
+        if not examples:
+            return cls()
+        inputs, outputs, controls, lengths = zip(*examples)
+        return cls(list(inputs), list(outputs), list(controls), list(lengths))
+
+
+class NoExtractedExamplesError(ValueError):
+    pass
+
+
+class MultipleExtractedExamplesError(ValueError):
+    pass
+
+
+def np_onehot(indices: Sequence[int], depth: int, dtype: Any = bool) -> np.ndarray:
+    """[len(indices), depth] with a single 1 per row."""
+    indices = np.asarray(indices, dtype=np.int64)
+    onehot = np.zeros((len(indices), depth), dtype=dtype)
+    onehot[np.arange(len(indices)), indices] = 1
+    return onehot
+
+
+def maybe_sample_items(items: list, sample_size: int | None, randomize: bool,
+                       rng: np.random.Generator | None = None) -> list:
+    """`items`, or `sample_size` of them: random (order kept) in training, else the first."""
+    if not sample_size or len(items) <= sample_size:
+        return items
+    if randomize:
+        rng = rng if rng is not None else np.random.default_rng()
+        chosen = sorted(rng.choice(len(items), size=sample_size, replace=False))
+        return [items[i] for i in chosen]
+    return items[:sample_size]
+
+
+def combine_converter_tensors(results: Iterable[ConverterTensors], max_num_tensors: int | None,
+                              randomize: bool, rng: np.random.Generator | None = None
+                              ) -> ConverterTensors:
+    examples = [example for result in results for example in result.examples()]
+    return ConverterTensors.from_examples(maybe_sample_items(examples, max_num_tensors,
+                                                             randomize, rng))
+
+
+def maybe_pad_sequences(seqs: Sequence[np.ndarray], depth: int, dtype: Any = np.float32,
+                        length: int | None = None) -> np.ndarray:
+    """Stacks [len_i, depth] arrays into [n, max(len_i) or length, depth], zero-padded."""
+    if not len(seqs):
+        return np.zeros((0, length or 0, depth), dtype)
+    length = max(len(s) for s in seqs) if length is None else length
+    out = np.zeros((len(seqs), length, depth), dtype)
+    for i, s in enumerate(seqs):
+        n = min(len(s), length)
+        out[i, :n] = s[:n]
+    return out
+
+
+class NoteSequenceAugmenter:
+    """Random stretch and transposition of training NoteSequences (facts §11.4)."""
+
+    def __init__(self, transpose_range: tuple[int, int] | None = None,
+                 stretch_range: tuple[float, float] | None = None):
+        self._transpose_range = transpose_range
+        self._stretch_range = stretch_range
+
+    def augment(self, note_sequence: music_pb2.NoteSequence,
+                rng: random.Random | None = None) -> music_pb2.NoteSequence:
+        transpose_min, transpose_max = self._transpose_range or (0, 0)
+        stretch_min, stretch_max = self._stretch_range or (1.0, 1.0)
+        return sequences_lib.augment_note_sequence(
+            note_sequence, stretch_min, stretch_max, transpose_min, transpose_max,
+            delete_out_of_range_notes=True, rng=rng)
+
+
+class BaseNoteSequenceConverter:
+    """Shared attributes of converters; subclasses implement to_tensors/from_tensors."""
+
+    def __init__(self, input_depth: int, output_depth: int, control_depth: int = 0,
+                 end_token: int | None = None, max_tensors_per_notesequence: int | None = None,
+                 presplit_on_time_changes: bool = True, length_shape: tuple = ()):
+        self._input_depth = input_depth
+        self._output_depth = output_depth
+        self._control_depth = control_depth
+        self._end_token = end_token
+        self.max_tensors_per_notesequence = max_tensors_per_notesequence
+        self._presplit_on_time_changes = presplit_on_time_changes
+        self._length_shape = length_shape
+        self._mode: str | None = None
+        self.rng = np.random.default_rng()
+
+    def set_mode(self, mode: str) -> None:
+        if mode not in MODES:
+            raise ValueError(f'Invalid mode: {mode}')
+        self._mode = mode
+
+    @property
+    def mode(self) -> str | None:
+        return self._mode
+
+    @property
+    def is_training(self) -> bool:
+        return self._mode == 'train'
+
+    @property
+    def is_inferring(self) -> bool:
+        return self._mode == 'infer'
+
+    @property
+    def input_depth(self) -> int:
+        return self._input_depth
+
+    @property
+    def output_depth(self) -> int:
+        return self._output_depth
+
+    @property
+    def control_depth(self) -> int:
+        return self._control_depth
+
+    @property
+    def end_token(self) -> int | None:
+        return self._end_token
+
+    @property
+    def length_shape(self) -> tuple:
+        return self._length_shape
+
+    def str_to_item_fn(self, serialized: bytes) -> music_pb2.NoteSequence:
+        return music_pb2.NoteSequence.FromString(serialized)
+
+    def to_tensors(self, item: Any) -> ConverterTensors:
+        raise NotImplementedError
+
+    def from_tensors(self, samples: Any, controls: Any = None) -> list[music_pb2.NoteSequence]:
+        raise NotImplementedError
+
+    def _split_process_and_combine(self, note_sequence: music_pb2.NoteSequence,
+                                   to_tensors_fn: Callable[[music_pb2.NoteSequence],
+                                                           ConverterTensors]) -> ConverterTensors:
+        """Converts each time-change piece, samples per piece, then samples the union."""
+        if self._presplit_on_time_changes:
+            pieces = sequences_lib.split_note_sequence_on_time_changes(note_sequence)
+        else:
+            pieces = [note_sequence]
+        results = []
+        for piece in pieces:
+            tensors = to_tensors_fn(piece)
+            results.append(ConverterTensors.from_examples(maybe_sample_items(
+                tensors.examples(), self.max_tensors_per_notesequence, self.is_training,
+                self.rng)))
+        return combine_converter_tensors(results, self.max_tensors_per_notesequence,
+                                         self.is_training, self.rng)
+
+
+class OneHotMelodyConverter(BaseNoteSequenceConverter):
+    """Monophonic melodies as one-hot rows over [NO_EVENT, NOTE_OFF, min_pitch..max_pitch].
+
+    Depth = max_pitch - min_pitch + 3 (90 for the piano range 21..108), +1 with an
+    end token (the last class). Chord and key conditioning are not supported yet.
+    """
+
+    def __init__(self, min_pitch: int = PIANO_MIN_MIDI_PITCH,
+                 max_pitch: int = PIANO_MAX_MIDI_PITCH,
+                 valid_programs: Iterable[int] | None = None, skip_polyphony: bool = False,
+                 max_bars: int | None = None, slice_bars: int | None = None,
+                 gap_bars: float | None = 1.0, steps_per_quarter: int = 4,
+                 quarters_per_bar: int = 4, add_end_token: bool = False,
+                 pad_to_total_time: bool = False, max_tensors_per_notesequence: int | None = 5,
+                 presplit_on_time_changes: bool = True, chord_encoding: Any = None,
+                 condition_on_key: bool = False, dedupe_event_lists: bool = True):
+        if chord_encoding is not None or condition_on_key:
+            raise NotImplementedError('OneHotMelodyConverter: chord and key conditioning '
+                                      'are not supported yet')
+        self._min_pitch = min_pitch
+        self._max_pitch = max_pitch
+        self._valid_programs = None if valid_programs is None else frozenset(valid_programs)
+        self._skip_polyphony = skip_polyphony
+        self._steps_per_quarter = steps_per_quarter
+        self._steps_per_bar = steps_per_quarter * quarters_per_bar
+        self._max_steps_truncate = self._steps_per_bar * max_bars if max_bars else None
+        self._slice_steps = self._steps_per_bar * slice_bars if slice_bars else None
+        self._gap_bars = gap_bars or float('inf')
+        self._pad_to_total_time = pad_to_total_time
+        self._dedupe_event_lists = dedupe_event_lists
+        self._melody_encoding = MelodyOneHotEncoding(min_pitch, max_pitch + 1)
+        num_classes = self._melody_encoding.num_classes
+        depth = num_classes + int(add_end_token)
+        super().__init__(input_depth=depth, output_depth=depth,
+                         end_token=num_classes if add_end_token else None,
+                         max_tensors_per_notesequence=max_tensors_per_notesequence,
+                         presplit_on_time_changes=presplit_on_time_changes)
+
+    @property
+    def melody_encoding(self) -> MelodyOneHotEncoding:
+        return self._melody_encoding
+
+    @property
+    def steps_per_bar(self) -> int:
+        return self._steps_per_bar
+
+    @property
+    def slice_steps(self) -> int | None:
+        return self._slice_steps
+
+    def _is_valid_note(self, note: music_pb2.NoteSequence.Note) -> bool:
+        if self._valid_programs is not None and note.program not in self._valid_programs:
+            return False
+        return self._min_pitch <= note.pitch <= self._max_pitch
+
+    def _extract_event_lists(self, note_sequence: music_pb2.NoteSequence) -> list[tuple[int, ...]]:
+        """The (deduplicated) melody windows of one time-change piece, as event tuples."""
+        filtered = music_pb2.NoteSequence()
+        filtered.CopyFrom(note_sequence)
+        del filtered.notes[:]
+        filtered.notes.extend(n for n in note_sequence.notes if self._is_valid_note(n))
+        try:
+            quantized = sequences_lib.quantize_note_sequence(filtered, self._steps_per_quarter)
+            if (sequences_lib.steps_per_bar_in_quantized_sequence(quantized)
+                    != self._steps_per_bar):
+                return []
+        except (sequences_lib.BadTimeSignatureError, NonIntegerStepsPerBarError,
+                sequences_lib.NegativeTimeError):
+            return []
+        melodies, _ = extract_melodies(
+            quantized, min_bars=1, gap_bars=self._gap_bars,
+            max_steps_truncate=self._max_steps_truncate, min_unique_pitches=1,
+            ignore_polyphonic_notes=not self._skip_polyphony, pad_end=True)
+        if self._pad_to_total_time:
+            for melody in melodies:
+                melody.set_length(len(melody) + melody.start_step, from_left=True)
+                melody.set_length(quantized.total_quantized_steps)
+        # Windows are Melody slices: silence before a window's first note is
+        # NO_EVENT even where the full melody has NOTE_OFF there.
+        event_lists: list[list[int]] = []
+        for melody in melodies:
+            if self._slice_steps:
+                for end in range(self._slice_steps, len(melody) + 1, self._steps_per_bar):
+                    event_lists.append(melody[end - self._slice_steps:end].events)
+            else:
+                event_lists.append(list(melody.events))
+        if not self._dedupe_event_lists:
+            return [tuple(events) for events in event_lists]
+        # The original dedupes a set of per-step 1-tuples (events zipped with absent
+        # chord/key lists); building the same keys reproduces its set iteration order,
+        # so eval mode keeps the same first k windows.
+        keys = list(set(tuple((event,) for event in events) for events in event_lists))
+        return [tuple(step[0] for step in key) for key in keys]
+
+    def _encode(self, events: Sequence[int]) -> np.ndarray:
+        indices = list(self._melody_encoding.encode_events(events))
+        if self._end_token is not None:
+            indices.append(self._end_token)
+        return np_onehot(indices, self._output_depth)
+
+    def _piece_to_tensors(self, note_sequence: music_pb2.NoteSequence) -> ConverterTensors:
+        tuples = maybe_sample_items(self._extract_event_lists(note_sequence),
+                                    self.max_tensors_per_notesequence, self.is_training, self.rng)
+        seqs = [self._encode(t) for t in tuples if t]
+        return ConverterTensors(inputs=seqs, outputs=seqs)
+
+    def to_tensors(self, item: music_pb2.NoteSequence) -> ConverterTensors:
+        """One-hot [steps, depth] examples of every melody window in `item`."""
+        return self._split_process_and_combine(item, self._piece_to_tensors)
+
+    def tensors_to_melodies(self, samples: Any) -> list[Melody]:
+        melodies = []
+        for sample in samples:
+            indices = np.argmax(np.asarray(sample), axis=-1).tolist()
+            if self._end_token is not None and self._end_token in indices:
+                indices = indices[:indices.index(self._end_token)]
+            melody = Melody(steps_per_bar=self._steps_per_bar,
+                            steps_per_quarter=self._steps_per_quarter)
+            for index in indices:
+                melody.append(self._melody_encoding.decode_event(index))
+            melodies.append(melody)
+        return melodies
+
+    def from_tensors(self, samples: Any, controls: Any = None) -> list[music_pb2.NoteSequence]:
+        """NoteSequences at 120 qpm, velocity 80, from [n, steps, depth] scores or one-hots."""
+        del controls
+        return [melody.to_sequence(velocity=OUTPUT_VELOCITY,
+                                   qpm=constants.DEFAULT_QUARTERS_PER_MINUTE)
+                for melody in self.tensors_to_melodies(samples)]
+
+
+def build_converter(spec: dict[str, Any]) -> BaseNoteSequenceConverter:
+    """A converter from its JSON spec: {"type": "melody", ...constructor arguments}."""
+    spec = dict(spec)
+    kind = spec.pop('type', None)
+    if kind == 'melody':
+        if spec.get('valid_programs') == 'MEL_PROGRAMS':
+            spec['valid_programs'] = MEL_PROGRAMS
+        return OneHotMelodyConverter(**spec)
+    raise ValueError(f'data_converter: unsupported converter type {kind!r} (supported: melody)')

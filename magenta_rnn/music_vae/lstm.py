@@ -1,0 +1,377 @@
+"""LSTM building blocks of MusicVAE in TF2 (facts §11.5): cells, the bidirectional
+encoder and the categorical decoder.
+
+Cells keep the original LSTMBlockCell layout so published checkpoints map onto
+them by name only: one kernel [input + units, 4 * units] with gates in the order
+[i, c, f, o], a zero-initialized bias, and forget bias 1.0 added at run time.
+Time loops are tf.scan (one while loop per RNN), with each layer's input
+projection done for the whole sequence at once where the inputs are known.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import tensorflow as tf
+
+FORGET_BIAS = 1.0
+
+
+def _normal_initializer(stddev: float):
+    return lambda shape: tf.random.normal(shape, stddev=stddev)
+
+
+def glorot_uniform(shape) -> tf.Tensor:
+    """TF1's default variable initializer; follows tf.random.set_seed."""
+    limit = (6.0 / (shape[0] + shape[1])) ** 0.5
+    return tf.random.uniform(shape, -limit, limit)
+
+
+class Dense(tf.Module):
+    """y = activation(x @ kernel + bias); glorot-uniform kernel by default, zero bias."""
+
+    def __init__(self, input_size: int, units: int, kernel_initializer=None,
+                 activation=None, name: str | None = None):
+        super().__init__(name=name)
+        initializer = kernel_initializer or glorot_uniform
+        with self.name_scope:
+            self.kernel = tf.Variable(initializer([input_size, units]), name='kernel')
+            self.bias = tf.Variable(tf.zeros([units]), name='bias')
+        self.activation = activation
+
+    def __call__(self, x: tf.Tensor) -> tf.Tensor:
+        y = tf.matmul(x, self.kernel) + self.bias
+        return self.activation(y) if self.activation is not None else y
+
+
+class LstmCell(tf.Module):
+    """One LSTMBlockCell-compatible layer; state is (c, h)."""
+
+    def __init__(self, input_size: int, units: int, name: str | None = None):
+        super().__init__(name=name)
+        self.input_size = input_size
+        self.units = units
+        with self.name_scope:
+            self.kernel = tf.Variable(
+                glorot_uniform([input_size + units, 4 * units]),
+                name='kernel')
+            self.bias = tf.Variable(tf.zeros([4 * units]), name='bias')
+
+    def project_inputs(self, x: tf.Tensor) -> tf.Tensor:
+        """x @ W_x + b for inputs of any leading shape (done once for a whole sequence)."""
+        return tf.tensordot(x, self.kernel[:self.input_size], axes=1) + self.bias
+
+    def step(self, projected_input: tf.Tensor, state: tuple[tf.Tensor, tf.Tensor]
+             ) -> tuple[tf.Tensor, tuple[tf.Tensor, tf.Tensor]]:
+        c, h = state
+        gates = projected_input + tf.matmul(h, self.kernel[self.input_size:])
+        i, j, f, o = tf.split(gates, 4, axis=-1)
+        new_c = c * tf.sigmoid(f + FORGET_BIAS) + tf.sigmoid(i) * tf.tanh(j)
+        new_h = tf.tanh(new_c) * tf.sigmoid(o)
+        return new_h, (new_c, new_h)
+
+    def __call__(self, x: tf.Tensor, state: tuple[tf.Tensor, tf.Tensor]
+                 ) -> tuple[tf.Tensor, tuple[tf.Tensor, tf.Tensor]]:
+        return self.step(self.project_inputs(x), state)
+
+    def zero_state(self, batch_size) -> tuple[tf.Tensor, tf.Tensor]:
+        zeros = tf.zeros([batch_size, self.units])
+        return zeros, zeros
+
+
+def input_dropout(x: tf.Tensor, keep_prob: float, training: bool) -> tf.Tensor:
+    """DropoutWrapper(input_keep_prob): a fresh mask per step and unit, training only."""
+    if not training or keep_prob >= 1.0:
+        return x
+    return tf.nn.dropout(x, rate=1.0 - keep_prob)
+
+
+def _time_major(x: tf.Tensor) -> tf.Tensor:
+    return tf.transpose(x, [1, 0] + list(range(2, len(x.shape))))
+
+
+def _batch_major(x: tf.Tensor) -> tf.Tensor:
+    return tf.transpose(x, [1, 0] + list(range(2, len(x.shape))))
+
+
+def run_lstm(cell: LstmCell, inputs: tf.Tensor, lengths: tf.Tensor,
+             initial_state: tuple[tf.Tensor, tf.Tensor] | None = None
+             ) -> tuple[tf.Tensor, tuple[tf.Tensor, tf.Tensor]]:
+    """dynamic_rnn semantics: outputs are zero and the state frozen past each length.
+
+    inputs [batch, time, depth]; returns (outputs [batch, time, units], final (c, h)).
+    """
+    num_steps = tf.shape(inputs)[1]
+    batch_size = tf.shape(inputs)[0]
+    state = initial_state if initial_state is not None else cell.zero_state(batch_size)
+    projected = _time_major(cell.project_inputs(inputs))
+    mask = _time_major(tf.sequence_mask(lengths, num_steps, dtype=tf.bool)[:, :, tf.newaxis])
+
+    def step(carry, elems):
+        c, h, _ = carry
+        projected_t, valid = elems
+        output, (new_c, new_h) = cell.step(projected_t, (c, h))
+        return (tf.where(valid, new_c, c), tf.where(valid, new_h, h),
+                tf.where(valid, output, tf.zeros_like(output)))
+
+    cs, hs, outputs = tf.scan(step, (projected, mask),
+                              initializer=(state[0], state[1], tf.zeros_like(state[1])))
+    return _batch_major(outputs), (cs[-1], hs[-1])
+
+
+class BidirectionalLstmEncoder(tf.Module):
+    """stack_bidirectional_dynamic_rnn; the encoding is [final h fw, final h bw] of the last layer."""
+
+    def __init__(self, input_size: int, layer_sizes: Sequence[int], dropout_keep_prob: float = 1.0,
+                 name: str = 'encoder'):
+        super().__init__(name=name)
+        self.dropout_keep_prob = dropout_keep_prob
+        self.fw_cells: list[LstmCell] = []
+        self.bw_cells: list[LstmCell] = []
+        size = input_size
+        with self.name_scope:
+            for layer, units in enumerate(layer_sizes):
+                self.fw_cells.append(LstmCell(size, units, name=f'cell_{layer}_fw'))
+                self.bw_cells.append(LstmCell(size, units, name=f'cell_{layer}_bw'))
+                size = 2 * units
+        self.output_depth = 2 * layer_sizes[-1]
+
+    def __call__(self, sequence: tf.Tensor, lengths: tf.Tensor, training: bool = False) -> tf.Tensor:
+        lengths = tf.cast(lengths, tf.int32)
+        layer_input = sequence
+        final_h = None
+        for fw_cell, bw_cell in zip(self.fw_cells, self.bw_cells):
+            dropped = input_dropout(layer_input, self.dropout_keep_prob, training)
+            reversed_input = tf.reverse_sequence(dropped, lengths, seq_axis=1, batch_axis=0)
+            outputs, final_h = run_bidirectional_lstm(fw_cell, bw_cell, dropped,
+                                                      reversed_input, lengths)
+            fw_outputs, bw_outputs = outputs[0], outputs[1]
+            bw_outputs = tf.reverse_sequence(bw_outputs, lengths, seq_axis=1, batch_axis=0)
+            layer_input = tf.concat([fw_outputs, bw_outputs], axis=-1)
+        return tf.concat([final_h[0], final_h[1]], axis=-1)
+
+
+def run_bidirectional_lstm(fw_cell: LstmCell, bw_cell: LstmCell, inputs: tf.Tensor,
+                           reversed_inputs: tf.Tensor, lengths: tf.Tensor
+                           ) -> tuple[tf.Tensor, tf.Tensor]:
+    """run_lstm of both directions in one loop (one batched matmul per step).
+
+    `reversed_inputs` is `inputs` reversed within each length, so both directions
+    share the same validity mask. Returns outputs [2, batch, time, units] (the
+    backward ones still in reversed order) and final h [2, batch, units].
+    """
+    num_steps = tf.shape(inputs)[1]
+    batch_size = tf.shape(inputs)[0]
+    units = fw_cell.units
+    projected = tf.stack([fw_cell.project_inputs(inputs), bw_cell.project_inputs(reversed_inputs)])
+    projected = tf.transpose(projected, [2, 0, 1, 3])  # [time, 2, batch, 4 units]
+    recurrent_kernels = tf.stack([fw_cell.kernel[fw_cell.input_size:],
+                                  bw_cell.kernel[bw_cell.input_size:]])
+    mask = tf.transpose(tf.sequence_mask(lengths, num_steps, dtype=tf.bool))
+    mask = mask[:, tf.newaxis, :, tf.newaxis]  # [time, 1, batch, 1]
+
+    def step(carry, elems):
+        c, h, _ = carry
+        projected_t, valid = elems
+        gates = projected_t + tf.matmul(h, recurrent_kernels)
+        i, j, f, o = tf.split(gates, 4, axis=-1)
+        new_c = c * tf.sigmoid(f + FORGET_BIAS) + tf.sigmoid(i) * tf.tanh(j)
+        new_h = tf.tanh(new_c) * tf.sigmoid(o)
+        return (tf.where(valid, new_c, c), tf.where(valid, new_h, h),
+                tf.where(valid, new_h, tf.zeros_like(new_h)))
+
+    zeros = tf.zeros([2, batch_size, units])
+    _, hs, outputs = tf.scan(step, (projected, mask), initializer=(zeros, zeros, zeros))
+    return tf.transpose(outputs, [1, 2, 0, 3]), hs[-1]
+
+
+def sampling_probability(hparams, step: tf.Tensor, training: bool) -> tf.Tensor | float:
+    """Scheduled-sampling probability; a Python 0.0 means teacher forcing (facts §11.5)."""
+    schedule = hparams.sampling_schedule
+    rate = float(hparams.sampling_rate)
+    if not schedule or (schedule == 'constant' and rate == 0):
+        return 0.0
+    if not training:
+        return 1.0  # Eval jobs of scheduled-sampling models decode from their own samples.
+    step = tf.cast(step, tf.float32)
+    if schedule == 'constant':
+        if not 0 <= rate <= 1:
+            raise ValueError(f'`constant` sampling rate must be in [0, 1]; got {rate}')
+        return tf.constant(rate)
+    if schedule == 'inverse_sigmoid':
+        if rate < 1:
+            raise ValueError(f'`inverse_sigmoid` sampling rate must be at least 1; got {rate}')
+        return 1.0 - rate / (rate + tf.exp(step / rate))
+    if schedule == 'exponential':
+        if not 0 < rate < 1:
+            raise ValueError(f'`exponential` sampling rate must be in (0, 1); got {rate}')
+        return 1.0 - tf.pow(rate, step)
+    raise ValueError(f'Invalid `sampling_schedule`: {schedule}')
+
+
+def sample_one_hot(logits: tf.Tensor, temperature: float | tf.Tensor = 1.0) -> tf.Tensor:
+    """One-hot draws from softmax(logits / temperature)."""
+    depth = logits.shape[-1]
+    indices = tf.random.categorical(logits / temperature, 1)[:, 0]
+    return tf.one_hot(indices, depth)
+
+
+class CategoricalLstmDecoder(tf.Module):
+    """Flat LSTM decoder with one softmax per step; state initialised from z."""
+
+    def __init__(self, output_depth: int, z_size: int, layer_sizes: Sequence[int],
+                 dropout_keep_prob: float = 1.0, control_depth: int = 0, name: str = 'decoder'):
+        super().__init__(name=name)
+        self.output_depth = output_depth
+        self.z_size = z_size
+        self.control_depth = control_depth
+        self.layer_sizes = list(layer_sizes)
+        self.dropout_keep_prob = dropout_keep_prob
+        input_size = output_depth + z_size + control_depth
+        self.cells: list[LstmCell] = []
+        with self.name_scope:
+            size = input_size
+            for layer, units in enumerate(self.layer_sizes):
+                self.cells.append(LstmCell(size, units, name=f'cell_{layer}'))
+                size = units
+            self.z_to_initial_state = (
+                Dense(z_size, 2 * sum(self.layer_sizes), _normal_initializer(0.001), tf.tanh,
+                      name='z_to_initial_state') if z_size else None)
+            self.output_projection = Dense(self.layer_sizes[-1], output_depth,
+                                           name='output_projection')
+
+    def initial_state(self, z: tf.Tensor, batch_size) -> list[tuple[tf.Tensor, tf.Tensor]]:
+        if self.z_to_initial_state is None:
+            return [cell.zero_state(batch_size) for cell in self.cells]
+        # Split order (c0, h0, c1, h1, ...), as MultiRNNCell's flattened state.
+        parts = tf.split(self.z_to_initial_state(z),
+                         [size for size in self.layer_sizes for _ in range(2)], axis=-1)
+        return [(parts[2 * k], parts[2 * k + 1]) for k in range(len(self.cells))]
+
+    def _stack_step(self, first_projected: tf.Tensor, states, training: bool):
+        """One step of the whole stack given layer 0's projected input."""
+        new_states = []
+        x = None
+        for k, cell in enumerate(self.cells):
+            if k == 0:
+                projected = first_projected
+            else:
+                projected = cell.project_inputs(
+                    input_dropout(x, self.dropout_keep_prob, training))
+            x, state = cell.step(projected, states[k])
+            new_states.append(state)
+        return self.output_projection(x), new_states
+
+    def _aux_projection(self, z: tf.Tensor | None, controls: tf.Tensor | None,
+                        num_steps: int) -> tf.Tensor:
+        """The z and control part of layer 0's input projection, [batch, time, 4 units]."""
+        cell = self.cells[0]
+        kernel = cell.kernel[:cell.input_size]
+        d, zs = self.output_depth, self.z_size
+        result = 0.0
+        if zs:
+            result += tf.matmul(z, kernel[d:d + zs])[:, tf.newaxis]
+        if self.control_depth:
+            result += tf.tensordot(tf.cast(controls, tf.float32), kernel[d + zs:], axes=1)
+        return result + cell.bias + tf.zeros([1, num_steps, 1])
+
+    def logits(self, x_input: tf.Tensor, z: tf.Tensor | None, lengths: tf.Tensor,
+               controls: tf.Tensor | None = None, sampling_probability: float | tf.Tensor = 0.0,
+               training: bool = False) -> tf.Tensor:
+        """Decoder logits [batch, time, depth] for shifted targets `x_input`.
+
+        With sampling_probability statically 0 this is teacher forcing; otherwise each
+        step's previous-output input is, per sequence and with that probability, a
+        one-hot sample of the previous step's distribution instead of the truth.
+        """
+        del lengths  # Steps past a length are computed and masked out of the loss.
+        num_steps = x_input.shape[1]
+        batch_size = tf.shape(x_input)[0]
+        states = self.initial_state(z, batch_size)
+        aux = self._aux_projection(z, controls, num_steps)
+        dropout = training and self.dropout_keep_prob < 1.0
+        teacher_forcing = isinstance(sampling_probability, float) and sampling_probability == 0.0
+        x_time = _time_major(x_input)
+        if dropout:
+            z_time = tf.zeros([num_steps, batch_size, 0]) if z is None else tf.tile(
+                z[tf.newaxis], [num_steps, 1, 1])
+            c_time = (tf.zeros([num_steps, batch_size, 0]) if not self.control_depth
+                      else _time_major(tf.cast(controls, tf.float32)))
+            aux_time = tf.concat([z_time, c_time], axis=-1)
+        else:
+            aux_time = _time_major(aux)
+        flat_states = [t for state in states for t in state]
+
+        def first_projection(previous, aux_t):
+            if dropout:
+                return self.cells[0].project_inputs(input_dropout(
+                    tf.concat([previous, aux_t], axis=-1), self.dropout_keep_prob, True))
+            return tf.matmul(previous, self.cells[0].kernel[:self.output_depth]) + aux_t
+
+        def unflatten(flat):
+            return [(flat[2 * k], flat[2 * k + 1]) for k in range(len(self.cells))]
+
+        if teacher_forcing:
+            if dropout:
+                def step(carry, elems):
+                    flat, _ = carry
+                    x_t, aux_t = elems
+                    logits, new_states = self._stack_step(
+                        first_projection(x_t, aux_t), unflatten(flat), training)
+                    return [t for st in new_states for t in st], logits
+                elems = (x_time, aux_time)
+            else:
+                projected_time = tf.tensordot(x_time, self.cells[0].kernel[:self.output_depth],
+                                              axes=1) + aux_time
+
+                def step(carry, projected_t):
+                    flat, _ = carry
+                    logits, new_states = self._stack_step(projected_t, unflatten(flat), training)
+                    return [t for st in new_states for t in st], logits
+                elems = projected_time
+            _, logits = tf.scan(step, elems, initializer=(
+                flat_states, tf.zeros([batch_size, self.output_depth])))
+            return _batch_major(logits)
+
+        coins = tf.random.uniform([num_steps, batch_size]) < sampling_probability
+        first_step = tf.range(num_steps) == 0
+
+        def sampled_step(carry, elems):
+            flat, previous_logits = carry
+            x_t, aux_t, coin, is_first = elems
+            sampled = tf.stop_gradient(sample_one_hot(previous_logits))
+            use_sample = tf.logical_and(coin, tf.logical_not(is_first))
+            previous = tf.where(use_sample[:, tf.newaxis], sampled, x_t)
+            logits, new_states = self._stack_step(first_projection(previous, aux_t),
+                                                  unflatten(flat), training)
+            return [t for st in new_states for t in st], logits
+
+        _, logits = tf.scan(sampled_step, (x_time, aux_time, coins, first_step),
+                            initializer=(flat_states, tf.zeros([batch_size, self.output_depth])))
+        return _batch_major(logits)
+
+    def sample(self, n: int, max_length: int, z: tf.Tensor | None,
+               temperature: float | tf.Tensor = 1.0, controls: tf.Tensor | None = None,
+               start_inputs: tf.Tensor | None = None, end_token: int | None = None
+               ) -> tf.Tensor:
+        """[n, max_length, depth] one-hot samples; steps after an end token are zero."""
+        states = self.initial_state(z, n)
+        aux_time = _time_major(self._aux_projection(z, controls, max_length))
+        previous = (tf.zeros([n, self.output_depth]) if start_inputs is None
+                    else tf.cast(start_inputs, tf.float32))
+        flat_states = [t for state in states for t in state]
+        kernel_x = self.cells[0].kernel[:self.output_depth]
+
+        def step(carry, aux_t):
+            flat, previous, finished, _ = carry
+            logits, new_states = self._stack_step(
+                tf.matmul(previous, kernel_x) + aux_t,
+                [(flat[2 * k], flat[2 * k + 1]) for k in range(len(self.cells))], False)
+            sample = sample_one_hot(logits, temperature)
+            emitted = tf.where(finished[:, tf.newaxis], tf.zeros_like(sample), sample)
+            if end_token is not None:
+                finished = finished | tf.equal(tf.argmax(sample, axis=-1), end_token)
+            return [t for st in new_states for t in st], sample, finished, emitted
+
+        *_, samples = tf.scan(step, aux_time, initializer=(
+            flat_states, previous, tf.zeros([n], tf.bool), tf.zeros([n, self.output_depth])))
+        return _batch_major(samples)

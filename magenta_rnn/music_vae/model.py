@@ -1,0 +1,224 @@
+"""The MusicVAE model in TF2 (facts §11.5): posterior, KL with free bits and beta
+annealing, reconstruction loss, Adam with exponential decay, global-norm clipping.
+
+    model = MusicVAE(hparams, input_depth=90, output_depth=90)
+    trainer = Trainer(model)                        # owns Adam and global_step
+    scalars = trainer.train_step(inputs, outputs, lengths)
+    samples = model.sample(n=4, length=32, temperature=0.5)
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import tensorflow as tf
+
+from magenta_rnn.hparams import HParams
+from magenta_rnn.music_vae import lstm
+
+LN2 = math.log(2.0)
+SUPPORTED_ENCODERS = ('bidirectional_lstm',)
+SUPPORTED_DECODERS = ('categorical_lstm',)
+
+
+class MusicVAE(tf.Module):
+    """Bidirectional LSTM encoder -> N(mu, sigma) -> z -> categorical LSTM decoder."""
+
+    def __init__(self, hparams: HParams, input_depth: int, output_depth: int,
+                 control_depth: int = 0, encoder: str = 'bidirectional_lstm',
+                 decoder: str = 'categorical_lstm', name: str = 'music_vae'):
+        super().__init__(name=name)
+        if encoder not in SUPPORTED_ENCODERS:
+            raise ValueError(f'encoder type {encoder!r} is not supported yet '
+                             f'(supported: {", ".join(SUPPORTED_ENCODERS)})')
+        if decoder not in SUPPORTED_DECODERS:
+            raise ValueError(f'decoder type {decoder!r} is not supported yet '
+                             f'(supported: {", ".join(SUPPORTED_DECODERS)})')
+        self.hparams = hparams
+        self.input_depth = input_depth
+        self.output_depth = output_depth
+        self.control_depth = control_depth
+        z_size = hparams.z_size
+        with self.name_scope:
+            self.encoder = lstm.BidirectionalLstmEncoder(
+                input_depth + control_depth, hparams.enc_rnn_size, hparams.dropout_keep_prob)
+            self.mu = lstm.Dense(self.encoder.output_depth, z_size,
+                                 lstm._normal_initializer(0.001), name='mu')
+            self.sigma = lstm.Dense(self.encoder.output_depth, z_size,
+                                    lstm._normal_initializer(0.001), tf.nn.softplus,
+                                    name='sigma')
+            self.decoder = lstm.CategoricalLstmDecoder(
+                output_depth, z_size, hparams.dec_rnn_size, hparams.dropout_keep_prob,
+                control_depth)
+
+    def encode(self, sequence: tf.Tensor, lengths: tf.Tensor, controls: tf.Tensor | None = None,
+               training: bool = False) -> tuple[tf.Tensor, tf.Tensor]:
+        """(mu, sigma) of the posterior, each [batch, z_size]."""
+        sequence = tf.cast(sequence, tf.float32)
+        if controls is not None and self.control_depth:
+            sequence = tf.concat([sequence, tf.cast(controls, tf.float32)], axis=-1)
+        encoding = self.encoder(sequence, lengths, training=training)
+        return self.mu(encoding), self.sigma(encoding)
+
+    def compute_loss(self, inputs: tf.Tensor, outputs: tf.Tensor, lengths: tf.Tensor,
+                     step: tf.Tensor, controls: tf.Tensor | None = None,
+                     training: bool = False) -> dict[str, tf.Tensor]:
+        """Per-example losses and scalars for one padded batch [batch, time, depth]."""
+        hp = self.hparams
+        num_steps = min(outputs.shape[1], hp.max_seq_len)
+        inputs = tf.cast(inputs[:, :num_steps], tf.float32)
+        x_target = tf.cast(outputs[:, :num_steps], tf.float32)
+        if controls is not None:
+            controls = controls[:, :num_steps]
+        # Decoder inputs: targets shifted right by one step, zeros first.
+        x_input = tf.pad(x_target[:, :num_steps - 1], [(0, 0), (1, 0), (0, 0)])
+        x_length = tf.minimum(tf.cast(lengths, tf.int32), num_steps)
+
+        mu, sigma = self.encode(inputs, x_length, controls, training)
+        z = mu + sigma * tf.random.normal(tf.shape(mu))
+        # KL(N(mu, sigma) || N(0, I)) in nats.
+        kl_div = tf.reduce_sum(0.5 * (tf.square(mu) + tf.square(sigma) - 1.0)
+                               - tf.math.log(sigma), axis=-1)
+
+        probability = lstm.sampling_probability(hp, step, training)
+        logits = self.decoder.logits(x_input, z, x_length, controls, probability, training)
+        mask = tf.sequence_mask(x_length, num_steps, dtype=tf.float32)
+        cross_entropy = tf.nn.softmax_cross_entropy_with_logits(labels=x_target, logits=logits)
+        r_loss = tf.reduce_sum(cross_entropy * mask, axis=1)
+        correct = tf.cast(tf.equal(tf.argmax(logits, -1), tf.argmax(x_target, -1)), tf.float32)
+
+        free_nats = hp.free_bits * LN2
+        kl_cost = tf.maximum(kl_div - free_nats, 0.0)
+        beta = (1.0 - tf.pow(hp.beta_rate, tf.cast(step, tf.float32))) * hp.max_beta
+        loss = tf.reduce_mean(r_loss) + beta * tf.reduce_mean(kl_cost)
+        return {
+            'loss': loss,
+            'losses/r_loss': r_loss,
+            'losses/kl_loss': kl_cost,
+            'losses/kl_bits': kl_div / LN2,
+            'losses/kl_beta': beta,
+            'sampling_probability': tf.convert_to_tensor(probability, tf.float32),
+            'correct_steps': tf.reduce_sum(correct * mask),
+            'valid_steps': tf.reduce_sum(mask),
+        }
+
+    def sample(self, n: int, length: int, temperature: float = 1.0, z: tf.Tensor | None = None,
+               end_token: int | None = None) -> tf.Tensor:
+        """[n, length, depth] one-hot samples; z ~ N(0, I) unless given."""
+        if z is None:
+            z = tf.random.normal([n, self.hparams.z_size])
+        return self.decoder.sample(n, length, z, temperature, end_token=end_token)
+
+    def decode(self, z: tf.Tensor, length: int, temperature: float = 1.0,
+               end_token: int | None = None) -> tf.Tensor:
+        return self.decoder.sample(int(z.shape[0]), length, z, temperature, end_token=end_token)
+
+
+class Adam(tf.Module):
+    """TF1 AdamOptimizer (epsilon 1e-8) on the ResourceApplyAdam kernel; lr given per step."""
+
+    def __init__(self, variables: Sequence[tf.Variable], beta1: float = 0.9,
+                 beta2: float = 0.999, epsilon: float = 1e-8, name: str = 'adam'):
+        super().__init__(name=name)
+        self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
+        with self.name_scope:
+            self.m = [tf.Variable(tf.zeros_like(v), trainable=False, name='m') for v in variables]
+            self.v = [tf.Variable(tf.zeros_like(v), trainable=False, name='v') for v in variables]
+            self.beta1_power = tf.Variable(beta1, trainable=False, name='beta1_power')
+            self.beta2_power = tf.Variable(beta2, trainable=False, name='beta2_power')
+
+    def apply(self, grads: Sequence[tf.Tensor], variables: Sequence[tf.Variable],
+              learning_rate: tf.Tensor) -> None:
+        for grad, var, m, v in zip(grads, variables, self.m, self.v):
+            tf.raw_ops.ResourceApplyAdam(
+                var=var.handle, m=m.handle, v=v.handle, beta1_power=self.beta1_power,
+                beta2_power=self.beta2_power, lr=learning_rate, beta1=self.beta1,
+                beta2=self.beta2, epsilon=self.epsilon, grad=grad)
+        self.beta1_power.assign(self.beta1_power * self.beta1)
+        self.beta2_power.assign(self.beta2_power * self.beta2)
+
+
+def learning_rate(hparams: HParams, step: tf.Tensor) -> tf.Tensor:
+    """(lr - min_lr) * decay_rate^step + min_lr."""
+    return ((hparams.learning_rate - hparams.min_learning_rate)
+            * tf.pow(hparams.decay_rate, tf.cast(step, tf.float32)) + hparams.min_learning_rate)
+
+
+def clip_gradients(hparams: HParams, grads: Sequence[tf.Tensor]
+                   ) -> tuple[list[tf.Tensor], tf.Tensor]:
+    """Global-norm clip to grad_clip; all zeros when the norm is >= grad_norm_clip_to_zero."""
+    global_norm = tf.linalg.global_norm(grads)
+    if hparams.clip_mode == 'value':
+        g = hparams.grad_clip
+        return [tf.clip_by_value(grad, -g, g) for grad in grads], global_norm
+    if hparams.clip_mode != 'global_norm':
+        raise ValueError(f'Unknown clip_mode: {hparams.clip_mode}')
+    clipped, _ = tf.clip_by_global_norm(grads, hparams.grad_clip, use_norm=global_norm)
+    keep = global_norm < hparams.grad_norm_clip_to_zero
+    # The "skipped" step still runs Adam with zero gradients, as the original does.
+    return [tf.where(keep, g, tf.zeros_like(g)) for g in clipped], global_norm
+
+
+class Trainer(tf.Module):
+    """Owns the optimizer and global_step; train_step/eval_step are tf.functions."""
+
+    def __init__(self, model: MusicVAE, name: str = 'trainer'):
+        super().__init__(name=name)
+        self.model = model
+        self.hparams = model.hparams
+        self.global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name='global_step')
+        self.variables_to_train = list(model.trainable_variables)
+        self.optimizer = Adam(self.variables_to_train)
+        self._train_fn = None
+        self._eval_fn = None
+
+    def _signature(self):
+        hp = self.hparams
+        b, t = hp.batch_size, hp.max_seq_len
+        m = self.model
+        return [tf.TensorSpec([b, t, m.input_depth], tf.float32),
+                tf.TensorSpec([b, t, m.output_depth], tf.float32),
+                tf.TensorSpec([b], tf.int32)]
+
+    def _train(self, inputs, outputs, lengths):
+        step = self.global_step
+        with tf.GradientTape() as tape:
+            results = self.model.compute_loss(inputs, outputs, lengths, step, training=True)
+        grads = tape.gradient(results['loss'], self.variables_to_train)
+        clipped, global_norm = clip_gradients(self.hparams, grads)
+        lr = learning_rate(self.hparams, step)
+        self.optimizer.apply(clipped, self.variables_to_train, lr)
+        self.global_step.assign_add(1)
+        return _summaries(results, lr=lr, global_norm=global_norm)
+
+    def _eval(self, inputs, outputs, lengths):
+        results = self.model.compute_loss(inputs, outputs, lengths, self.global_step,
+                                          training=False)
+        return _summaries(results)
+
+    def train_step(self, inputs, outputs, lengths) -> dict[str, tf.Tensor]:
+        if self._train_fn is None:
+            self._train_fn = tf.function(self._train, input_signature=self._signature())
+        return self._train_fn(inputs, outputs, lengths)
+
+    def eval_step(self, inputs, outputs, lengths) -> dict[str, tf.Tensor]:
+        if self._eval_fn is None:
+            self._eval_fn = tf.function(self._eval, input_signature=self._signature())
+        return self._eval_fn(inputs, outputs, lengths)
+
+
+def _summaries(results: dict[str, tf.Tensor], **extra: tf.Tensor) -> dict[str, tf.Tensor]:
+    scalars = {name: tf.reduce_mean(value) for name, value in results.items()
+               if name not in ('correct_steps', 'valid_steps')}
+    scalars['correct_steps'] = results['correct_steps']
+    scalars['valid_steps'] = results['valid_steps']
+    scalars['metrics/accuracy'] = results['correct_steps'] / tf.maximum(results['valid_steps'], 1.0)
+    scalars.update(extra)
+    return scalars
+
+
+def build_model(config, converter) -> MusicVAE:
+    """The model a MusicVaeConfig describes, sized by its converter."""
+    return MusicVAE(config.hparams, converter.input_depth, converter.output_depth,
+                    converter.control_depth, encoder=config.encoder.get('type'),
+                    decoder=config.decoder.get('type'))

@@ -1,0 +1,350 @@
+"""`music_vae_train`: trains or evaluates a MusicVAE config on a TFRecord of NoteSequences
+(facts §11.6).
+
+  music_vae_train --config=cat-mel_2bar_small --run_dir=/tmp/cat-mel \
+      --examples_path=notesequences.tfrecord --mode=train [--hparams=batch_size=64]
+
+NoteSequences are converted on the fly by the config's data converter (after the
+training augmenter), and the examples are cached in memory, so later epochs reuse
+the first epoch's tensors (as the original's dataset cache does). Checkpoints go
+to <run_dir>/train every --save_checkpoint_secs and at the end; training resumes
+from the latest one. TensorBoard scalars: loss, losses/r_loss, losses/kl_loss,
+losses/kl_bits, losses/kl_beta, learning_rate, global_norm, sampling_probability,
+metrics/accuracy.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import random
+import sys
+import time
+from collections.abc import Iterator
+
+import numpy as np
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_string('master', '', 'Unused; kept for compatibility with the original.')
+flags.DEFINE_string('examples_path', None, 'TFRecord file (or glob) of NoteSequences.')
+flags.DEFINE_string('tfds_name', None, 'Not supported; use --examples_path.')
+flags.DEFINE_string('run_dir', None, 'Directory for checkpoints (<run_dir>/train) and '
+                    'eval summaries (<run_dir>/eval).')
+flags.DEFINE_integer('num_steps', 200000, 'Train until global_step reaches this number.')
+flags.DEFINE_integer('eval_num_batches', None, 'Batches to evaluate; default: all the '
+                     'complete batches of the eval data.')
+flags.DEFINE_integer('checkpoints_to_keep', 100, 'Maximum number of checkpoints kept.')
+flags.DEFINE_integer('keep_checkpoint_every_n_hours', 1, 'Also keep one checkpoint per this '
+                     'many hours.')
+flags.DEFINE_enum('mode', 'train', ['train', 'eval'], 'Train, or evaluate the latest checkpoint.')
+flags.DEFINE_string('config', '', 'Name of a config in configs/music_vae or a .json path.')
+flags.DEFINE_string('hparams', '', 'Comma-separated name=value pairs merged over the config\'s '
+                    'hparams, e.g. "batch_size=64,z_size=128".')
+flags.DEFINE_bool('cache_dataset', True, 'Keep converted examples in memory across epochs.')
+flags.DEFINE_integer('task', 0, 'Unused (distributed training is not supported).')
+flags.DEFINE_integer('num_ps_tasks', 0, 'Unused (distributed training is not supported).')
+flags.DEFINE_integer('num_sync_workers', 0, 'Unused (distributed training is not supported).')
+flags.DEFINE_string('eval_dir_suffix', '', 'Suffix of the eval directory name.')
+flags.DEFINE_string('log', 'INFO', 'Logging level: DEBUG, INFO, WARNING, ERROR or FATAL.')
+flags.DEFINE_integer('save_checkpoint_secs', 60, 'Seconds between checkpoints.')
+flags.DEFINE_integer('summary_every_n_steps', 10, 'Steps between TensorBoard summaries.')
+flags.DEFINE_integer('log_every_n_steps', 100, 'Steps between loss log lines.')
+flags.DEFINE_integer('seed', None, 'Seed for shuffling, augmentation and the model.')
+
+
+class DataError(ValueError):
+    pass
+
+
+def _fail(message: str) -> None:
+    print(f'error: {message}', file=sys.stderr)
+    sys.exit(1)
+
+
+def _expand_examples_path(path: str) -> list[str]:
+    import glob  # pylint: disable=import-outside-toplevel
+    files = sorted(glob.glob(path))
+    if not files:
+        raise DataError(f'--examples_path: no files match {path}')
+    return files
+
+
+class ExampleSource:
+    """Converted examples of a NoteSequence TFRecord, cached after the first pass.
+
+    In training, each pass is shuffled through a buffer of 10 * batch_size and
+    passes repeat forever; otherwise the examples come once, in file order.
+    """
+
+    def __init__(self, files: list[str], converter, augmenter, batch_size: int, max_seq_len: int,
+                 training: bool, cache: bool = True, seed: int | None = None):
+        self.files = files
+        self.converter = converter
+        self.augmenter = augmenter if training else None
+        self.batch_size = batch_size
+        self.max_seq_len = max_seq_len
+        self.training = training
+        self.cache_enabled = cache
+        self.rng = random.Random(seed)
+        self.np_rng = np.random.default_rng(seed)
+        converter.rng = self.np_rng
+        converter.set_mode('train' if training else 'eval')
+        self.cache: list[tuple[np.ndarray, np.ndarray, int]] | None = None
+        self.num_note_sequences = 0
+        self.conversion_seconds = 0.0
+
+    def _convert_all(self) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
+        from magenta_rnn import records  # pylint: disable=import-outside-toplevel
+        cache = [] if self.cache_enabled else None
+        count = 0
+        for path in self.files:
+            for ns in records.read_note_sequences(path):
+                count += 1
+                start = time.perf_counter()
+                if self.augmenter is not None:
+                    ns = self.augmenter.augment(ns, rng=self.rng)
+                tensors = self.converter.to_tensors(ns)
+                self.conversion_seconds += time.perf_counter() - start
+                for inputs, outputs, _, length in tensors.examples():
+                    example = (inputs, outputs, int(length))
+                    if cache is not None:
+                        cache.append(example)
+                    yield example
+        self.num_note_sequences = count
+        if cache is not None:
+            self.cache = cache
+            logging.info('converted %d NoteSequences into %d examples in %.1f s (cached)',
+                         count, len(cache), self.conversion_seconds)
+
+    def _one_pass(self) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
+        if self.cache is not None:
+            return iter(self.cache)
+        return self._convert_all()
+
+    def examples(self) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
+        if not self.training:
+            yield from self._one_pass()
+            return
+        buffer_size = 10 * self.batch_size
+        buffer: list = []
+        passes = 0
+        while True:
+            yielded = 0
+            for example in self._one_pass():
+                yielded += 1
+                if len(buffer) < buffer_size:
+                    buffer.append(example)
+                    continue
+                index = self.rng.randrange(buffer_size)
+                buffer[index], example = example, buffer[index]
+                yield example
+            passes += 1
+            if passes == 1 and yielded < self.batch_size:
+                raise DataError(self._too_few_message(yielded))
+            if yielded == 0:
+                raise DataError(self._too_few_message(0))
+
+    def _too_few_message(self, count: int) -> str:
+        return (f'--examples_path: {", ".join(self.files)} gives only {count} examples '
+                f'from {self.num_note_sequences} NoteSequences with this config\'s converter, '
+                f'fewer than one batch (batch_size={self.batch_size}); add data or lower it '
+                f'with --hparams=batch_size=N')
+
+    def batches(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Full batches [batch, max_seq_len, depth] float32 and lengths [batch] int32."""
+        from magenta_rnn.music_vae.data import maybe_pad_sequences  # pylint: disable=import-outside-toplevel
+        pending: list = []
+        produced = 0
+        for example in self.examples():
+            pending.append(example)
+            if len(pending) == self.batch_size:
+                if self.training:
+                    # Shuffled examples leave the buffer in order; shuffle the batch too.
+                    self.rng.shuffle(pending)
+                yield self._stack(pending, maybe_pad_sequences)
+                produced += 1
+                pending = []
+        if not self.training and produced == 0:
+            raise DataError(self._too_few_message(len(pending)))
+
+    def _stack(self, examples, pad):
+        inputs = pad([e[0] for e in examples], self.converter.input_depth, np.float32,
+                     self.max_seq_len)
+        outputs = pad([e[1] for e in examples], self.converter.output_depth, np.float32,
+                      self.max_seq_len)
+        lengths = np.minimum(np.array([e[2] for e in examples], np.int32), self.max_seq_len)
+        return inputs, outputs, lengths
+
+
+def _plugin_metadata(plugin_name: str):
+    # What tf.summary.scalar / tf.summary.text write, without needing TensorBoard installed.
+    from tensorflow.core.framework import summary_pb2  # pylint: disable=import-outside-toplevel
+    metadata = summary_pb2.SummaryMetadata()
+    metadata.plugin_data.plugin_name = plugin_name
+    return metadata
+
+
+def write_scalars(tf, writer, scalars: dict[str, float], step: int) -> None:
+    metadata = _plugin_metadata('scalars')
+    with writer.as_default():
+        for tag, value in scalars.items():
+            tf.summary.write(tag, tf.constant(value, tf.float32), step=step, metadata=metadata)
+
+
+def _write_hparams_summary(tf, writer, config, examples_path: str) -> None:
+    table = '| hparam | value |\n|---|---|\n' + '\n'.join(
+        f'| {k} | {v} |' for k, v in sorted(config.hparams.values().items()))
+    metadata = _plugin_metadata('text')
+    with writer.as_default():
+        tf.summary.write('examples_path', tf.constant(examples_path), step=0, metadata=metadata)
+        tf.summary.write('hparams', tf.constant(table), step=0, metadata=metadata)
+
+
+def train(config, run_dir: str, files: list[str], num_steps: int, checkpoints_to_keep: int,
+          keep_checkpoint_every_n_hours: float, save_checkpoint_secs: int = 60,
+          summary_every_n_steps: int = 10, log_every_n_steps: int = 100,
+          cache_dataset: bool = True, seed: int | None = None) -> dict[str, float]:
+    """Trains until global_step == num_steps; returns the last step's scalars and timing."""
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    from magenta_rnn.music_vae import model as model_lib  # pylint: disable=import-outside-toplevel
+
+    if seed is not None:
+        tf.random.set_seed(seed)
+    hp = config.hparams
+    converter = config.make_data_converter()
+    train_dir = os.path.join(run_dir, 'train')
+    os.makedirs(train_dir, exist_ok=True)
+    vae = model_lib.build_model(config, converter)
+    trainer = model_lib.Trainer(vae)
+    checkpoint = tf.train.Checkpoint(model=vae, optimizer=trainer.optimizer,
+                                     global_step=trainer.global_step)
+    manager = tf.train.CheckpointManager(
+        checkpoint, train_dir, max_to_keep=checkpoints_to_keep,
+        keep_checkpoint_every_n_hours=keep_checkpoint_every_n_hours,
+        checkpoint_name='model.ckpt')
+    if manager.latest_checkpoint:
+        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        logging.info('resumed from %s at step %d', manager.latest_checkpoint,
+                     int(trainer.global_step.numpy()))
+    writer = tf.summary.create_file_writer(train_dir)
+    if int(trainer.global_step.numpy()) == 0:
+        _write_hparams_summary(tf, writer, config, ','.join(files))
+
+    source = ExampleSource(files, converter, config.make_augmenter(), hp.batch_size,
+                           hp.max_seq_len, training=True, cache=cache_dataset, seed=seed)
+    step = int(trainer.global_step.numpy())
+    last_save = time.time()
+    window_start, window_steps = time.perf_counter(), 0
+    scalars: dict[str, float] = {}
+    batches = source.batches()
+    while step < num_steps:
+        inputs, outputs, lengths = next(batches)
+        results = trainer.train_step(inputs, outputs, lengths)
+        step = int(trainer.global_step.numpy())
+        window_steps += 1
+        if step % summary_every_n_steps == 0 or step == num_steps:
+            scalars = {k: float(v) for k, v in results.items()}
+            write_scalars(tf, writer, {('learning_rate' if k == 'lr' else k): v
+                                       for k, v in scalars.items()
+                                       if k not in ('correct_steps', 'valid_steps')}, step)
+        if step % log_every_n_steps == 0 or step == num_steps:
+            scalars = {k: float(v) for k, v in results.items()}
+            elapsed = time.perf_counter() - window_start
+            steps_per_sec = window_steps / elapsed if elapsed > 0 else float('nan')
+            logging.info('global_step = %d, loss = %.4f, r_loss = %.4f, kl_bits = %.3f, '
+                         'accuracy = %.4f, %.3f steps/s', step, scalars['loss'],
+                         scalars['losses/r_loss'], scalars['losses/kl_bits'],
+                         scalars['metrics/accuracy'], steps_per_sec)
+            scalars['steps_per_sec'] = steps_per_sec
+            window_start, window_steps = time.perf_counter(), 0
+        if time.time() - last_save >= save_checkpoint_secs:
+            manager.save(checkpoint_number=step)
+            last_save = time.time()
+    manager.save(checkpoint_number=step)
+    writer.flush()
+    return scalars
+
+
+def evaluate(config, run_dir: str, files: list[str], num_batches: int | None,
+             eval_dir_suffix: str = '', seed: int | None = None) -> dict[str, float]:
+    """Evaluates the latest checkpoint of <run_dir>/train over the eval data once."""
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    from magenta_rnn.music_vae import model as model_lib  # pylint: disable=import-outside-toplevel
+
+    hp = config.hparams
+    converter = config.make_data_converter()
+    train_dir = os.path.join(run_dir, 'train')
+    latest = tf.train.latest_checkpoint(train_dir)
+    if latest is None:
+        raise DataError(f'--run_dir: no checkpoint in {train_dir}')
+    vae = model_lib.build_model(config, converter)
+    trainer = model_lib.Trainer(vae)
+    tf.train.Checkpoint(model=vae, global_step=trainer.global_step).restore(
+        latest).expect_partial()
+    source = ExampleSource(files, converter, None, hp.batch_size, hp.max_seq_len,
+                           training=False, seed=seed)
+    sums: dict[str, float] = {}
+    count = 0
+    for inputs, outputs, lengths in source.batches():
+        results = trainer.eval_step(inputs, outputs, lengths)
+        for name, value in results.items():
+            sums[name] = sums.get(name, 0.0) + float(value)
+        count += 1
+        if num_batches and count >= num_batches:
+            break
+    metrics = {name: value / count for name, value in sums.items()
+               if name not in ('correct_steps', 'valid_steps', 'metrics/accuracy')}
+    metrics['metrics/accuracy'] = sums['correct_steps'] / max(sums['valid_steps'], 1.0)
+    step = int(trainer.global_step.numpy())
+    eval_dir = os.path.join(run_dir, 'eval' + eval_dir_suffix)
+    writer = tf.summary.create_file_writer(eval_dir)
+    write_scalars(tf, writer, metrics, step)
+    writer.flush()
+    logging.info('eval of %s over %d batches: %s', latest, count,
+                 ', '.join(f'{k} = {v:.4f}' for k, v in sorted(metrics.items())))
+    return metrics
+
+
+def main(argv) -> None:
+    del argv
+    level = FLAGS.log.upper()
+    if level not in ('DEBUG', 'INFO', 'WARNING', 'WARN', 'ERROR', 'FATAL'):
+        _fail(f'--log: unknown level {FLAGS.log!r}')
+    logging.getLogger().setLevel({'FATAL': 'CRITICAL', 'WARN': 'WARNING'}.get(level, level))
+    from magenta_rnn.hparams import HParamsError  # pylint: disable=import-outside-toplevel
+    from magenta_rnn.music_vae import configs  # pylint: disable=import-outside-toplevel
+
+    if not FLAGS.run_dir:
+        _fail('--run_dir is required')
+    if not FLAGS.config:
+        _fail(f'--config is required; choose one of {", ".join(configs.available_configs())}')
+    if FLAGS.tfds_name:
+        _fail('--tfds_name is not supported; give a TFRecord of NoteSequences with --examples_path')
+    if not FLAGS.examples_path:
+        _fail('--examples_path is required')
+    for name in ('num_ps_tasks', 'num_sync_workers', 'task'):
+        if getattr(FLAGS, name):
+            logging.warning('--%s is ignored: distributed training is not supported', name)
+    try:
+        config = configs.load_config(FLAGS.config, FLAGS.hparams)
+        files = _expand_examples_path(FLAGS.examples_path)
+        run_dir = os.path.expanduser(FLAGS.run_dir)
+        if FLAGS.mode == 'train':
+            train(config, run_dir, files, FLAGS.num_steps, FLAGS.checkpoints_to_keep,
+                  FLAGS.keep_checkpoint_every_n_hours, FLAGS.save_checkpoint_secs,
+                  FLAGS.summary_every_n_steps, FLAGS.log_every_n_steps, FLAGS.cache_dataset,
+                  FLAGS.seed)
+        else:
+            evaluate(config, run_dir, files, FLAGS.eval_num_batches, FLAGS.eval_dir_suffix,
+                     FLAGS.seed)
+    except (configs.ConfigError, HParamsError, DataError, ValueError) as e:
+        _fail(str(e))
+
+
+def console_entry_point() -> None:
+    app.run(main)
+
+
+if __name__ == '__main__':
+    console_entry_point()

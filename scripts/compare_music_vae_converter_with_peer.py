@@ -1,0 +1,89 @@
+"""Compares magenta_rnn's MusicVAE melody converter with the original Magenta (the "peer").
+
+Both sides read the same TFRecord of NoteSequences and convert every sequence with
+the named config's data converter in eval mode (deterministic: the first k windows).
+Each example is compared as its tuple of one-hot class indices, per NoteSequence,
+as an ordered list and as a set (facts §14.15: the original iterates a set).
+
+Usage (from the repo root):
+  PYTHONPATH=$PWD /work/main/.venv/bin/python scripts/compare_music_vae_converter_with_peer.py \
+      --examples_path /tmp/notesequences.tfrecord --config cat-mel_2bar_small [--limit 500]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+PEER_PYTHON = '/work/peer_venv/bin/python'
+PEER_ENV = '/work/peer_venv/peer_env.sh'
+
+PEER_CODE = r'''
+import pickle, sys
+import numpy as np
+import tensorflow.compat.v1 as tf
+from magenta.models.music_vae import configs
+path, config_name, limit, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+converter = configs.CONFIG_MAP[config_name].data_converter
+converter.set_mode('eval')
+results = []
+for i, record in enumerate(tf.python_io.tf_record_iterator(path)):
+    if limit and i >= limit:
+        break
+    tensors = converter.to_tensors(converter.str_to_item_fn(record))
+    results.append([tuple(np.argmax(x, axis=-1).tolist()) for x in tensors.outputs])
+with open(out, 'wb') as f:
+    pickle.dump(results, f)
+'''
+
+
+def ours(path: str, config_name: str, limit: int) -> list[list[tuple[int, ...]]]:
+    from magenta_rnn import records  # pylint: disable=import-outside-toplevel
+    from magenta_rnn.music_vae import configs  # pylint: disable=import-outside-toplevel
+    converter = configs.load_config(config_name).make_data_converter()
+    converter.set_mode('eval')
+    results = []
+    for i, ns in enumerate(records.read_note_sequences(path)):
+        if limit and i >= limit:
+            break
+        tensors = converter.to_tensors(ns)
+        results.append([tuple(np.argmax(x, axis=-1).tolist()) for x in tensors.outputs])
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--examples_path', required=True)
+    parser.add_argument('--config', default='cat-mel_2bar_small')
+    parser.add_argument('--limit', type=int, default=0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, 'peer.pkl')
+        script = os.path.join(tmp, 'peer.py')
+        with open(script, 'w') as f:
+            f.write(PEER_CODE)
+        subprocess.run(['bash', '-c', f'source {PEER_ENV} && {PEER_PYTHON} {script} '
+                        f'{args.examples_path} {args.config} {args.limit} {out}'],
+                       check=True, stderr=subprocess.DEVNULL)
+        with open(out, 'rb') as f:
+            peer = pickle.load(f)
+    mine = ours(args.examples_path, args.config, args.limit)
+    assert len(peer) == len(mine), (len(peer), len(mine))
+    same_order = sum(p == m for p, m in zip(peer, mine))
+    same_set = sum(set(p) == set(m) for p, m in zip(peer, mine))
+    print(f'{len(mine)} NoteSequences; examples peer {sum(map(len, peer))}, '
+          f'ours {sum(map(len, mine))}; same list {same_order}, same set {same_set}')
+    for i, (p, m) in enumerate(zip(peer, mine)):
+        if set(p) != set(m):
+            print(f'first set mismatch at record {i}: peer {len(p)}, ours {len(m)}')
+            break
+    return 0 if same_set == len(mine) else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())

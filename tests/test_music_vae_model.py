@@ -1,0 +1,227 @@
+"""MusicVAE TF2 model (facts §11.5) with a tiny network: loss pieces, schedules, clipping."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+tf = pytest.importorskip('tensorflow')
+
+from magenta_rnn.hparams import HParams  # noqa: E402
+from magenta_rnn.music_vae import configs, lstm, model as model_lib  # noqa: E402
+
+DEPTH = 6
+
+
+def tiny_hparams(**overrides) -> HParams:
+    hp = configs.load_config('cat-mel_2bar_small').hparams.copy()
+    hp.update(dict(batch_size=4, max_seq_len=8, z_size=3, enc_rnn_size=[5],
+                   dec_rnn_size=[4, 4]))
+    hp.update(overrides)
+    return hp
+
+
+def one_hot_batch(seed: int = 0, batch: int = 4, steps: int = 8) -> np.ndarray:
+    indices = np.random.default_rng(seed).integers(0, DEPTH, size=(batch, steps))
+    return np.eye(DEPTH, dtype=np.float32)[indices]
+
+
+def test_variables_keep_the_original_layout():
+    model = model_lib.MusicVAE(tiny_hparams(), DEPTH, DEPTH)
+    shapes = {v.name.split(':')[0]: tuple(v.shape) for v in model.trainable_variables}
+    assert shapes == {
+        # LSTMBlockCell: kernel [input + units, 4 units], gates [i, c, f, o].
+        'music_vae/encoder/cell_0_fw/kernel': (DEPTH + 5, 20),
+        'music_vae/encoder/cell_0_fw/bias': (20,),
+        'music_vae/encoder/cell_0_bw/kernel': (DEPTH + 5, 20),
+        'music_vae/encoder/cell_0_bw/bias': (20,),
+        'music_vae/mu/kernel': (10, 3), 'music_vae/mu/bias': (3,),
+        'music_vae/sigma/kernel': (10, 3), 'music_vae/sigma/bias': (3,),
+        # Decoder input = previous output (6) + z (3).
+        'music_vae/decoder/cell_0/kernel': (DEPTH + 3 + 4, 16),
+        'music_vae/decoder/cell_0/bias': (16,),
+        'music_vae/decoder/cell_1/kernel': (8, 16),
+        'music_vae/decoder/cell_1/bias': (16,),
+        # tanh(Dense(z)) split into (c0, h0, c1, h1).
+        'music_vae/decoder/z_to_initial_state/kernel': (3, 16),
+        'music_vae/decoder/z_to_initial_state/bias': (16,),
+        'music_vae/decoder/output_projection/kernel': (4, DEPTH),
+        'music_vae/decoder/output_projection/bias': (DEPTH,),
+    }
+
+
+def test_lstm_cell_matches_block_cell_equations():
+    cell = lstm.LstmCell(2, 1)
+    cell.kernel.assign(np.arange(12, dtype=np.float32).reshape(3, 4) / 10.0)
+    cell.bias.assign([0.1, -0.2, 0.3, 0.0])
+    x = np.array([[1.0, -1.0]], np.float32)
+    c0, h0 = np.array([[0.5]], np.float32), np.array([[-0.5]], np.float32)
+    h, (c, _) = cell(x, (c0, h0))
+    gates = np.concatenate([x, h0], 1) @ cell.kernel.numpy() + cell.bias.numpy()
+    i, j, f, o = gates[0]
+    sig = lambda v: 1 / (1 + math.exp(-v))  # noqa: E731
+    expected_c = 0.5 * sig(f + 1.0) + sig(i) * math.tanh(j)
+    assert float(c[0, 0]) == pytest.approx(expected_c, rel=1e-5)
+    assert float(h[0, 0]) == pytest.approx(math.tanh(expected_c) * sig(o), rel=1e-5)
+
+
+def test_encoder_ignores_steps_past_each_length():
+    model = model_lib.MusicVAE(tiny_hparams(), DEPTH, DEPTH)
+    x = one_hot_batch()
+    lengths = np.array([8, 5, 3, 1], np.int32)
+    changed = x.copy()
+    for b, length in enumerate(lengths):
+        changed[b, length:] = np.eye(DEPTH)[(b + 1) % DEPTH]
+    mu1, sigma1 = model.encode(x, lengths)
+    mu2, sigma2 = model.encode(changed, lengths)
+    np.testing.assert_allclose(mu1.numpy(), mu2.numpy(), atol=1e-6)
+    np.testing.assert_allclose(sigma1.numpy(), sigma2.numpy(), atol=1e-6)
+    assert (sigma1.numpy() > 0).all()
+
+
+def test_fused_bidirectional_loop_equals_two_separate_loops():
+    fw, bw = lstm.LstmCell(DEPTH, 5), lstm.LstmCell(DEPTH, 5)
+    for cell in (fw, bw):
+        cell.bias.assign(tf.random.normal([20]))
+    x = tf.constant(one_hot_batch())
+    lengths = tf.constant([8, 5, 3, 1])
+    reversed_x = tf.reverse_sequence(x, lengths, seq_axis=1, batch_axis=0)
+    outputs, final_h = lstm.run_bidirectional_lstm(fw, bw, x, reversed_x, lengths)
+    fw_outputs, (_, fw_h) = lstm.run_lstm(fw, x, lengths)
+    bw_outputs, (_, bw_h) = lstm.run_lstm(bw, reversed_x, lengths)
+    np.testing.assert_allclose(outputs[0].numpy(), fw_outputs.numpy(), atol=1e-6)
+    np.testing.assert_allclose(outputs[1].numpy(), bw_outputs.numpy(), atol=1e-6)
+    np.testing.assert_allclose(final_h[0].numpy(), fw_h.numpy(), atol=1e-6)
+    np.testing.assert_allclose(final_h[1].numpy(), bw_h.numpy(), atol=1e-6)
+    # Past its length an output is zero and the final state is the state at length - 1.
+    assert np.all(fw_outputs.numpy()[2, 3:] == 0)
+    np.testing.assert_allclose(fw_h.numpy()[2], fw_outputs.numpy()[2, 2], atol=1e-6)
+
+
+def test_loss_pieces_and_beta_annealing():
+    hp = tiny_hparams(free_bits=0.5)
+    model = model_lib.MusicVAE(hp, DEPTH, DEPTH)
+    x = one_hot_batch()
+    lengths = np.array([8, 8, 4, 2], np.int32)
+    step0 = model.compute_loss(x, x, lengths, tf.constant(0, tf.int64))
+    # beta = (1 - 0.99999^step) * max_beta: zero at step 0, so loss = mean r_loss.
+    assert float(step0['losses/kl_beta']) == 0.0
+    assert float(step0['loss']) == pytest.approx(float(tf.reduce_mean(step0['losses/r_loss'])))
+    assert float(step0['valid_steps']) == 22.0
+    # kl_cost = max(KL - free_bits * ln 2, 0); kl_bits = KL / ln 2.
+    kl_nats = step0['losses/kl_bits'].numpy() * math.log(2)
+    np.testing.assert_allclose(step0['losses/kl_loss'].numpy(),
+                               np.maximum(kl_nats - 0.5 * math.log(2), 0), rtol=1e-5, atol=1e-6)
+    step = 100000
+    later = model.compute_loss(x, x, lengths, tf.constant(step, tf.int64))
+    beta = (1 - 0.99999 ** step) * 0.2
+    # float32 pow, as in the original graph.
+    assert float(later['losses/kl_beta']) == pytest.approx(beta, rel=2e-3)
+    assert float(later['loss']) == pytest.approx(
+        float(tf.reduce_mean(later['losses/r_loss']))
+        + float(later['losses/kl_beta']) * float(tf.reduce_mean(later['losses/kl_loss'])),
+        rel=1e-4)
+
+
+def test_reconstruction_loss_is_summed_over_valid_steps_only():
+    hp = tiny_hparams(sampling_schedule='constant', sampling_rate=0.0)
+    model = model_lib.MusicVAE(hp, DEPTH, DEPTH)
+    # With z cut off (zero z-to-state kernel, zero z rows of the first cell's kernel)
+    # a length-1 example's loss is just -log softmax of the first step.
+    model.decoder.z_to_initial_state.kernel.assign(tf.zeros_like(
+        model.decoder.z_to_initial_state.kernel))
+    kernel = model.decoder.cells[0].kernel.numpy()
+    kernel[DEPTH:DEPTH + 3] = 0
+    model.decoder.cells[0].kernel.assign(kernel)
+    x = one_hot_batch()
+    lengths = np.array([1, 1, 1, 1], np.int32)
+    results = model.compute_loss(x, x, lengths, tf.constant(0, tf.int64))
+    logits = model.decoder.logits(tf.zeros([4, 8, DEPTH]), tf.zeros([4, 3]),
+                                  tf.constant([1, 1, 1, 1]))
+    expected = -tf.reduce_sum(x[:, 0] * tf.nn.log_softmax(logits[:, 0]), axis=-1)
+    np.testing.assert_allclose(results['losses/r_loss'].numpy(), expected.numpy(), rtol=1e-5)
+
+
+def test_sampling_probability_schedules():
+    hp = tiny_hparams()  # inverse_sigmoid, k = 1000
+    k = 1000.0
+    for step in (0, 6908, 20000):
+        value = float(lstm.sampling_probability(hp, tf.constant(step), training=True))
+        assert value == pytest.approx(1 - k / (k + math.exp(step / k)), abs=1e-6)  # float32
+    assert float(lstm.sampling_probability(hp, tf.constant(6908), True)) == pytest.approx(
+        0.5, abs=1e-3)
+    assert lstm.sampling_probability(hp, tf.constant(5), training=False) == 1.0
+    assert lstm.sampling_probability(tiny_hparams(sampling_schedule='constant',
+                                                  sampling_rate=0.0), 5, True) == 0.0
+    exponential = tiny_hparams(sampling_schedule='exponential', sampling_rate=0.99)
+    assert float(lstm.sampling_probability(exponential, tf.constant(10), True)) == pytest.approx(
+        1 - 0.99 ** 10, rel=1e-5)
+    with pytest.raises(ValueError, match='at least 1'):
+        lstm.sampling_probability(tiny_hparams(sampling_rate=0.5), tf.constant(0), True)
+
+
+def test_learning_rate_decay():
+    hp = tiny_hparams()
+    assert float(model_lib.learning_rate(hp, tf.constant(0))) == pytest.approx(0.001)
+    assert float(model_lib.learning_rate(hp, tf.constant(10000))) == pytest.approx(
+        (0.001 - 1e-5) * 0.9999 ** 10000 + 1e-5, rel=1e-3)  # float32 pow
+
+
+def test_gradients_clip_to_global_norm_one_and_zero_past_10000():
+    hp = tiny_hparams()
+    grads = [tf.constant([3.0, 4.0]), tf.constant([0.0])]
+    clipped, norm = model_lib.clip_gradients(hp, grads)
+    assert float(norm) == pytest.approx(5.0)
+    np.testing.assert_allclose(clipped[0].numpy(), [0.6, 0.8], rtol=1e-6)
+    huge = [tf.constant([6000.0, 8000.0])]
+    clipped, norm = model_lib.clip_gradients(hp, huge)
+    assert float(norm) == pytest.approx(10000.0)
+    np.testing.assert_array_equal(clipped[0].numpy(), [0.0, 0.0])
+
+
+def test_training_reduces_loss_on_a_fixed_batch():
+    tf.random.set_seed(0)
+    hp = tiny_hparams(learning_rate=0.02, sampling_schedule='constant', sampling_rate=0.0)
+    trainer = model_lib.Trainer(model_lib.MusicVAE(hp, DEPTH, DEPTH))
+    x = one_hot_batch()
+    lengths = np.full([4], 8, np.int32)
+    first = trainer.train_step(x, x, lengths)
+    for _ in range(40):
+        last = trainer.train_step(x, x, lengths)
+    assert int(trainer.global_step.numpy()) == 41
+    assert float(last['losses/r_loss']) < 0.8 * float(first['losses/r_loss'])
+    assert float(last['metrics/accuracy']) > float(first['metrics/accuracy'])
+    assert float(first['lr']) == pytest.approx(0.02)
+
+
+def test_scheduled_sampling_training_step_runs():
+    hp = tiny_hparams(sampling_schedule='constant', sampling_rate=1.0)
+    trainer = model_lib.Trainer(model_lib.MusicVAE(hp, DEPTH, DEPTH))
+    x = one_hot_batch()
+    results = trainer.train_step(x, x, np.full([4], 8, np.int32))
+    assert float(results['sampling_probability']) == 1.0
+    assert np.isfinite(float(results['loss']))
+
+
+def test_sampling_from_the_prior_gives_one_hot_rows():
+    model = model_lib.MusicVAE(tiny_hparams(), DEPTH, DEPTH)
+    samples = model.sample(n=3, length=8, temperature=0.5).numpy()
+    assert samples.shape == (3, 8, DEPTH)
+    np.testing.assert_array_equal(samples.sum(-1), np.ones((3, 8)))
+    # Near-zero temperature is argmax: the same z always decodes the same way.
+    z = tf.random.normal([2, 3])
+    a = model.decode(z, 8, temperature=1e-6).numpy()
+    b = model.decode(z, 8, temperature=1e-6).numpy()
+    np.testing.assert_array_equal(a, b)
+
+
+def test_sampling_stops_after_the_end_token():
+    model = model_lib.MusicVAE(tiny_hparams(), DEPTH, DEPTH)
+    # Force the output projection to always pick class 5, used as the end token.
+    model.decoder.output_projection.kernel.assign(tf.zeros_like(
+        model.decoder.output_projection.kernel))
+    model.decoder.output_projection.bias.assign([0, 0, 0, 0, 0, 50.0])
+    samples = model.sample(n=2, length=4, end_token=5).numpy()
+    np.testing.assert_array_equal(samples[:, 0].argmax(-1), [5, 5])
+    assert samples[:, 1:].sum() == 0

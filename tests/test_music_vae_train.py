@@ -1,0 +1,96 @@
+"""music_vae_train on a tiny TFRecord: checkpoints, resume, TensorBoard tags, eval, errors."""
+from __future__ import annotations
+
+import glob
+import os
+import subprocess
+import sys
+
+import pytest
+
+tf = pytest.importorskip('tensorflow')
+
+from magenta_rnn import records  # noqa: E402
+from magenta_rnn.music_vae import configs, train  # noqa: E402
+from magenta_rnn.protobuf import music_pb2  # noqa: E402
+
+TINY = 'batch_size=4,enc_rnn_size=[8],dec_rnn_size=[8],z_size=4'
+
+
+def melody_sequence(base_pitch: int) -> music_pb2.NoteSequence:
+    """4 bars of 4/4 at 120 qpm, a new pitch every quarter: 3 distinct 2-bar windows."""
+    ns = music_pb2.NoteSequence()
+    ns.tempos.add(qpm=120)
+    ns.time_signatures.add(numerator=4, denominator=4)
+    for k in range(16):
+        ns.notes.add(pitch=base_pitch + k % 7, start_time=0.5 * k, end_time=0.5 * k + 0.5,
+                     velocity=90, program=0)
+    ns.total_time = 8.0
+    return ns
+
+
+@pytest.fixture
+def examples_path(tmp_path):
+    path = str(tmp_path / 'melodies.tfrecord')
+    records.write_records(path, [melody_sequence(60 + k).SerializeToString() for k in range(3)])
+    return path
+
+
+def event_tags(directory: str) -> set[str]:
+    from tensorflow.core.util import event_pb2  # pylint: disable=import-outside-toplevel
+    tags = set()
+    for path in glob.glob(os.path.join(directory, 'events.out.tfevents.*')):
+        for record in tf.data.TFRecordDataset(path).as_numpy_iterator():
+            event = event_pb2.Event.FromString(record)
+            tags.update(value.tag for value in event.summary.value)
+    return tags
+
+
+def test_train_checkpoints_resumes_and_logs_the_original_tags(tmp_path, examples_path):
+    config = configs.load_config('cat-mel_2bar_small', TINY)
+    run_dir = str(tmp_path / 'run')
+    train.train(config, run_dir, [examples_path], num_steps=2, checkpoints_to_keep=5,
+                keep_checkpoint_every_n_hours=1, summary_every_n_steps=1, seed=1)
+    train_dir = os.path.join(run_dir, 'train')
+    assert tf.train.latest_checkpoint(train_dir).endswith('model.ckpt-2')
+    assert {'loss', 'losses/r_loss', 'losses/kl_loss', 'losses/kl_bits', 'losses/kl_beta',
+            'learning_rate', 'global_norm', 'sampling_probability', 'metrics/accuracy',
+            'hparams'} <= event_tags(train_dir)
+    # A second run continues from step 2.
+    scalars = train.train(config, run_dir, [examples_path], num_steps=3, checkpoints_to_keep=5,
+                          keep_checkpoint_every_n_hours=1, seed=1)
+    assert tf.train.latest_checkpoint(train_dir).endswith('model.ckpt-3')
+    assert scalars['losses/kl_beta'] > 0  # beta(2) = (1 - 0.99999^2) * 0.2
+
+    metrics = train.evaluate(config, run_dir, [examples_path], num_batches=None)
+    assert 0.0 <= metrics['metrics/accuracy'] <= 1.0
+    assert metrics['sampling_probability'] == 1.0  # eval of a scheduled-sampling model
+    assert 'losses/r_loss' in event_tags(os.path.join(run_dir, 'eval'))
+
+
+def test_too_few_examples_for_a_batch_is_a_clear_error(tmp_path, examples_path):
+    config = configs.load_config('cat-mel_2bar_small',
+                                 TINY.replace('batch_size=4', 'batch_size=64'))
+    with pytest.raises(train.DataError, match=r'gives only 9 examples from 3 NoteSequences.*'
+                                              r'batch_size=64'):
+        train.train(config, str(tmp_path / 'run'), [examples_path], num_steps=1,
+                    checkpoints_to_keep=1, keep_checkpoint_every_n_hours=1)
+
+
+def test_help_does_not_import_tensorflow():
+    code = ('import sys; import magenta_rnn.music_vae.train, magenta_rnn.music_vae.configs; '
+            'print("tensorflow" in sys.modules)')
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                            cwd=root, env={**os.environ, 'PYTHONPATH': root}, check=True)
+    assert result.stdout.strip() == 'False'
+
+
+def test_cli_rejects_missing_examples(tmp_path):
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    result = subprocess.run(
+        [sys.executable, '-m', 'magenta_rnn.music_vae.train', '--config=cat-mel_2bar_small',
+         f'--run_dir={tmp_path}', f'--examples_path={tmp_path}/nothing*.tfrecord'],
+        capture_output=True, text=True, cwd=root, env={**os.environ, 'PYTHONPATH': root})
+    assert result.returncode == 1
+    assert 'error: --examples_path: no files match' in result.stderr
