@@ -24,8 +24,9 @@ import time
 import warnings
 from collections.abc import Iterator
 
-from absl import app, flags, logging
+from absl import flags, logging
 
+from magenta_rnn import console
 from magenta_rnn.music import midi_io
 
 MIDI_EXTENSIONS = ('.mid', '.midi')
@@ -229,41 +230,34 @@ def _define_flags() -> None:
     flags.DEFINE_bool('recursive', False, 'Whether or not to recurse into subdirectories.')
     flags.DEFINE_string('log', 'INFO', 'The threshold for what messages will be logged '
                         'DEBUG, INFO, WARN, ERROR, or FATAL.')
-    # --help lists the key flags of sys.argv[0]; under a console script that is the
-    # wrapper script, not this module.
-    for name in ('input_dir', 'output_file', 'recursive', 'log'):
-        FLAGS.register_key_flag_for_module(sys.argv[0], FLAGS[name])
 
 
-def _fail(message: str) -> None:
-    print(f'convert_dir_to_note_sequences: error: {message}', file=sys.stderr)
-    sys.exit(1)
 
 
 def main(unused_argv: list[str]) -> None:
     if FLAGS.log.upper() not in _LOG_LEVELS:
-        _fail(f'--log {FLAGS.log!r}: expected one of DEBUG, INFO, WARN, ERROR, FATAL')
+        console.fail(f'--log {FLAGS.log!r}: expected one of DEBUG, INFO, WARN, ERROR, FATAL')
     logging.set_verbosity(FLAGS.log.upper())
     if not FLAGS.input_dir:
-        _fail('--input_dir is required')
+        console.fail('--input_dir is required')
     if not FLAGS.output_file:
-        _fail('--output_file is required')
+        console.fail('--output_file is required')
     input_dir = os.path.expanduser(FLAGS.input_dir)
     output_file = os.path.expanduser(FLAGS.output_file)
     if not os.path.isdir(input_dir):
-        _fail(f'--input_dir {FLAGS.input_dir!r}: no such directory')
+        console.fail(f'--input_dir {FLAGS.input_dir!r}: no such directory')
     if os.path.isdir(output_file):
-        _fail(f'--output_file {FLAGS.output_file!r} is a directory')
+        console.fail(f'--output_file {FLAGS.output_file!r} is a directory')
     try:
         summary = convert_directory(input_dir, output_file, FLAGS.recursive)
     except ConversionError as error:
-        _fail(str(error))
+        console.fail(str(error))
     print(summary.describe(), file=sys.stderr)
 
 
 def console_entry_point() -> None:
     _define_flags()
-    app.run(main)
+    console.run(main)
 
 
 if __name__ == '__main__':

@@ -128,7 +128,7 @@ def test_cli_bad_input_dir_is_one_line_error(tmp_path):
     result = _run_cli(f'--input_dir={tmp_path / "nope"}', f'--output_file={tmp_path / "o.tfrecord"}')
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [
-            f"convert_dir_to_note_sequences: error: --input_dir '{tmp_path / 'nope'}': no such directory"]
+            f"convert.py: error: --input_dir '{tmp_path / 'nope'}': no such directory"]
     result = _run_cli(f'--output_file={tmp_path / "o.tfrecord"}')
     assert result.returncode != 0
     assert 'error: --input_dir is required' in result.stderr

@@ -1,4 +1,5 @@
 """melody_rnn_create_dataset: NoteSequences -> training/eval SequenceExamples."""
+from magenta_rnn import console
 from magenta_rnn.rnn import cli
 
 cli.define_create_dataset_flags(default_config=None)
@@ -12,7 +13,7 @@ def main(argv: list[str]) -> None:
 
 
 def console_entry_point() -> None:
-    cli.run_app(main)
+    console.run(main)
 
 
 if __name__ == '__main__':

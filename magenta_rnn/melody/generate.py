@@ -1,6 +1,7 @@
 """melody_rnn_generate: melodies from a trained model or a .mag bundle."""
 from absl import flags, logging
 
+from magenta_rnn import console
 from magenta_rnn.rnn import cli
 
 FLAGS = flags.FLAGS
@@ -83,7 +84,7 @@ def main(argv: list[str]) -> None:
 
 
 def console_entry_point() -> None:
-    cli.run_app(main)
+    console.run(main)
 
 
 if __name__ == '__main__':

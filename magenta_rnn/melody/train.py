@@ -1,4 +1,5 @@
 """melody_rnn_train: train a Melody RNN, or with --eval run its eval job."""
+from magenta_rnn import console
 from magenta_rnn.rnn import cli
 
 cli.define_train_flags('melody_rnn', default_config=None)
@@ -12,7 +13,7 @@ def main(argv: list[str]) -> None:
 
 
 def console_entry_point() -> None:
-    cli.run_app(main)
+    console.run(main)
 
 
 if __name__ == '__main__':

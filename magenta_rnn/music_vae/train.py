@@ -17,12 +17,13 @@ from __future__ import annotations
 import logging
 import os
 import random
-import sys
 import time
 from collections.abc import Iterator
 
 import numpy as np
-from absl import app, flags
+from absl import flags
+
+from magenta_rnn import console
 
 FLAGS = flags.FLAGS
 
@@ -57,9 +58,6 @@ class DataError(ValueError):
     pass
 
 
-def _fail(message: str) -> None:
-    print(f'error: {message}', file=sys.stderr)
-    sys.exit(1)
 
 
 def _expand_examples_path(path: str) -> list[str]:
@@ -310,19 +308,19 @@ def main(argv) -> None:
     del argv
     level = FLAGS.log.upper()
     if level not in ('DEBUG', 'INFO', 'WARNING', 'WARN', 'ERROR', 'FATAL'):
-        _fail(f'--log: unknown level {FLAGS.log!r}')
+        console.fail(f'--log: unknown level {FLAGS.log!r}')
     logging.getLogger().setLevel({'FATAL': 'CRITICAL', 'WARN': 'WARNING'}.get(level, level))
     from magenta_rnn.hparams import HParamsError  # pylint: disable=import-outside-toplevel
     from magenta_rnn.music_vae import configs  # pylint: disable=import-outside-toplevel
 
     if not FLAGS.run_dir:
-        _fail('--run_dir is required')
+        console.fail('--run_dir is required')
     if not FLAGS.config:
-        _fail(f'--config is required; choose one of {", ".join(configs.available_configs())}')
+        console.fail(f'--config is required; choose one of {", ".join(configs.available_configs())}')
     if FLAGS.tfds_name:
-        _fail('--tfds_name is not supported; give a TFRecord of NoteSequences with --examples_path')
+        console.fail('--tfds_name is not supported; give a TFRecord of NoteSequences with --examples_path')
     if not FLAGS.examples_path:
-        _fail('--examples_path is required')
+        console.fail('--examples_path is required')
     for name in ('num_ps_tasks', 'num_sync_workers', 'task'):
         if getattr(FLAGS, name):
             logging.warning('--%s is ignored: distributed training is not supported', name)
@@ -339,11 +337,11 @@ def main(argv) -> None:
             evaluate(config, run_dir, files, FLAGS.eval_num_batches, FLAGS.eval_dir_suffix,
                      FLAGS.seed)
     except (configs.ConfigError, HParamsError, DataError, ValueError) as e:
-        _fail(str(e))
+        console.fail(str(e))
 
 
 def console_entry_point() -> None:
-    app.run(main)
+    console.run(main)
 
 
 if __name__ == '__main__':

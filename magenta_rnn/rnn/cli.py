@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
-import sys
 
-from absl import app, flags
+from absl import flags
 
+from magenta_rnn.console import fail
 from magenta_rnn.rnn.events_model import EventsModel
 
 FLAGS = flags.FLAGS
@@ -46,23 +45,6 @@ def setup_logging() -> None:
     logging.getLogger().setLevel(level if level != 'FATAL' else 'CRITICAL')
 
 
-def fail(message: str) -> None:
-    """Prints one line to stderr and exits non-zero."""
-    print(f'{os.path.basename(sys.argv[0])}: error: {message}', file=sys.stderr)
-    sys.exit(1)
-
-
-def run_app(main) -> None:
-    """app.run(main), with our flags listed by --help.
-
-    absl's --help lists the key flags of sys.argv[0]; under a console script that is
-    the wrapper script, not the module that defined them.
-    """
-    for module, module_flags in FLAGS.flags_by_module_dict().items():
-        if module.startswith('magenta_rnn'):
-            for flag in module_flags:
-                FLAGS.register_key_flag_for_module(sys.argv[0], flag)
-    app.run(main)
 
 
 def run_create_dataset(model: EventsModel) -> None:
