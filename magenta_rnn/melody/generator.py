@@ -38,9 +38,9 @@ def parse_primer_melody(text: str) -> Melody:
     return Melody(events)
 
 
-def check_monophonic(primer: music_pb2.NoteSequence, steps_per_quarter: int, name: str) -> None:
+def check_monophonic(primer: music_pb2.NoteSequence, config: EventsRnnConfig, name: str) -> None:
     """Raises PrimerError when the primer's melody has notes starting together."""
-    quantized = sequences.quantize_note_sequence(primer, steps_per_quarter)
+    quantized = sequences.quantize_note_sequence(primer, config.steps_per_quarter)
     _, stats = extract_melodies(quantized, min_bars=0, min_unique_pitches=1,
                                 gap_bars=float('inf'), ignore_polyphonic_notes=False)
     if any(s.name == 'polyphonic_tracks_discarded' and s.count for s in stats):

@@ -132,8 +132,13 @@ def run_train(model: EventsModel) -> None:
 
 
 def define_generate_flags(model_name: str, default_config: str | None,
-                          checkpoint_file_flag: bool = True) -> None:
+                          checkpoint_file_flag: bool = True, metric_primer: bool = True) -> None:
+    """The generate flags; metric_primer adds --primer_midi and --qpm (melody, drums)."""
     define_common_flags(default_config)
+    if metric_primer:
+        flags.DEFINE_string('primer_midi', '', 'Primer MIDI file.')
+        flags.DEFINE_float('qpm', None, 'Tempo in quarters per minute (a primer MIDI\'s tempo '
+                           'wins); default 120.')
     flags.DEFINE_string('run_dir', None, 'Training run directory; the latest checkpoint in '
                         'run_dir/train is used.')
     if checkpoint_file_flag:
@@ -249,3 +254,75 @@ def write_outputs(sequences, output_dir: str) -> list[str]:
         paths.append(path)
     logging.info('wrote %d MIDI files to %s', len(paths), output_dir)
     return paths
+
+
+def run_generate(model: EventsModel, primer_from_flag, default_primer, codec, primer_flag: str,
+                 check_primer_midi=None) -> None:
+    """The generate command of a metric model (melody, drums), facts §10.3 and §10.5.
+
+    primer_from_flag() -> a track parsed from the model's own primer flag, or None when
+    that flag is empty (raising ValueError on malformed input); default_primer() -> the
+    track used without any primer; codec(config) -> TrackCodec; check_primer_midi
+    (primer, config, name) raises ValueError for a primer MIDI the model cannot use.
+    """
+    setup_logging()
+    check_generate_flags()
+    if FLAGS.primer_midi and getattr(FLAGS, primer_flag):
+        fail(f'give either --{primer_flag} or --primer_midi, not both')
+    if FLAGS.qpm is not None and FLAGS.qpm <= 0:
+        fail(f'--qpm must be positive, got {FLAGS.qpm}')
+
+    # The primer is parsed before the model loads, so a typo fails fast.
+    qpm = FLAGS.qpm or 120.0
+    if FLAGS.primer_midi:
+        from magenta_rnn.music.midi_io import MIDIConversionError, midi_file_to_note_sequence
+        try:
+            primer = midi_file_to_note_sequence(FLAGS.primer_midi)
+        except (MIDIConversionError, OSError) as e:
+            fail(f'--primer_midi {FLAGS.primer_midi}: cannot read MIDI: {e}')
+        if primer.tempos and primer.tempos[0].qpm:
+            qpm = primer.tempos[0].qpm
+    else:
+        try:
+            track = primer_from_flag()
+        except ValueError as e:
+            fail(str(e))
+        if track is None:
+            track = default_primer()
+            logging.warning('no primer given (--%s/--primer_midi): starting from %s',
+                            primer_flag, list(track))
+        primer = track.to_sequence(qpm=qpm)
+
+    loaded = load_generation_model(model)
+    if loaded is None:
+        return
+    config, encoder, network = loaded
+    if FLAGS.primer_midi and check_primer_midi is not None:
+        try:
+            check_primer_midi(primer, config, f'--primer_midi {FLAGS.primer_midi}')
+        except ValueError as e:
+            fail(str(e))
+
+    import numpy as np
+
+    from magenta_rnn.rnn.model import NumpyStepper
+    from magenta_rnn.rnn.sampler import EventsSampler
+    from magenta_rnn.rnn.sequence_generator import generate_sequences
+
+    seconds_per_step = 60.0 / qpm / config.steps_per_quarter
+    total_seconds = FLAGS.num_steps * seconds_per_step
+    last_end_time = max((n.end_time for n in primer.notes), default=0.0)
+    start_time = last_end_time + seconds_per_step
+    if start_time >= total_seconds:
+        fail(f'the primer ({last_end_time:.2f} s) is as long as the {FLAGS.num_steps} steps '
+             f'requested ({total_seconds:.2f} s); raise --num_steps')
+    try:
+        outputs = generate_sequences(
+            EventsSampler(NumpyStepper(network), encoder), codec(config),
+            config.steps_per_quarter, primer, start_time, total_seconds, FLAGS.num_outputs,
+            temperature=FLAGS.temperature, beam_size=FLAGS.beam_size,
+            branch_factor=FLAGS.branch_factor, steps_per_iteration=FLAGS.steps_per_iteration,
+            rng=np.random.default_rng(FLAGS.seed))
+    except ValueError as e:
+        fail(str(e))
+    write_outputs(outputs, FLAGS.output_dir)
