@@ -208,7 +208,8 @@ def load_generation_model(model: EventsModel):
         else:
             bundle = bundle_lib.read_bundle(FLAGS.bundle_file)
             bundle_id = bundle.generator_details.id
-            if FLAGS.config and FLAGS.config != bundle_id and not FLAGS.config.endswith('.json'):
+            explicit_config = FLAGS['config'].present and FLAGS.config
+            if explicit_config and FLAGS.config != bundle_id and not FLAGS.config.endswith('.json'):
                 fail(f'--bundle_file {FLAGS.bundle_file} holds a {bundle_id!r} model but '
                      f'--config={FLAGS.config}; drop --config or use --config={bundle_id}')
             config = model_io.bundle_config(bundle, FLAGS.bundle_file)
