@@ -194,6 +194,27 @@ def test_config_sizes_and_errors(tmp_path):
         PERFORMANCE_RNN.load_config(str(bad))
 
 
+def test_warm_start_copies_bundle_weights(tmp_path):
+    from magenta_rnn.performance.model import bundle_warm_start
+    from magenta_rnn.rnn.model import build_events_rnn
+    from magenta_rnn.rnn.model_io import save_bundle
+    config = PERFORMANCE_RNN.load_config('performance', 'rnn_layer_sizes=[8,8]')
+
+    def model(hparams=config.hparams):
+        built = build_events_rnn(hparams, 356, 356)
+        built(np.zeros((1, 2, 356), np.float32))  # Creates the weights.
+        return built
+
+    trained, fresh = model(), model()
+    save_bundle(str(tmp_path / 'p.mag'), trained, config)
+    bundle_warm_start(str(tmp_path / 'p.mag'), 'performance')(fresh)
+    for a, b in zip(trained.trainable_variables, fresh.trainable_variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    wider = PERFORMANCE_RNN.load_config('performance', 'rnn_layer_sizes=[16,16]')
+    with pytest.raises(ValueError, match='p.mag: its weights do not fit this model'):
+        bundle_warm_start(str(tmp_path / 'p.mag'), 'performance')(model(wider.hparams))
+
+
 # The console scripts (subprocesses: absl flags are process-wide).
 
 def run_cli(module: str, *args: str) -> subprocess.CompletedProcess:

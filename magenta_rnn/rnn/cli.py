@@ -130,3 +130,119 @@ def run_train(model: EventsModel, warm_start_fn=None) -> None:
                                warm_start_fn=warm_start_fn, **common)
     except (ValueError, FileNotFoundError, train.NonFiniteLossError) as e:
         fail(str(e))
+
+
+def define_generate_flags(model_name: str, default_config: str | None,
+                          checkpoint_file_flag: bool = True) -> None:
+    define_common_flags(default_config)
+    flags.DEFINE_string('run_dir', None, 'Training run directory; the latest checkpoint in '
+                        'run_dir/train is used.')
+    if checkpoint_file_flag:
+        flags.DEFINE_string('checkpoint_file', None, 'Path of a checkpoint to use instead of --run_dir.')
+    flags.DEFINE_string('bundle_file', None, 'A .mag bundle to generate from, or to write with '
+                        '--save_generator_bundle.')
+    flags.DEFINE_boolean('save_generator_bundle', False, 'Write the model of --run_dir to '
+                         '--bundle_file instead of generating.')
+    flags.DEFINE_string('bundle_description', None, 'Description stored in a saved bundle.')
+    flags.DEFINE_string('output_dir', f'/tmp/{model_name}/generated',
+                        'Directory for the generated MIDI files.')
+    flags.DEFINE_integer('num_outputs', 10, 'Number of files to generate (sampled together).')
+    flags.DEFINE_integer('num_steps', 128, 'Length of each output in steps, primer included.')
+    flags.DEFINE_float('temperature', 1.0, 'Softmax temperature: above 1 more random, below 1 '
+                       'less.')
+    flags.DEFINE_integer('beam_size', 1, 'Beam size for beam search (1: plain sampling).')
+    flags.DEFINE_integer('branch_factor', 1, 'Branches per beam entry per iteration.')
+    flags.DEFINE_integer('steps_per_iteration', 1, 'Steps generated per beam search iteration.')
+    flags.DEFINE_integer('seed', None, 'Random seed, for reproducible outputs.')
+
+
+def load_generation_model(model: EventsModel):
+    """(config, encoder, network) from --bundle_file or --run_dir/--checkpoint_file.
+
+    Handles --save_generator_bundle too (writes the bundle and returns None).
+    """
+    from magenta_rnn.hparams import HParamsError
+    from magenta_rnn.rnn import bundle as bundle_lib
+    from magenta_rnn.rnn.config import ConfigError
+
+    checkpoint_file = getattr(FLAGS, 'checkpoint_file', None)
+    from_checkpoint = bool(FLAGS.run_dir or checkpoint_file)
+    if FLAGS.save_generator_bundle:
+        if not FLAGS.bundle_file:
+            fail('--save_generator_bundle needs --bundle_file (where to write the bundle)')
+        if not from_checkpoint:
+            fail('--save_generator_bundle needs --run_dir or --checkpoint_file')
+    elif from_checkpoint and FLAGS.bundle_file:
+        fail('give either --bundle_file or --run_dir/--checkpoint_file, not both')
+    elif not from_checkpoint and not FLAGS.bundle_file:
+        fail('one of --bundle_file, --run_dir or --checkpoint_file is required')
+
+    from magenta_rnn.rnn import model_io  # TensorFlow loads here.
+
+    try:
+        if from_checkpoint:
+            if not FLAGS.config:
+                fail('--config is required with --run_dir/--checkpoint_file')
+            config = model.load_config(FLAGS.config, FLAGS.hparams)
+            encoder = model.build_encoder(config)
+            facts = encoder_facts(encoder)
+            checkpoint = model_io.latest_checkpoint(FLAGS.run_dir, checkpoint_file)
+            network = model_io.load_trained(config, checkpoint, facts['input_size'],
+                                            facts['num_classes'], facts['input_depth'])
+            logging.info('loaded %s from %s', model_io.describe(config), checkpoint)
+            if FLAGS.save_generator_bundle:
+                model_io.save_bundle(FLAGS.bundle_file, network, config,
+                                     FLAGS.bundle_description or '')
+                if not FLAGS.bundle_description:
+                    logging.warning('the bundle has no description (--bundle_description)')
+                logging.info('wrote bundle %s', FLAGS.bundle_file)
+                return None
+        else:
+            bundle = bundle_lib.read_bundle(FLAGS.bundle_file)
+            bundle_id = bundle.generator_details.id
+            if FLAGS.config and FLAGS.config != bundle_id and not FLAGS.config.endswith('.json'):
+                fail(f'--bundle_file {FLAGS.bundle_file} holds a {bundle_id!r} model but '
+                     f'--config={FLAGS.config}; drop --config or use --config={bundle_id}')
+            config = model_io.bundle_config(bundle, FLAGS.bundle_file)
+            if config is None:  # the original's bundle: the shipped config of its id
+                config = model.load_config(bundle_id)
+            elif config.model != model.name:
+                fail(f'--bundle_file {FLAGS.bundle_file} holds a {config.model} model, '
+                     f'not {model.name}')
+            model.validate_config(config)
+            encoder = model.build_encoder(config)
+            network = model_io.load_bundle(FLAGS.bundle_file, config, encoder.num_classes)
+            logging.info('loaded bundle %s (%s)', FLAGS.bundle_file, bundle_id)
+    except (ConfigError, HParamsError, model_io.ModelLoadError,
+            bundle_lib.GeneratorBundleParseError) as e:
+        fail(str(e))
+    return config, encoder, network
+
+
+def check_generate_flags() -> None:
+    if not FLAGS.output_dir:
+        fail('--output_dir is required')
+    for name in ('num_outputs', 'num_steps', 'beam_size', 'branch_factor', 'steps_per_iteration'):
+        if getattr(FLAGS, name) < 1:
+            fail(f'--{name} must be at least 1, got {getattr(FLAGS, name)}')
+    if FLAGS.temperature <= 0:
+        fail(f'--temperature must be positive, got {FLAGS.temperature}')
+
+
+def write_outputs(sequences, output_dir: str) -> list[str]:
+    """Writes `<YYYY-mm-dd_HHMMSS>_<i>.mid` files (i 1-based, zero-padded) as the original."""
+    import os
+    import time
+
+    from magenta_rnn.music.midi_io import note_sequence_to_midi_file
+
+    os.makedirs(output_dir, exist_ok=True)
+    stamp = time.strftime('%Y-%m-%d_%H%M%S')
+    digits = len(str(len(sequences)))
+    paths = []
+    for i, sequence in enumerate(sequences, 1):
+        path = os.path.join(output_dir, f'{stamp}_{str(i).zfill(digits)}.mid')
+        note_sequence_to_midi_file(sequence, path)
+        paths.append(path)
+    logging.info('wrote %d MIDI files to %s', len(paths), output_dir)
+    return paths
