@@ -1,9 +1,10 @@
 """drums_rnn_create_dataset: NoteSequences -> training/eval SequenceExamples of drum tracks."""
-from absl import app
+from absl import app, flags
 
 from magenta_rnn.rnn import cli
 
 cli.define_create_dataset_flags(default_config='drum_kit')
+flags.adopt_module_key_flags(cli)  # --help lists the shared flags too.
 
 
 def main(argv: list[str]) -> None:

@@ -1,9 +1,10 @@
 """drums_rnn_train: train a Drums RNN, or with --eval run its eval job."""
-from absl import app
+from absl import app, flags
 
 from magenta_rnn.rnn import cli
 
 cli.define_train_flags('drums_rnn', default_config='drum_kit')
+flags.adopt_module_key_flags(cli)  # --help lists the shared flags too.
 
 
 def main(argv: list[str]) -> None:

@@ -3,11 +3,12 @@
 Training examples are augmented (5 time stretches x 7 transpositions per 30-second
 piece), so the training file is typically ~35x the eval file per input hour.
 """
-from absl import app
+from absl import app, flags
 
 from magenta_rnn.rnn import cli
 
 cli.define_create_dataset_flags(default_config='performance')
+flags.adopt_module_key_flags(cli)  # --help lists the shared flags too.
 
 
 def main(argv: list[str]) -> None:

@@ -13,6 +13,7 @@ from absl import app, flags
 from magenta_rnn.rnn import cli
 
 cli.define_train_flags('performance_rnn', default_config='performance')
+flags.adopt_module_key_flags(cli)  # --help lists the shared flags too.
 flags.DEFINE_string('warm_start_bundle_file', None,
                     'A .mag bundle whose weights initialise a fresh training run '
                     '(its model shape must match --config and --hparams).')
