@@ -98,7 +98,8 @@ def encoder_facts(encoder) -> dict:
                 input_depth=getattr(encoder, 'input_depth', None))
 
 
-def run_train(model: EventsModel) -> None:
+def run_train(model: EventsModel, warm_start_fn=None) -> None:
+    """Trains (or with --eval evaluates); warm_start_fn(model) initialises a fresh run."""
     from magenta_rnn.hparams import HParamsError
     from magenta_rnn.rnn.config import ConfigError
 
@@ -126,7 +127,8 @@ def run_train(model: EventsModel) -> None:
         else:
             train.run_training(num_training_steps=FLAGS.num_training_steps,
                                summary_frequency=FLAGS.summary_frequency,
-                               num_checkpoints=FLAGS.num_checkpoints, seed=FLAGS.seed, **common)
+                               num_checkpoints=FLAGS.num_checkpoints, seed=FLAGS.seed,
+                               warm_start_fn=warm_start_fn, **common)
     except (ValueError, FileNotFoundError, train.NonFiniteLossError) as e:
         fail(str(e))
 

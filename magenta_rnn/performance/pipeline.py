@@ -1,0 +1,73 @@
+"""performance_rnn_create_dataset's pipeline (facts §6.4).
+
+SustainApplier -> Stretcher -> Splitter(30 s) -> Quantizer(steps_per_second) ->
+Transposer -> PerformanceExtractor -> encoder, per mode. Training mode stretches by
+5 factors and transposes by -3..+3, so one 30-second piece gives up to 35 examples
+(70 with optional conditioning, which encodes each performance twice); eval mode
+does neither.
+"""
+from __future__ import annotations
+
+from magenta_rnn.music.performances import extract_performances
+from magenta_rnn.performance.model import PerformanceSetup, setup
+from magenta_rnn.pipelines.stages import (Chain, Quantizer, SustainApplier, Splitter, Stage,
+                                          Stretcher, Transposer)
+from magenta_rnn.rnn.config import EventsRnnConfig
+
+MIN_EVENTS = 32
+MAX_EVENTS = 512
+SPLIT_HOP_SECONDS = 30.0
+STRETCH_FACTORS = {'training': (0.95, 0.975, 1.0, 1.025, 1.05), 'eval': (1.0,)}
+TRANSPOSITIONS = {'training': tuple(range(-3, 4)), 'eval': (0,)}
+
+
+class PerformanceExtractor(Stage):
+    """extract_performances with create_dataset's settings (facts §5.3, §6.4)."""
+
+    def __init__(self, name: str, min_events: int = MIN_EVENTS, max_events: int = MAX_EVENTS,
+                 num_velocity_bins: int = 0, note_performance: bool = False):
+        super().__init__(name)
+        self.settings = dict(min_events_discard=min_events, max_events_truncate=max_events,
+                             num_velocity_bins=num_velocity_bins,
+                             note_performance=note_performance)
+
+    def transform(self, item):
+        performances, stats = extract_performances(item, **self.settings)
+        self.stats.extend(stats)
+        return performances
+
+
+class PerformanceEncoder(Stage):
+    """Encodes a performance; with controls, encodes (controls, performance) per event.
+
+    Optional conditioning gives two examples per performance: controls on, then off.
+    """
+
+    def __init__(self, name: str, performance_setup: PerformanceSetup):
+        super().__init__(name)
+        self.setup = performance_setup
+
+    def transform(self, item):
+        s = self.setup
+        if not s.control_signals:
+            return [s.encoder.encode_serialized(item)]
+        controls = list(zip(*[signal.extract(item) for signal in s.control_signals]))
+        if not s.optional_conditioning:
+            return [s.encoder.encode_serialized(controls, item)]
+        return [s.encoder.encode_serialized([(disable, c) for c in controls], item)
+                for disable in (False, True)]
+
+
+def build_chain(config: EventsRnnConfig, mode: str) -> Chain:
+    performance_setup = setup(config)
+    return Chain([
+        SustainApplier(f'SustainPipeline_{mode}'),
+        Stretcher(f'StretchPipeline_{mode}', STRETCH_FACTORS[mode]),
+        Splitter(f'Splitter_{mode}', SPLIT_HOP_SECONDS),
+        Quantizer(f'Quantizer_{mode}', steps_per_second=performance_setup.steps_per_second),
+        Transposer(f'TranspositionPipeline_{mode}', TRANSPOSITIONS[mode]),
+        PerformanceExtractor(f'PerformanceExtractor_{mode}',
+                             num_velocity_bins=performance_setup.num_velocity_bins,
+                             note_performance=performance_setup.note_performance),
+        PerformanceEncoder(f'EncoderPipeline_{mode}', performance_setup),
+    ])
