@@ -224,7 +224,8 @@ def run_cli(module: str, *args: str) -> subprocess.CompletedProcess:
 
 
 def last_line(result) -> str:
-    return result.stderr.strip().splitlines()[-1]
+    """The last stderr line without its `<program>: ` prefix."""
+    return result.stderr.strip().splitlines()[-1].split(': ', 1)[1]
 
 
 def test_create_dataset_requires_output_dir(tmp_path):

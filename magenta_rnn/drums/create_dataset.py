@@ -1,10 +1,8 @@
 """drums_rnn_create_dataset: NoteSequences -> training/eval SequenceExamples of drum tracks."""
-from absl import app, flags
-
+from magenta_rnn import console
 from magenta_rnn.rnn import cli
 
 cli.define_create_dataset_flags(default_config='drum_kit')
-flags.adopt_module_key_flags(cli)  # --help lists the shared flags too.
 
 
 def main(argv: list[str]) -> None:
@@ -15,7 +13,7 @@ def main(argv: list[str]) -> None:
 
 
 def console_entry_point() -> None:
-    app.run(main)
+    console.run(main)
 
 
 if __name__ == '__main__':

@@ -1,10 +1,8 @@
 """drums_rnn_train: train a Drums RNN, or with --eval run its eval job."""
-from absl import app, flags
-
+from magenta_rnn import console
 from magenta_rnn.rnn import cli
 
 cli.define_train_flags('drums_rnn', default_config='drum_kit')
-flags.adopt_module_key_flags(cli)  # --help lists the shared flags too.
 
 
 def main(argv: list[str]) -> None:
@@ -15,7 +13,7 @@ def main(argv: list[str]) -> None:
 
 
 def console_entry_point() -> None:
-    app.run(main)
+    console.run(main)
 
 
 if __name__ == '__main__':

@@ -1,14 +1,12 @@
 """performance_rnn_create_dataset: NoteSequences -> training/eval SequenceExamples.
-
 Training examples are augmented (5 time stretches x 7 transpositions per 30-second
 piece), so the training file is typically ~35x the eval file per input hour.
 """
-from absl import app, flags
 
+from magenta_rnn import console
 from magenta_rnn.rnn import cli
 
 cli.define_create_dataset_flags(default_config='performance')
-flags.adopt_module_key_flags(cli)  # --help lists the shared flags too.
 
 
 def main(argv: list[str]) -> None:
@@ -19,7 +17,7 @@ def main(argv: list[str]) -> None:
 
 
 def console_entry_point() -> None:
-    app.run(main)
+    console.run(main)
 
 
 if __name__ == '__main__':

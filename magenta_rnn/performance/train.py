@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import os
 
-from absl import app, flags
+from absl import flags
 
+from magenta_rnn import console
 from magenta_rnn.rnn import cli
 
 cli.define_train_flags('performance_rnn', default_config='performance')
-flags.adopt_module_key_flags(cli)  # --help lists the shared flags too.
 flags.DEFINE_string('warm_start_bundle_file', None,
                     'A .mag bundle whose weights initialise a fresh training run '
                     '(its model shape must match --config and --hparams).')
@@ -37,7 +37,7 @@ def main(argv: list[str]) -> None:
 
 
 def console_entry_point() -> None:
-    app.run(main)
+    console.run(main)
 
 
 if __name__ == '__main__':
