@@ -14,6 +14,7 @@ import logging
 import multiprocessing
 import os
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
 
@@ -90,14 +91,14 @@ def run_dataset_pipeline(input_path: str, output_dir: str, dataset_names: dict[s
     start = time.time()
     inputs = 0
 
+    # At most this many inputs are in flight, so results cannot pile up in memory
+    # when writing is slower than the workers (augmented performances are large).
+    in_flight = threading.BoundedSemaphore(max(4, 4 * workers))
+
     def jobs() -> Iterator[tuple[str, bytes]]:
-        nonlocal inputs
         for serialized in records.read_records(input_path):
-            mode = 'eval' if partition.random() < eval_ratio else 'training'
-            counts_key = f'RandomPartition_{dataset_names[mode]}_count'
-            _merge(stats, [Counter(counts_key, 1)])
-            inputs += 1
-            yield mode, serialized
+            in_flight.acquire()
+            yield 'eval' if partition.random() < eval_ratio else 'training', serialized
 
     writers = {mode: records.RecordWriter(paths[mode]) for mode in MODES}
     try:
@@ -108,15 +109,18 @@ def run_dataset_pipeline(input_path: str, output_dir: str, dataset_names: dict[s
         else:
             pool = multiprocessing.get_context('spawn').Pool(
                 workers, initializer=_init_worker, initargs=(build_chain,))
-            results = pool.imap(_process, jobs(), chunksize=8)
-        for done, (mode, outputs, item_stats) in enumerate(results, 1):
+            results = pool.imap(_process, jobs())
+        for inputs, (mode, outputs, item_stats) in enumerate(results, 1):
+            in_flight.release()
             for output in outputs:
                 writers[mode].write(output)
             counts[mode] += len(outputs)
+            _merge(stats, [Counter(f'RandomPartition_{dataset_names[mode]}_count', 1)])
             _merge(stats, item_stats)
-            if done % log_every == 0:
+            if inputs % log_every == 0:
                 log.info('processed %d inputs (%.1f/s); %d training and %d eval examples so far',
-                         done, done / (time.time() - start), counts['training'], counts['eval'])
+                         inputs, inputs / (time.time() - start), counts['training'],
+                         counts['eval'])
         if pool is not None:
             pool.close()
             pool.join()
