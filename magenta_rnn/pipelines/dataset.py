@@ -29,7 +29,11 @@ MODES = ('eval', 'training')
 
 
 class NothingExtractedError(RuntimeError):
-    """The pipeline produced no examples at all."""
+    """The pipeline produced no examples at all; `summary` says what was dropped and why."""
+
+    def __init__(self, message: str, summary: DatasetSummary):
+        super().__init__(message)
+        self.summary = summary
 
 
 @dataclasses.dataclass
@@ -135,8 +139,8 @@ def run_dataset_pipeline(input_path: str, output_dir: str, dataset_names: dict[s
         for writer in writers.values():
             writer.abort()
         raise NothingExtractedError(
-            f'no examples were extracted from {inputs} NoteSequences in {input_path}; '
-            f'statistics of what was dropped:\n{summary.stats_report()}')
+            f'no examples were extracted from {inputs} NoteSequences in {input_path} '
+            '(the statistics say what was dropped and why)', summary)
     for writer in writers.values():
         writer.close()
     return summary

@@ -45,8 +45,6 @@ def setup_logging() -> None:
     logging.getLogger().setLevel(level if level != 'FATAL' else 'CRITICAL')
 
 
-
-
 def run_create_dataset(model: EventsModel) -> None:
     from magenta_rnn.pipelines.dataset import NothingExtractedError, run_dataset_pipeline
     from magenta_rnn.rnn.config import ConfigError
@@ -65,6 +63,7 @@ def run_create_dataset(model: EventsModel) -> None:
     except (ConfigError, HParamsError, FileNotFoundError, ValueError) as e:
         fail(str(e))
     except NothingExtractedError as e:
+        logging.error('statistics of what was dropped:\n%s', e.summary.stats_report())
         fail(str(e))
     logging.info('statistics:\n%s', summary.stats_report())
     for name, count in summary.outputs.items():
