@@ -94,11 +94,32 @@ def _push(window, entry):
     return tf.concat([window[1:], entry[None]], axis=0), backward
 
 
-def _scan(body, elems, initializer):
-    """tf.scan, but a statically single step (generation) runs the body once, no loop."""
+def _recur(body, elems, initializer, num_outputs: int):
+    """Runs `body(carry, x) -> (new_carry, outputs)` over time-major `elems`.
+
+    Returns (final carry, outputs stacked over time). Unlike tf.scan only the per-step
+    outputs are stacked: the carry (which holds the [L, B, n] attention windows) is not
+    kept for every step, nor does the backward pass build zero gradients for such stacks.
+    A statically single step (generation) runs the body once, no loop.
+    """
     if elems.shape[0] == 1:
-        return tuple(t[None] for t in body(initializer, elems[0]))
-    return tf.scan(body, elems, initializer=initializer)
+        carry, outputs = body(initializer, elems[0])
+        return carry, tuple(o[None] for o in outputs)
+    length = tf.shape(elems)[0]
+    arrays = tuple(tf.TensorArray(tf.float32, size=length, element_shape=None)
+                   for _ in range(num_outputs))
+
+    # Steps are read from a TensorArray: the gradient of slicing elems[t] would be a
+    # full [T, ...] tensor per step.
+    inputs = tf.TensorArray(elems.dtype, size=length, element_shape=elems.shape[1:]).unstack(elems)
+
+    def loop_body(t, carry, arrays):
+        carry, outputs = body(carry, inputs.read(t))
+        return t + 1, carry, tuple(a.write(t, o) for a, o in zip(arrays, outputs))
+
+    _, carry, arrays = tf.while_loop(lambda t, *_: t < length, loop_body,
+                                     (tf.constant(0), tuple(initializer), arrays))
+    return carry, tuple(a.stack() for a in arrays)
 
 
 class _Lstm(tf.Module):
@@ -299,12 +320,11 @@ class EventsRnn(tf.Module):
         h_kernel = lstm.kernel[n_in:]
 
         def body(carry, gates_x):
-            c, h = carry
-            return _lstm_gates(gates_x + tf.matmul(h, h_kernel), c)
+            c, h = _lstm_gates(gates_x + tf.matmul(carry[1], h_kernel), carry[0])
+            return (c, h), (h,)
 
-        init = (state[0], state[1])
-        cs, hs = _scan(body, x_gates, initializer=init)
-        return self._time_major(hs), self._final((cs, hs), init)
+        final, (hs,) = _recur(body, x_gates, (state[0], state[1]), 1)
+        return self._time_major(hs), final
 
     def _attention_step(self, attn: _Attention, query, attn_states, features):
         """New attns from the query and the [L, B, size] window and its features."""
@@ -336,7 +356,7 @@ class EventsRnn(tf.Module):
         units = lstm.units
 
         def body(carry, px):
-            c, h, attns, states, features, _ = carry
+            c, h, attns, states, features = carry
             cell_input = px + tf.matmul(attns, proj_a)
             gates = tf.matmul(tf.concat([cell_input, h], 1), lstm.kernel) + lstm.bias
             c, h = _lstm_gates(gates, c)
@@ -344,24 +364,13 @@ class EventsRnn(tf.Module):
             output = (tf.matmul(h, out_kernel[:units]) + tf.matmul(attns, out_kernel[units:])
                       + attn.output_projection.bias)
             states, features = self._push_window(attn, output, states, features)
-            return c, h, attns, states, features, output
+            return (c, h, attns, states, features), (output,)
 
         attns, states, features = self._unpack_attn_state(attn_state)
-        batch = tf.shape(x)[0]
-        init = (lstm_state[0], lstm_state[1], attns, states, features,
-                tf.zeros(tf.stack([batch, attn.attn_size])))
-        result = _scan(body, proj_x, initializer=init)
-        final = self._final(result, init)
-        outputs = self._time_major(result[5])
-        return outputs, (final[0], final[1]), self._pack_attn_state(*final[2:5])
-
-    @staticmethod
-    def _final(result, init):
-        if result[0].shape[0] is not None and result[0].shape[0] > 0:
-            return tuple(r[-1] for r in result)
-        # An empty sequence leaves the state as it was.
-        length = tf.shape(result[0])[0]
-        return tf.cond(length > 0, lambda: tuple(r[-1] for r in result), lambda: tuple(init))
+        init = (lstm_state[0], lstm_state[1], attns, states, features)
+        final, (outputs,) = _recur(body, proj_x, init, 1)
+        return (self._time_major(outputs), (final[0], final[1]),
+                self._pack_attn_state(*final[2:5]))
 
     def _run_stack_attention(self, x, layer_states, attn_state, keep, training):
         """Old layout: the attention wrapper goes around the whole stack, step by step."""
@@ -389,15 +398,12 @@ class EventsRnn(tf.Module):
             output = (tf.matmul(layer_input, out_kernel[:top]) + tf.matmul(attns, out_kernel[top:])
                       + attn.output_projection.bias)
             states, features = self._push_window(attn, output, states, features)
-            return (*new_pairs, attns, states, features, output)
+            return (*new_pairs, attns, states, features), (output,)
 
         attns, states, features = self._unpack_attn_state(attn_state)
-        batch = tf.shape(x)[0]
-        init = (*[t for pair in layer_states for t in pair], attns, states, features,
-                tf.zeros(tf.stack([batch, attn.attn_size])))
-        result = _scan(body, proj_x, initializer=init)
-        final = self._final(result, init)
-        outputs = self._time_major(result[-1])
+        init = (*[t for pair in layer_states for t in pair], attns, states, features)
+        final, (outputs,) = _recur(body, proj_x, init, 1)
+        outputs = self._time_major(outputs)
         pairs = [(final[2 * k], final[2 * k + 1]) for k in range(count)]
         return outputs, pairs, self._pack_attn_state(*final[2 * count:2 * count + 3])
 
