@@ -95,26 +95,29 @@ def _push(window, entry):
 
 
 def _recur(body, elems, initializer, num_outputs: int):
-    """Runs `body(carry, x) -> (new_carry, outputs)` over time-major `elems`.
+    """Runs `body(carry, x) -> (new_carry, outputs)` over time-major `elems` (a tensor or a
+    tuple of tensors, x then being a tuple).
 
     Returns (final carry, outputs stacked over time). Unlike tf.scan only the per-step
     outputs are stacked: the carry (which holds the [L, B, n] attention windows) is not
-    kept for every step, nor does the backward pass build zero gradients for such stacks.
-    A statically single step (generation) runs the body once, no loop.
+    kept for every step. A statically single step (generation) runs the body once, no loop.
     """
-    if elems.shape[0] == 1:
-        carry, outputs = body(initializer, elems[0])
+    single = not isinstance(elems, tuple)
+    elems = (elems,) if single else elems
+    pick = (lambda xs: xs[0]) if single else tuple
+    if elems[0].shape[0] == 1:
+        carry, outputs = body(initializer, pick([e[0] for e in elems]))
         return carry, tuple(o[None] for o in outputs)
-    length = tf.shape(elems)[0]
+    length = tf.shape(elems[0])[0]
     arrays = tuple(tf.TensorArray(tf.float32, size=length, element_shape=None)
                    for _ in range(num_outputs))
-
-    # Steps are read from a TensorArray: the gradient of slicing elems[t] would be a
+    # Steps are read from TensorArrays: the gradient of slicing elems[t] would be a
     # full [T, ...] tensor per step.
-    inputs = tf.TensorArray(elems.dtype, size=length, element_shape=elems.shape[1:]).unstack(elems)
+    inputs = [tf.TensorArray(e.dtype, size=length, element_shape=e.shape[1:]).unstack(e)
+              for e in elems]
 
     def loop_body(t, carry, arrays):
-        carry, outputs = body(carry, inputs.read(t))
+        carry, outputs = body(carry, pick([i.read(t) for i in inputs]))
         return t + 1, carry, tuple(a.write(t, o) for a, o in zip(arrays, outputs))
 
     _, carry, arrays = tf.while_loop(lambda t, *_: t < length, loop_body,
@@ -252,18 +255,8 @@ class EventsRnn(tf.Module):
             x, final_layers, final_attn = self._run_stack_attention(
                 x, layer_states, attn_state, keep, training)
         else:
-            for k, lstm in enumerate(self.lstms):
-                projection = self.residual_projections[k]
-                if projection is not None:
-                    x = projection(x)
-                if k == 0 and self.attention is not None:
-                    y, final_layers[0], final_attn = self._run_first_layer_attention(
-                        x, layer_states[0], attn_state)
-                else:
-                    y, final_layers[k] = self._run_lstm(lstm, x, layer_states[k])
-                if self.residual_connections:
-                    y = y + x
-                x = self._dropout(y, keep, training)
+            x, final_layers, final_attn = self._run_stacked(
+                x, layer_states, attn_state, keep, training)
         logits = self.output_layer(x)
         flat_state = tuple(t for pair in final_layers for t in pair) + tuple(final_attn)
         return logits, flat_state
@@ -313,19 +306,6 @@ class EventsRnn(tf.Module):
             return tf.reshape(x, [x.shape[1] or -1, x.shape[0] or -1, x.shape[2]])
         return tf.transpose(x, [1, 0, 2])
 
-    def _run_lstm(self, lstm: _Lstm, x: tf.Tensor, state):
-        """One plain LSTM layer over all steps; the x-half of the kernel is batched."""
-        n_in = lstm.input_size
-        x_gates = self._time_major(_matmul_last(x, lstm.kernel[:n_in]) + lstm.bias)
-        h_kernel = lstm.kernel[n_in:]
-
-        def body(carry, gates_x):
-            c, h = _lstm_gates(gates_x + tf.matmul(carry[1], h_kernel), carry[0])
-            return (c, h), (h,)
-
-        final, (hs,) = _recur(body, x_gates, (state[0], state[1]), 1)
-        return self._time_major(hs), final
-
     def _attention_step(self, attn: _Attention, query, attn_states, features):
         """New attns from the query and the [L, B, size] window and its features."""
         return _attend(attn.query(query), attn.attn_v, attn_states, features)
@@ -345,32 +325,81 @@ class EventsRnn(tf.Module):
         return (attns, tf.reshape(tf.transpose(states, [1, 0, 2]), flat),
                 tf.reshape(tf.transpose(features, [1, 0, 2]), flat))
 
-    def _run_first_layer_attention(self, x, lstm_state, attn_state):
+    def _run_stacked(self, x, layer_states, attn_state, keep, training):
+        """Every layer in one time loop ('first_layer' layout).
+
+        Layer k's step t and layer k-1's step t+1 do not depend on each other, so the while
+        loop runs them side by side (as the original's MultiRNNCell in dynamic_rnn does);
+        a loop per layer would leave all but one core idle. What does not depend on the
+        recurrence is done for all steps before the loop: layer 0's residual projection and
+        the input half of layer 0's kernel (or of the attention input projection).
+        """
+        count = len(self.lstms)
+        first = self.lstms[0]
+        if self.residual_projections[0] is not None:
+            x = self.residual_projections[0](x)
+        n_in = first.input_size
         attn = self.attention
-        lstm = self.lstms[0]
-        n_in = lstm.input_size
-        proj_x = self._time_major(
-            _matmul_last(x, attn.input_projection.kernel[:n_in]) + attn.input_projection.bias)
-        proj_a = attn.input_projection.kernel[n_in:]
-        out_kernel = attn.output_projection.kernel
-        units = lstm.units
+        if attn is not None:
+            projected = (_matmul_last(x, attn.input_projection.kernel[:n_in])
+                         + attn.input_projection.bias)
+        else:
+            projected = _matmul_last(x, first.kernel[:n_in]) + first.bias
+        elems = (self._time_major(projected),)
+        if self.residual_connections:
+            elems += (self._time_major(x),)
+        # Weights are read (and sliced) once, outside the loop: inside, each read would be
+        # one more op per step forward and backward.
+        kernels = [tf.convert_to_tensor(l.kernel) for l in self.lstms]
+        biases = [tf.convert_to_tensor(l.bias) for l in self.lstms]
+        h_kernel = kernels[0][n_in:]
+        projections = [None if p is None else (tf.convert_to_tensor(p.kernel),
+                                                tf.convert_to_tensor(p.bias))
+                       for p in self.residual_projections]
+        if attn is not None:
+            proj_a = attn.input_projection.kernel[n_in:]
+            query_kernel = tf.convert_to_tensor(attn.query.kernel)
+            query_bias = tf.convert_to_tensor(attn.query.bias)
+            out_kernel = tf.convert_to_tensor(attn.output_projection.kernel)
+            out_bias = tf.convert_to_tensor(attn.output_projection.bias)
+            attn_w, attn_v = tf.convert_to_tensor(attn.attn_w), tf.convert_to_tensor(attn.attn_v)
 
-        def body(carry, px):
-            c, h, attns, states, features = carry
-            cell_input = px + tf.matmul(attns, proj_a)
-            gates = tf.matmul(tf.concat([cell_input, h], 1), lstm.kernel) + lstm.bias
-            c, h = _lstm_gates(gates, c)
-            attns = self._attention_step(attn, tf.concat([c, h], 1), states, features)
-            output = (tf.matmul(h, out_kernel[:units]) + tf.matmul(attns, out_kernel[units:])
-                      + attn.output_projection.bias)
-            states, features = self._push_window(attn, output, states, features)
-            return (c, h, attns, states, features), (output,)
+        def body(carry, step):
+            c, h = carry[0], carry[1]
+            new_carry = []
+            if attn is not None:
+                attns, states, features = carry[2 * count:]
+                cell_input = step[0] + tf.matmul(attns, proj_a)
+                c, h = _lstm_gates(tf.matmul(tf.concat([cell_input, h], 1), kernels[0])
+                                   + biases[0], c)
+                query = tf.matmul(tf.concat([c, h], 1), query_kernel) + query_bias
+                attns = _attend(query, attn_v, states, features)
+                y = tf.matmul(tf.concat([h, attns], 1), out_kernel) + out_bias
+                attn_carry = (attns, _push(states, y), _push(features, tf.matmul(y, attn_w)))
+            else:
+                c, h = _lstm_gates(step[0] + tf.matmul(h, h_kernel), c)
+                y, attn_carry = h, ()
+            new_carry += [c, h]
+            if self.residual_connections:
+                y = y + step[1]
+            layer_input = self._dropout(y, keep, training)
+            for k in range(1, count):
+                if projections[k] is not None:
+                    layer_input = tf.matmul(layer_input, projections[k][0]) + projections[k][1]
+                c, h = _lstm_gates(tf.matmul(tf.concat([layer_input, carry[2 * k + 1]], 1),
+                                             kernels[k]) + biases[k], carry[2 * k])
+                new_carry += [c, h]
+                y = h + layer_input if self.residual_connections else h
+                layer_input = self._dropout(y, keep, training)
+            return (*new_carry, *attn_carry), (layer_input,)
 
-        attns, states, features = self._unpack_attn_state(attn_state)
-        init = (lstm_state[0], lstm_state[1], attns, states, features)
-        final, (outputs,) = _recur(body, proj_x, init, 1)
-        return (self._time_major(outputs), (final[0], final[1]),
-                self._pack_attn_state(*final[2:5]))
+        init = tuple(t for pair in layer_states for t in pair)
+        if attn is not None:
+            init += self._unpack_attn_state(attn_state)
+        final, (outputs,) = _recur(body, elems, init, 1)
+        pairs = [(final[2 * k], final[2 * k + 1]) for k in range(count)]
+        final_attn = self._pack_attn_state(*final[2 * count:]) if attn is not None else ()
+        return self._time_major(outputs), pairs, final_attn
 
     def _run_stack_attention(self, x, layer_states, attn_state, keep, training):
         """Old layout: the attention wrapper goes around the whole stack, step by step."""
