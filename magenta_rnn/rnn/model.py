@@ -4,10 +4,12 @@ A stack of TF1-style BasicLSTMCell layers (one [x, h] kernel, gate columns i, j,
 forget bias +1.0 added at run time), output dropout on every layer, optional residual
 connections, optional attention (AttentionCellWrapper semantics) and a final dense layer.
 
-Speed: the RNN runs layer by layer. Everything that does not depend on the recurrence
-(the input half of each kernel, dropout, residual sums, the output layer) is computed for
-all time steps in one batched op outside the time loop; the loop only does the h-half
-matmul and the gate arithmetic. The attention window also caches each entry's
+Speed: all layers step through time in one while loop, so that layer k's step t and layer
+k-1's step t+1 run side by side on two cores (a loop per layer is a single chain of small
+ops). What does not depend on the recurrence is done for all steps outside the loop: layer
+0's input half of the kernel (or of the attention input projection), the dropout masks,
+the output layer. Gate arithmetic and attention are fused XLA kernels (fewer ops per step;
+op dispatch, not arithmetic, dominates at these sizes). The attention window also caches each entry's
 `entry @ attn_w` features (the original recomputes the 1x1 convolution over the whole
 window every step), so a step costs one small matmul instead of `attn_length` of them.
 
