@@ -5,7 +5,7 @@ Rerun everything with one command from the repository root:
     /work/main/.venv/bin/python scripts/benchmark_melody_rnn.py
 
 (options: --work_dir DIR (data and runs are cached there; default /tmp/melody_rnn_bench),
---train_steps N, --repeats N, --only train|generate; MAGENTA_PEER_VENV points at the peer.)
+--train_steps N (20), --repeats N (best of N, alternating sides; 1), --only train|generate; MAGENTA_PEER_VENV points at the peer.)
 
 What it measures (the speed contract of the Melody RNN issue):
 * Data: Nottingham melodies (../shared/data/nottingham/MIDI/melody) made into
@@ -28,6 +28,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -228,7 +229,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--work_dir', default=os.path.join(tempfile.gettempdir(),
                                                             'melody_rnn_bench'))
-    parser.add_argument('--train_steps', type=int, default=10)
+    parser.add_argument('--train_steps', type=int, default=20)
     parser.add_argument('--repeats', type=int, default=1, help='runs per measurement (best kept)')
     parser.add_argument('--only', choices=('train', 'generate'))
     args = parser.parse_args()
@@ -249,7 +250,8 @@ def main() -> None:
             for _ in range(args.repeats):
                 print(f'training {name}: peer...', flush=True)
                 theirs.append(_run('peer', ['-c', PEER_TRAIN, name, str(windows[name]),
-                                            str(args.train_steps), save], logs / f'peer_{name}.log'))
+                                            str(args.train_steps), save],
+                                   logs / f'peer_{name}.log'))
                 print(f'training {name}: ours...', flush=True)
                 ours.append(_run('ours', ['-c', OUR_TRAIN, name, str(windows[name]),
                                           str(args.train_steps)], logs / f'ours_{name}.log'))
@@ -263,8 +265,10 @@ def main() -> None:
     if args.only != 'train':
         theirs, ours = [], []
         for _ in range(args.repeats):
-            for side, driver, runs in (('peer', PEER_GENERATE, theirs), ('ours', OUR_GENERATE, ours)):
+            for side, driver, runs in (('peer', PEER_GENERATE, theirs),
+                                       ('ours', OUR_GENERATE, ours)):
                 out = work / f'generated_{side}'
+                shutil.rmtree(out, ignore_errors=True)
                 print(f'generating: {side}...', flush=True)
                 runs.append(_run(side, ['-c', driver, f'--bundle_file={bundle}',
                                         f'--output_dir={out}', '--num_outputs=10',

@@ -8,10 +8,11 @@ Speed: all layers step through time in one while loop, so that layer k's step t 
 k-1's step t+1 run side by side on two cores (a loop per layer is a single chain of small
 ops). What does not depend on the recurrence is done for all steps outside the loop: layer
 0's input half of the kernel (or of the attention input projection), the dropout masks,
-the output layer. Gate arithmetic and attention are fused XLA kernels (fewer ops per step;
-op dispatch, not arithmetic, dominates at these sizes). The attention window also caches each entry's
-`entry @ attn_w` features (the original recomputes the 1x1 convolution over the whole
-window every step), so a step costs one small matmul instead of `attn_length` of them.
+the output layer. Gate arithmetic and attention are fused XLA kernels (fewer ops per
+step: op dispatch, not arithmetic, dominates at these sizes). The attention window also
+caches each entry's `entry @ attn_w` features (the original recomputes the 1x1
+convolution over the whole window every step), so a step costs one small matmul instead
+of `attn_length` of them.
 
 Two attention layouts exist in the wild (facts §9.5):
 * 'first_layer' (May 2017 on): only layer 0 is wrapped; the query is layer 0's (c, h).
