@@ -4,8 +4,10 @@ Rerun everything with one command from the repository root:
 
     /work/main/.venv/bin/python scripts/benchmark_melody_rnn.py
 
-(options: --work_dir DIR (data and runs are cached there; default /tmp/melody_rnn_bench),
---train_steps N (20), --repeats N (best of N, alternating sides; 1), --only train|generate; MAGENTA_PEER_VENV points at the peer.)
+Options: --work_dir DIR (data and runs are cached there; default /tmp/melody_rnn_bench),
+--train_steps N (default 20), --repeats N (best of N runs, sides alternating; default 1),
+--only train|generate. MAGENTA_PEER_VENV points at the peer (default ../peer_venv).
+The first run builds the data with the peer (a few minutes); later runs reuse it.
 
 What it measures (the speed contract of the Melody RNN issue):
 * Data: Nottingham melodies (../shared/data/nottingham/MIDI/melody) made into
