@@ -306,6 +306,24 @@ def test_vectorized_encoding_matches_per_position_methods(name):
         33:50].tolist()
 
 
+def test_key_melody_last_step_of_a_growing_melody_matches_the_whole_encoding():
+    # Generation encodes the last step after each append; that path keeps a running state.
+    enc = KeyMelodyEncoderDecoder(48, 84)
+    rng = np.random.default_rng(1)
+    events = rng.choice([NO_EVENT, NO_EVENT, NOTE_OFF] + list(range(48, 84)), size=60).tolist()
+    whole = enc.events_to_inputs(Melody(events)).tolist()
+    melody = Melody(events[:1])
+    rows = [enc.get_inputs_batch([melody], full_length=True)[0][-1].tolist()]
+    for event in events[1:]:
+        melody.append(event)
+        rows.append(enc.get_inputs_batch([melody])[0][-1].tolist())
+    assert rows == whole
+    # An edited prefix is noticed (the running state is not reused).
+    melody.events[5] = 83 if melody.events[5] != 83 else 48
+    assert enc.events_to_inputs(melody, 59, 60).tolist() == [
+        enc.events_to_inputs(Melody(list(melody.events))).tolist()[-1]]
+
+
 def test_key_melody_decodes_repeats():
     enc = KeyMelodyEncoderDecoder(48, 84)
     events = list(range(60, 80)) + [NO_EVENT] * 12

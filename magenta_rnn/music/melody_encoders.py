@@ -89,6 +89,11 @@ def _max_key_flags(key_histogram: Sequence[int]) -> tuple[float, ...]:
     return tuple(1.0 if value == top else 0.0 for value in key_histogram)
 
 
+# Up to this many positions per call, key flags come from the running pitch-class counts.
+_FEW_POSITIONS = 4
+_MAX_CACHED_STATES = 1024
+
+
 @functools.lru_cache(maxsize=None)
 def _recent_key_flags(pitch_classes: tuple[int, ...]) -> tuple[float, ...]:
     """Best-key flags of a melody made of these (sorted) pitch classes."""
@@ -116,6 +121,8 @@ class KeyMelodyEncoderDecoder(EventSequenceEncoderDecoder):
         self._binary_counter_bits = binary_counter_bits
         self._min_note = min_note
         self._note_range = max_note - min_note
+        # id(events list) -> (length, events tuple, running state): see _prefix_features.
+        self._states: dict[int, tuple] = {}
 
     @property
     def input_size(self) -> int:
@@ -134,19 +141,29 @@ class KeyMelodyEncoderDecoder(EventSequenceEncoderDecoder):
     def class_num_steps(self) -> np.ndarray:
         return np.ones(self.num_classes, dtype=np.int64)  # Every melody event is one step.
 
-    def _prefix_features(self, events: Sequence[int], stop: int):
-        """Running state after each of events[0..stop-1].
+    def _prefix_features(self, events: Sequence[int], start: int, stop: int):
+        """Running state after each of events[start..stop-1].
 
-        Returns per position: sounding pitch (or None), attack, contour (+1/-1/0) and the
-        last-three-notes' best-key flags.
+        Returns per position: sounding pitch (or None), attack, contour (+1/-1/0), the
+        last-three-notes' best-key flags and the pitch-class counts of all note-ons so far
+        (a copy, only when stop - start is small). Generation asks for the last position of
+        a growing sequence at every step: the state reached by the previous call on the same
+        list is reused (after checking its prefix is unchanged), so a step costs O(1), not O(T).
         """
-        current_note = None
-        is_attack = False
-        is_ascending = None
-        last_3_notes: list[int] = []
-        recent_flags = _max_key_flags([0] * OCTAVE)
-        notes, attacks, contours, recent_keys = [], [], [], []
-        for p in range(stop):
+        cached = self._states.get(id(events))
+        if (cached is not None and cached[0] <= start
+                and tuple(events[:cached[0]]) == cached[1]):
+            position, state = cached[0], cached[2]
+            current_note, is_attack, is_ascending, last_3_notes, recent_flags, counts = state
+            last_3_notes, counts = list(last_3_notes), list(counts)
+        else:
+            position = 0
+            current_note, is_attack, is_ascending = None, False, None
+            last_3_notes, counts = [], [0] * OCTAVE
+            recent_flags = _max_key_flags([0] * OCTAVE)
+        want_counts = stop - start <= _FEW_POSITIONS
+        notes, attacks, contours, recent_keys, all_counts = [], [], [], [], []
+        for p in range(position, stop):
             event = events[p]
             if event == NO_EVENT:
                 is_attack = False
@@ -155,6 +172,7 @@ class KeyMelodyEncoderDecoder(EventSequenceEncoderDecoder):
             else:
                 is_attack = True
                 current_note = event
+                counts[event % OCTAVE] += 1
                 if last_3_notes:
                     if event > last_3_notes[-1]:
                         is_ascending = True
@@ -166,12 +184,21 @@ class KeyMelodyEncoderDecoder(EventSequenceEncoderDecoder):
                 del last_3_notes[:-3]
                 recent_flags = _recent_key_flags(
                     tuple(sorted(n % OCTAVE for n in last_3_notes)))
+            if p < start:
+                continue
             # The original tests `if current_note:`, so pitch 0 reads as silence.
             notes.append(current_note if current_note else None)
             attacks.append(is_attack)
             contours.append(0.0 if is_ascending is None else (1.0 if is_ascending else -1.0))
             recent_keys.append(recent_flags)
-        return notes, attacks, contours, recent_keys
+            if want_counts:
+                all_counts.append(list(counts))
+        if len(self._states) >= _MAX_CACHED_STATES:
+            self._states.clear()
+        self._states[id(events)] = (stop, tuple(events[:stop]), (
+            current_note, is_attack, is_ascending, tuple(last_3_notes), recent_flags,
+            tuple(counts)))
+        return notes, attacks, contours, recent_keys, all_counts
 
     @staticmethod
     def _prefix_key_flags(events: Sequence[int], stop: int) -> np.ndarray:
@@ -190,11 +217,12 @@ class KeyMelodyEncoderDecoder(EventSequenceEncoderDecoder):
         inputs = np.zeros((count, self.input_size), dtype=np.float32)
         if count == 0:
             return inputs
-        notes, attacks, contours, recent_keys = self._prefix_features(events_list, stop)
+        notes, attacks, contours, recent_keys, counts = self._prefix_features(
+            events_list, start, stop)
         note_range = self._note_range
         sounding = [(row, note - self._min_note)
-                    for row, note in enumerate(notes[start:stop]) if note is not None]
-        silent = np.array([note is None for note in notes[start:stop]])
+                    for row, note in enumerate(notes) if note is not None]
+        silent = np.array([note is None for note in notes])
         if sounding:
             sounding_rows, sounding_cols = zip(*sounding)
             # A column below 0 wraps to the row's end, as list indexing did in the original.
@@ -202,8 +230,8 @@ class KeyMelodyEncoderDecoder(EventSequenceEncoderDecoder):
             inputs[list(sounding_rows), note_range] = 1.0
         inputs[silent, note_range + 1] = 1.0
         offset = note_range + 2
-        inputs[:, offset] = attacks[start:stop]
-        inputs[:, offset + 1] = contours[start:stop]
+        inputs[:, offset] = attacks
+        inputs[:, offset + 1] = contours
         offset += 2
         for distance in self._lookback_distances:
             inputs[:, offset] = repeat_mask(events_list, distance, start, stop)
@@ -215,9 +243,14 @@ class KeyMelodyEncoderDecoder(EventSequenceEncoderDecoder):
         # The bar flag always uses 16 steps per bar, whatever the melody's meter.
         inputs[:, offset] = (positions + 1) % constants.DEFAULT_STEPS_PER_BAR == 0
         offset += 1
-        inputs[:, offset:offset + OCTAVE] = self._prefix_key_flags(events_list, stop)[start:]
+        if counts:
+            key_histograms = np.asarray(counts, dtype=np.int64) @ _KEY_MATRIX
+            inputs[:, offset:offset + OCTAVE] = (
+                key_histograms == key_histograms.max(axis=1, keepdims=True))
+        else:
+            inputs[:, offset:offset + OCTAVE] = self._prefix_key_flags(events_list, stop)[start:]
         offset += OCTAVE
-        inputs[:, offset:offset + OCTAVE] = np.array(recent_keys[start:stop], dtype=np.float32)
+        inputs[:, offset:offset + OCTAVE] = np.array(recent_keys, dtype=np.float32)
         return inputs
 
     def events_to_labels(self, events, start=0, stop=None):

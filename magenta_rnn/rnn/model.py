@@ -4,12 +4,15 @@ A stack of TF1-style BasicLSTMCell layers (one [x, h] kernel, gate columns i, j,
 forget bias +1.0 added at run time), output dropout on every layer, optional residual
 connections, optional attention (AttentionCellWrapper semantics) and a final dense layer.
 
-Speed: the RNN runs layer by layer. Everything that does not depend on the recurrence
-(the input half of each kernel, dropout, residual sums, the output layer) is computed for
-all time steps in one batched op outside the time loop; the loop only does the h-half
-matmul and the gate arithmetic. The attention window also caches each entry's
-`entry @ attn_w` features (the original recomputes the 1x1 convolution over the whole
-window every step), so a step costs one small matmul instead of `attn_length` of them.
+Speed: all layers step through time in one while loop, so that layer k's step t and layer
+k-1's step t+1 run side by side on two cores (a loop per layer is a single chain of small
+ops). What does not depend on the recurrence is done for all steps outside the loop: layer
+0's input half of the kernel (or of the attention input projection), the dropout masks,
+the output layer. Gate arithmetic and attention are fused XLA kernels (fewer ops per
+step: op dispatch, not arithmetic, dominates at these sizes). The attention window also
+caches each entry's `entry @ attn_w` features (the original recomputes the 1x1
+convolution over the whole window every step), so a step costs one small matmul instead
+of `attn_length` of them.
 
 Two attention layouts exist in the wild (facts §9.5):
 * 'first_layer' (May 2017 on): only layer 0 is wrapped; the query is layer 0's (c, h).
@@ -48,8 +51,12 @@ def _zeros(shape: Sequence[int], name: str) -> tf.Variable:
     return tf.Variable(tf.zeros(shape), name=name)
 
 
+@tf.function(jit_compile=True)
 def _lstm_gates(gates: tf.Tensor, c: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """TF1 BasicLSTMCell update from pre-activations [B, 4u] ordered i, j, f, o."""
+    """TF1 BasicLSTMCell update from pre-activations [B, 4u] ordered i, j, f, o.
+
+    One fused XLA kernel each way: inside the time loop a dozen small ops per step cost
+    more in dispatch than in arithmetic."""
     i, j, f, o = tf.split(gates, 4, axis=-1)
     new_c = c * tf.sigmoid(f + FORGET_BIAS) + tf.sigmoid(i) * tf.tanh(j)
     new_h = tf.tanh(new_c) * tf.sigmoid(o)
@@ -94,11 +101,35 @@ def _push(window, entry):
     return tf.concat([window[1:], entry[None]], axis=0), backward
 
 
-def _scan(body, elems, initializer):
-    """tf.scan, but a statically single step (generation) runs the body once, no loop."""
-    if elems.shape[0] == 1:
-        return tuple(t[None] for t in body(initializer, elems[0]))
-    return tf.scan(body, elems, initializer=initializer)
+def _recur(body, elems, initializer, num_outputs: int):
+    """Runs `body(carry, x) -> (new_carry, outputs)` over time-major `elems` (a tensor or a
+    tuple of tensors, x then being a tuple).
+
+    Returns (final carry, outputs stacked over time). Unlike tf.scan only the per-step
+    outputs are stacked: the carry (which holds the [L, B, n] attention windows) is not
+    kept for every step. A statically single step (generation) runs the body once, no loop.
+    """
+    single = not isinstance(elems, tuple)
+    elems = (elems,) if single else elems
+    pick = (lambda xs: xs[0]) if single else tuple
+    if elems[0].shape[0] == 1:
+        carry, outputs = body(initializer, pick([e[0] for e in elems]))
+        return carry, tuple(o[None] for o in outputs)
+    length = tf.shape(elems[0])[0]
+    arrays = tuple(tf.TensorArray(tf.float32, size=length, element_shape=None)
+                   for _ in range(num_outputs))
+    # Steps are read from TensorArrays: the gradient of slicing elems[t] would be a
+    # full [T, ...] tensor per step.
+    inputs = [tf.TensorArray(e.dtype, size=length, element_shape=e.shape[1:]).unstack(e)
+              for e in elems]
+
+    def loop_body(t, carry, arrays):
+        carry, outputs = body(carry, pick([i.read(t) for i in inputs]))
+        return t + 1, carry, tuple(a.write(t, o) for a, o in zip(arrays, outputs))
+
+    _, carry, arrays = tf.while_loop(lambda t, *_: t < length, loop_body,
+                                     (tf.constant(0), tuple(initializer), arrays))
+    return carry, tuple(a.stack() for a in arrays)
 
 
 class _Lstm(tf.Module):
@@ -231,18 +262,8 @@ class EventsRnn(tf.Module):
             x, final_layers, final_attn = self._run_stack_attention(
                 x, layer_states, attn_state, keep, training)
         else:
-            for k, lstm in enumerate(self.lstms):
-                projection = self.residual_projections[k]
-                if projection is not None:
-                    x = projection(x)
-                if k == 0 and self.attention is not None:
-                    y, final_layers[0], final_attn = self._run_first_layer_attention(
-                        x, layer_states[0], attn_state)
-                else:
-                    y, final_layers[k] = self._run_lstm(lstm, x, layer_states[k])
-                if self.residual_connections:
-                    y = y + x
-                x = self._dropout(y, keep, training)
+            x, final_layers, final_attn = self._run_stacked(
+                x, layer_states, attn_state, keep, training)
         logits = self.output_layer(x)
         flat_state = tuple(t for pair in final_layers for t in pair) + tuple(final_attn)
         return logits, flat_state
@@ -292,20 +313,6 @@ class EventsRnn(tf.Module):
             return tf.reshape(x, [x.shape[1] or -1, x.shape[0] or -1, x.shape[2]])
         return tf.transpose(x, [1, 0, 2])
 
-    def _run_lstm(self, lstm: _Lstm, x: tf.Tensor, state):
-        """One plain LSTM layer over all steps; the x-half of the kernel is batched."""
-        n_in = lstm.input_size
-        x_gates = self._time_major(_matmul_last(x, lstm.kernel[:n_in]) + lstm.bias)
-        h_kernel = lstm.kernel[n_in:]
-
-        def body(carry, gates_x):
-            c, h = carry
-            return _lstm_gates(gates_x + tf.matmul(h, h_kernel), c)
-
-        init = (state[0], state[1])
-        cs, hs = _scan(body, x_gates, initializer=init)
-        return self._time_major(hs), self._final((cs, hs), init)
-
     def _attention_step(self, attn: _Attention, query, attn_states, features):
         """New attns from the query and the [L, B, size] window and its features."""
         return _attend(attn.query(query), attn.attn_v, attn_states, features)
@@ -325,43 +332,90 @@ class EventsRnn(tf.Module):
         return (attns, tf.reshape(tf.transpose(states, [1, 0, 2]), flat),
                 tf.reshape(tf.transpose(features, [1, 0, 2]), flat))
 
-    def _run_first_layer_attention(self, x, lstm_state, attn_state):
+    def _run_stacked(self, x, layer_states, attn_state, keep, training):
+        """Every layer in one time loop ('first_layer' layout).
+
+        Layer k's step t and layer k-1's step t+1 do not depend on each other, so the while
+        loop runs them side by side (as the original's MultiRNNCell in dynamic_rnn does);
+        a loop per layer would leave all but one core idle. What does not depend on the
+        recurrence is done for all steps before the loop: layer 0's residual projection and
+        the input half of layer 0's kernel (or of the attention input projection).
+        """
+        count = len(self.lstms)
+        first = self.lstms[0]
+        if self.residual_projections[0] is not None:
+            x = self.residual_projections[0](x)
+        n_in = first.input_size
         attn = self.attention
-        lstm = self.lstms[0]
-        n_in = lstm.input_size
-        proj_x = self._time_major(
-            _matmul_last(x, attn.input_projection.kernel[:n_in]) + attn.input_projection.bias)
-        proj_a = attn.input_projection.kernel[n_in:]
-        out_kernel = attn.output_projection.kernel
-        units = lstm.units
+        if attn is not None:
+            projected = (_matmul_last(x, attn.input_projection.kernel[:n_in])
+                         + attn.input_projection.bias)
+        else:
+            projected = _matmul_last(x, first.kernel[:n_in]) + first.bias
+        elems = (self._time_major(projected),)
+        if self.residual_connections:
+            elems += (self._time_major(x),)
+        dropout = training and keep < 1.0
+        if dropout:
+            # One random op for every step's mask (tf.nn.dropout's scaling by 1/keep), so a
+            # step only multiplies.
+            steps, batch = tf.shape(elems[0])[0], tf.shape(elems[0])[1]
+            masks = [tf.cast(tf.random.uniform(tf.stack([steps, batch, l.units])) < keep,
+                             tf.float32) * (1.0 / keep) for l in self.lstms]
+            elems += tuple(masks)
+        # Weights are read (and sliced) once, outside the loop: inside, each read would be
+        # one more op per step forward and backward.
+        kernels = [tf.convert_to_tensor(l.kernel) for l in self.lstms]
+        biases = [tf.convert_to_tensor(l.bias) for l in self.lstms]
+        h_kernel = kernels[0][n_in:]
+        projections = [None if p is None else (tf.convert_to_tensor(p.kernel),
+                                                tf.convert_to_tensor(p.bias))
+                       for p in self.residual_projections]
+        if attn is not None:
+            proj_a = attn.input_projection.kernel[n_in:]
+            query_kernel = tf.convert_to_tensor(attn.query.kernel)
+            query_bias = tf.convert_to_tensor(attn.query.bias)
+            out_kernel = tf.convert_to_tensor(attn.output_projection.kernel)
+            out_bias = tf.convert_to_tensor(attn.output_projection.bias)
+            attn_w, attn_v = tf.convert_to_tensor(attn.attn_w), tf.convert_to_tensor(attn.attn_v)
 
-        def body(carry, px):
-            c, h, attns, states, features, _ = carry
-            cell_input = px + tf.matmul(attns, proj_a)
-            gates = tf.matmul(tf.concat([cell_input, h], 1), lstm.kernel) + lstm.bias
-            c, h = _lstm_gates(gates, c)
-            attns = self._attention_step(attn, tf.concat([c, h], 1), states, features)
-            output = (tf.matmul(h, out_kernel[:units]) + tf.matmul(attns, out_kernel[units:])
-                      + attn.output_projection.bias)
-            states, features = self._push_window(attn, output, states, features)
-            return c, h, attns, states, features, output
+        def body(carry, step):
+            c, h = carry[0], carry[1]
+            new_carry = []
+            if attn is not None:
+                attns, states, features = carry[2 * count:]
+                cell_input = step[0] + tf.matmul(attns, proj_a)
+                c, h = _lstm_gates(tf.matmul(tf.concat([cell_input, h], 1), kernels[0])
+                                   + biases[0], c)
+                query = tf.matmul(tf.concat([c, h], 1), query_kernel) + query_bias
+                attns = _attend(query, attn_v, states, features)
+                y = tf.matmul(tf.concat([h, attns], 1), out_kernel) + out_bias
+                attn_carry = (attns, _push(states, y), _push(features, tf.matmul(y, attn_w)))
+            else:
+                c, h = _lstm_gates(step[0] + tf.matmul(h, h_kernel), c)
+                y, attn_carry = h, ()
+            new_carry += [c, h]
+            if self.residual_connections:
+                y = y + step[1]
+            masks = step[len(step) - count:] if dropout else None
+            layer_input = y * masks[0] if dropout else y
+            for k in range(1, count):
+                if projections[k] is not None:
+                    layer_input = tf.matmul(layer_input, projections[k][0]) + projections[k][1]
+                c, h = _lstm_gates(tf.matmul(tf.concat([layer_input, carry[2 * k + 1]], 1),
+                                             kernels[k]) + biases[k], carry[2 * k])
+                new_carry += [c, h]
+                y = h + layer_input if self.residual_connections else h
+                layer_input = y * masks[k] if dropout else y
+            return (*new_carry, *attn_carry), (layer_input,)
 
-        attns, states, features = self._unpack_attn_state(attn_state)
-        batch = tf.shape(x)[0]
-        init = (lstm_state[0], lstm_state[1], attns, states, features,
-                tf.zeros(tf.stack([batch, attn.attn_size])))
-        result = _scan(body, proj_x, initializer=init)
-        final = self._final(result, init)
-        outputs = self._time_major(result[5])
-        return outputs, (final[0], final[1]), self._pack_attn_state(*final[2:5])
-
-    @staticmethod
-    def _final(result, init):
-        if result[0].shape[0] is not None and result[0].shape[0] > 0:
-            return tuple(r[-1] for r in result)
-        # An empty sequence leaves the state as it was.
-        length = tf.shape(result[0])[0]
-        return tf.cond(length > 0, lambda: tuple(r[-1] for r in result), lambda: tuple(init))
+        init = tuple(t for pair in layer_states for t in pair)
+        if attn is not None:
+            init += self._unpack_attn_state(attn_state)
+        final, (outputs,) = _recur(body, elems, init, 1)
+        pairs = [(final[2 * k], final[2 * k + 1]) for k in range(count)]
+        final_attn = self._pack_attn_state(*final[2 * count:]) if attn is not None else ()
+        return self._time_major(outputs), pairs, final_attn
 
     def _run_stack_attention(self, x, layer_states, attn_state, keep, training):
         """Old layout: the attention wrapper goes around the whole stack, step by step."""
@@ -389,15 +443,12 @@ class EventsRnn(tf.Module):
             output = (tf.matmul(layer_input, out_kernel[:top]) + tf.matmul(attns, out_kernel[top:])
                       + attn.output_projection.bias)
             states, features = self._push_window(attn, output, states, features)
-            return (*new_pairs, attns, states, features, output)
+            return (*new_pairs, attns, states, features), (output,)
 
         attns, states, features = self._unpack_attn_state(attn_state)
-        batch = tf.shape(x)[0]
-        init = (*[t for pair in layer_states for t in pair], attns, states, features,
-                tf.zeros(tf.stack([batch, attn.attn_size])))
-        result = _scan(body, proj_x, initializer=init)
-        final = self._final(result, init)
-        outputs = self._time_major(result[-1])
+        init = (*[t for pair in layer_states for t in pair], attns, states, features)
+        final, (outputs,) = _recur(body, proj_x, init, 1)
+        outputs = self._time_major(outputs)
         pairs = [(final[2 * k], final[2 * k + 1]) for k in range(count)]
         return outputs, pairs, self._pack_attn_state(*final[2 * count:2 * count + 3])
 

@@ -194,6 +194,39 @@ def _write_scalars(writer, values: dict[str, float], step: int) -> None:
 # ---------------------------------------------------------------------------
 # Training.
 
+def make_train_step(model, optimizer, global_step: tf.Variable, clip_norm: float,
+                    input_size: int, num_classes: NumClasses, default_event_label: int,
+                    class_num_steps: ClassNumSteps = None):
+    """The compiled training step: train_step(inputs, labels, lengths) -> (finite, sums).
+
+    One Adam update with per-tensor clipped gradients of the mean cross entropy; a NaN/Inf
+    loss leaves the weights and global_step alone. Unknown B and T: one trace for all.
+    """
+    variables = model.trainable_variables
+
+    @tf.function(input_signature=_signature(input_size, num_classes))
+    def train_step(inputs, labels, lengths):
+        with tf.GradientTape() as tape:
+            logits = model(inputs, training=True)
+            stats = batch_statistics(logits, labels, lengths, num_classes,
+                                     default_event_label, class_num_steps)
+            loss = stats['cross_entropy'] / stats['entries']
+        gradients = tape.gradient(loss, variables)
+        finite = tf.math.is_finite(loss)
+
+        # A NaN/Inf loss leaves the weights and the step as they were.
+        def apply():
+            optimizer.apply_gradients(zip(clip_gradients(gradients, clip_norm), variables))
+            global_step.assign_add(1)
+            return tf.constant(True)
+
+        tf.cond(finite, apply, lambda: tf.constant(False))
+        del stats['predictions'], stats['mask']
+        return finite, stats
+
+    return train_step
+
+
 def run_training(build_model: Callable[..., Any], hparams: HParams,
                  sequence_example_file: str, run_dir: str, input_size: int,
                  num_classes: NumClasses, default_event_label: int,
@@ -244,28 +277,8 @@ def run_training(build_model: Callable[..., Any], hparams: HParams,
     dataset = data.make_dataset(sequence_example_file, hparams.batch_size, input_size,
                                 data.label_size_of(num_classes), training=True,
                                 seed=None if seed is None else seed + start_step)
-    variables = model.trainable_variables
-    clip_norm = hparams.clip_norm
-
-    @tf.function(input_signature=_signature(input_size, num_classes))
-    def train_step(inputs, labels, lengths):
-        with tf.GradientTape() as tape:
-            logits = model(inputs, training=True)
-            stats = batch_statistics(logits, labels, lengths, num_classes,
-                                     default_event_label, class_num_steps)
-            loss = stats['cross_entropy'] / stats['entries']
-        gradients = tape.gradient(loss, variables)
-        finite = tf.math.is_finite(loss)
-
-        # A NaN/Inf loss leaves the weights and the step as they were.
-        def apply():
-            optimizer.apply_gradients(zip(clip_gradients(gradients, clip_norm), variables))
-            global_step.assign_add(1)
-            return tf.constant(True)
-
-        tf.cond(finite, apply, lambda: tf.constant(False))
-        del stats['predictions'], stats['mask']
-        return finite, stats
+    train_step = make_train_step(model, optimizer, global_step, hparams.clip_norm, input_size,
+                                 num_classes, default_event_label, class_num_steps)
 
     writer = tf.summary.create_file_writer(train_dir)
     if not manager.latest_checkpoint:
