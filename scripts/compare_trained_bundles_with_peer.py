@@ -238,13 +238,18 @@ def compare(config_id: str, bundle: Path, peer: dict) -> float:
         temp = run['temperature']
         for name, stepper in (('EventsRnn', model), ('NumpyStepper', NumpyStepper(model))):
             probs, state = stepper.step(inputs[:, :primer], stepper.zero_state(1), temp)
-            diffs = [float(np.max(np.abs(np.asarray(probs)[0] - np.array(run['primer']))))]
+            pairs = [(np.asarray(probs)[0], np.array(run['primer']))]
             for k, expected in enumerate(run['steps']):
                 t = primer + k
                 probs, state = stepper.step(inputs[:, t:t + 1], state, temp)
-                diffs.append(float(np.max(np.abs(np.asarray(probs)[0, 0] - np.array(expected)))))
+                pairs.append((np.asarray(probs)[0, 0], np.array(expected)))
+            diffs = [float(np.max(np.abs(a - b))) for a, b in pairs]
+            # Relative too: a briefly trained model's probabilities are small and even.
+            relative = max(float(np.max(np.abs(a - b) / b)) for a, b in pairs)
+            spread = max(float(b.max() / b.min()) for _, b in pairs)
             print(f'  T={temp} {name}: primer [{primer} steps] max |diff| {diffs[0]:.2e}; '
-                  f'{len(diffs) - 1} single steps with state max |diff| {max(diffs[1:]):.2e}')
+                  f'{len(diffs) - 1} single steps with state max |diff| {max(diffs[1:]):.2e}; '
+                  f'max relative diff {relative:.1e} (max/min probability up to {spread:.0f})')
             worst = max(worst, *diffs)
     print(f'  imported: layers {imported.rnn_layer_sizes}, attn_length {imported.attn_length}')
     return worst
