@@ -6,11 +6,17 @@ batch, so one compiled model step advances them all. The RNN state is kept
 explicitly and gathered when beams are pruned or branched. The model is anything
 with `zero_state(batch)` and `step(inputs, state, temperature) -> (softmax, state)`:
 an EventsRnn, or its NumpyStepper, which is the fast path for small batches.
+
+Conditioned models (Performance RNN controls) pass `inputs_fn(sequences, full_length)`:
+it builds the input arrays from the event sequences alone (their controls are a
+function of each sequence's time so far), so nothing else has to travel with the
+rows when beams are pruned or branched.
 """
 from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -27,9 +33,15 @@ def _sample_rows(rng: np.random.Generator, probabilities: np.ndarray) -> np.ndar
 class EventsSampler:
     """Extends event sequences with an events RNN and its encoder."""
 
-    def __init__(self, model: Any, encoder: Any):
+    def __init__(self, model: Any, encoder: Any,
+                 inputs_fn: Callable[[list[Any], bool], list[np.ndarray]] | None = None):
+        """inputs_fn(sequences, full_length) -> one [steps, input_size] array per sequence
+        (all positions, or only the last); default: encoder.get_inputs_batch."""
         self.model = model
         self.encoder = encoder
+        self.inputs_fn = inputs_fn or (
+            lambda sequences, full_length: encoder.get_inputs_batch(sequences,
+                                                                    full_length=full_length))
 
     def generate(self, primers: Sequence[Any], num_steps: int, temperature: float = 1.0,
                  beam_size: int = 1, branch_factor: int = 1, steps_per_iteration: int = 1,
@@ -95,7 +107,7 @@ class EventsSampler:
     def _step(self, sequences: list[Any], state: Any, temperature: float,
               rng: np.random.Generator) -> tuple[Any, np.ndarray]:
         full_length = state is None
-        inputs = np.stack(self.encoder.get_inputs_batch(sequences, full_length=full_length))
+        inputs = np.stack(self.inputs_fn(sequences, full_length))
         if state is None:
             state = self.model.zero_state(len(sequences))
         softmax, state = self.model.step(inputs, state, temperature)
