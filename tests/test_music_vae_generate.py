@@ -152,6 +152,10 @@ def test_checkpoint_prefix_and_tar_load_the_same_weights(run_dir, tmp_path, mode
     for path in (prefix, str(tar_path)):
         loaded = trained_model.TrainedModel(config, 2, path)
         np.testing.assert_allclose(loaded.encode(a)[1], expected, rtol=1e-6)
+    other = configs.load_config('cat-mel_2bar_small', 'enc_rnn_size=[8],dec_rnn_size=[8],z_size=6')
+    with pytest.raises(trained_model.CheckpointError,
+                       match='checkpoint does not match config cat-mel_2bar_small'):
+        trained_model.TrainedModel(other, 2, prefix)
 
 
 def test_name_based_checkpoint_with_the_original_variable_names(model, tmp_path):

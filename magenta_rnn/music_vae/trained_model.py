@@ -159,7 +159,7 @@ class TrainedModel:
 
     def _restore_object_based(self, prefix: str, shown_name: str) -> None:
         try:
-            status = tf.train.Checkpoint(model=self._model).restore(prefix)
+            status = tf.train.Checkpoint(model=self._model).read(prefix)
             status.expect_partial()
             status.assert_existing_objects_matched()
         except (AssertionError, ValueError, tf.errors.InvalidArgumentError) as e:
