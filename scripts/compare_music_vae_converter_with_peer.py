@@ -1,9 +1,10 @@
-"""Compares magenta_rnn's MusicVAE melody converter with the original Magenta (the "peer").
+"""Compares magenta_rnn's MusicVAE data converters with the original Magenta (the "peer").
 
 Both sides read the same TFRecord of NoteSequences and convert every sequence with
-the named config's data converter in eval mode (deterministic: the first k windows).
-Each example is compared as its tuple of one-hot class indices, per NoteSequence,
-as an ordered list and as a set (facts §14.15: the original iterates a set).
+the named config's data converter (--config: cat-mel_2bar_small, cat-drums_2bar_small,
+...) in eval mode (deterministic: the first k windows). Each example is compared as
+its exact input and output tensors (shape, dtype kind and every value), per
+NoteSequence, as an ordered list and as a set (facts §14.15: the original iterates a set).
 
 Usage (from the repo root):
   PYTHONPATH=$PWD /work/main/.venv/bin/python scripts/compare_music_vae_converter_with_peer.py \
@@ -36,13 +37,14 @@ for i, record in enumerate(tf.python_io.tf_record_iterator(path)):
     if limit and i >= limit:
         break
     tensors = converter.to_tensors(converter.str_to_item_fn(record))
-    results.append([tuple(np.argmax(x, axis=-1).tolist()) for x in tensors.outputs])
+    results.append([(x.shape, x.astype(np.uint8).tobytes(), y.shape, y.astype(np.uint8).tobytes())
+                    for x, y in zip(tensors.inputs, tensors.outputs)])
 with open(out, 'wb') as f:
     pickle.dump(results, f)
 '''
 
 
-def ours(path: str, config_name: str, limit: int) -> list[list[tuple[int, ...]]]:
+def ours(path: str, config_name: str, limit: int) -> list[list[tuple]]:
     from magenta_rnn import records  # pylint: disable=import-outside-toplevel
     from magenta_rnn.music_vae import configs  # pylint: disable=import-outside-toplevel
     converter = configs.load_config(config_name).make_data_converter()
@@ -52,7 +54,9 @@ def ours(path: str, config_name: str, limit: int) -> list[list[tuple[int, ...]]]
         if limit and i >= limit:
             break
         tensors = converter.to_tensors(ns)
-        results.append([tuple(np.argmax(x, axis=-1).tolist()) for x in tensors.outputs])
+        results.append([(x.shape, np.asarray(x).astype(np.uint8).tobytes(), y.shape,
+                         np.asarray(y).astype(np.uint8).tobytes())
+                        for x, y in zip(tensors.inputs, tensors.outputs)])
     return results
 
 

@@ -1,0 +1,366 @@
+"""A trained MusicVAE for encoding, decoding, sampling and interpolation (facts §11.7).
+
+    model = TrainedModel('cat-mel_2bar_small', batch_size=8,
+                         checkpoint_dir_or_path='/tmp/run/train')
+    samples = model.sample(n=4, length=32, temperature=0.5)        # NoteSequences
+    z, mu, sigma = model.encode([ns_a, ns_b])
+    path = model.interpolate(ns_a, ns_b, num_steps=5, length=32)
+    logliks = model.reconstruction_loglik([ns_a])                   # per-step log p
+
+Checkpoints: a directory (its latest checkpoint), a checkpoint prefix, or a .tar
+holding one (the first `*.index` member names it). Both our own object-based
+checkpoints (music_vae_train) and name-based ones written by the original
+(TF1 variable names such as `encoder/mu/kernel`) load.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import re
+import tarfile
+import tempfile
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from magenta_rnn.music_vae import configs as configs_lib
+from magenta_rnn.music_vae import data
+from magenta_rnn.music_vae import model as model_lib
+from magenta_rnn.protobuf import music_pb2
+
+NoExtractedExamplesError = data.NoExtractedExamplesError
+MultipleExtractedExamplesError = data.MultipleExtractedExamplesError
+
+_OBJECT_GRAPH_KEY = '_CHECKPOINTABLE_OBJECT_GRAPH'
+
+
+class CheckpointError(ValueError):
+    pass
+
+
+def slerp(p0: np.ndarray, p1: np.ndarray, t: float) -> np.ndarray:
+    """Spherical linear interpolation: sin((1-t)Ω)/sin Ω · p0 + sin(tΩ)/sin Ω · p1."""
+    omega = np.arccos(np.dot(np.squeeze(p0 / np.linalg.norm(p0)),
+                             np.squeeze(p1 / np.linalg.norm(p1))))
+    so = np.sin(omega)
+    return np.sin((1.0 - t) * omega) / so * p0 + np.sin(t * omega) / so * p1
+
+
+def _describe(note_sequence: music_pb2.NoteSequence, index: int) -> str:
+    name = note_sequence.filename or note_sequence.id
+    return f'NoteSequence {index}' + (f' ({name})' if name else '')
+
+
+def tf1_variable_map(vae: model_lib.MusicVAE) -> dict[str, tf.Variable]:
+    """The original's variable names (facts §11.5) for each variable of a flat model."""
+    names: dict[str, tf.Variable] = {}
+
+    def add(prefix: str, module) -> None:
+        names[f'{prefix}/kernel'] = module.kernel
+        names[f'{prefix}/bias'] = module.bias
+
+    for layer, (fw, bw) in enumerate(zip(vae.encoder.fw_cells, vae.encoder.bw_cells)):
+        for direction, cell in (('fw', fw), ('bw', bw)):
+            add(f'encoder/cell_{layer}/bidirectional_rnn/{direction}/multi_rnn_cell/cell_0/'
+                f'lstm_cell', cell)
+    add('encoder/mu', vae.mu)
+    add('encoder/sigma', vae.sigma)
+    decoder = vae.decoder
+    for k, cell in enumerate(decoder.cells):
+        add(f'decoder/multi_rnn_cell/cell_{k}/lstm_cell', cell)
+    if decoder.z_to_initial_state is not None:
+        add('decoder/z_to_initial_state', decoder.z_to_initial_state)
+    add('decoder/output_projection', decoder.output_projection)
+    return names
+
+
+def resolve_checkpoint(checkpoint_dir_or_path: str) -> str:
+    """A checkpoint prefix from a directory (latest checkpoint) or a prefix."""
+    path = os.path.expanduser(checkpoint_dir_or_path)
+    if os.path.isdir(path):
+        latest = tf.train.latest_checkpoint(path)
+        if latest is None:
+            raise CheckpointError(f'{checkpoint_dir_or_path}: no checkpoint in this directory')
+        return latest
+    if os.path.exists(path + '.index') or os.path.exists(path):
+        return path
+    raise CheckpointError(f'{checkpoint_dir_or_path}: no such checkpoint (neither a directory, '
+                          f'a checkpoint prefix with a .index file, nor a .tar)')
+
+
+class TrainedModel:
+    """An interface to a trained MusicVAE (the original's TrainedModel, TF2).
+
+    Args:
+      config: a MusicVaeConfig, or a config name / JSON path for configs.load_config.
+      batch_size: the batch size every call runs at (inputs are padded to it).
+      checkpoint_dir_or_path: directory, checkpoint prefix or .tar file.
+      var_name_substitutions: (regex, replacement) pairs applied to the original's
+        variable names before they are looked up in a name-based checkpoint.
+      seed: seeds z draws (numpy) and decoder sampling (TensorFlow).
+    """
+
+    def __init__(self, config: configs_lib.MusicVaeConfig | str, batch_size: int,
+                 checkpoint_dir_or_path: str,
+                 var_name_substitutions: Sequence[tuple[str, str]] | None = None,
+                 seed: int | None = None):
+        if isinstance(config, str):
+            config = configs_lib.load_config(config)
+        self._config = copy.deepcopy(config)
+        self._config.hparams.batch_size = batch_size
+        self._converter = self._config.make_data_converter()
+        self._converter.set_mode('infer')
+        self._batch_size = batch_size
+        self._rng = np.random.default_rng(seed)
+        if seed is not None:
+            tf.random.set_seed(seed)
+        self._model = model_lib.build_model(self._config, self._converter)
+        self.checkpoint_path = self._restore(checkpoint_dir_or_path, var_name_substitutions)
+        self._encode_fn = tf.function(self._model.encode)
+        self._decode_fns: dict[int, Any] = {}
+        self._log_prob_fn = tf.function(self._teacher_forced_log_probs)
+
+    # -- loading --------------------------------------------------------------------
+
+    def _restore(self, checkpoint_dir_or_path: str,
+                 var_name_substitutions: Sequence[tuple[str, str]] | None) -> str:
+        path = os.path.expanduser(checkpoint_dir_or_path)
+        if os.path.isfile(path) and tarfile.is_tarfile(path):
+            logging.info('Unbundling checkpoint %s.', path)
+            with tempfile.TemporaryDirectory() as temp_dir:
+                with tarfile.open(path) as tar:
+                    tar.extractall(temp_dir, filter='data')
+                    index_names = [n for n in tar.getnames() if n.endswith('.index')]
+                if not index_names:
+                    raise CheckpointError(f'{checkpoint_dir_or_path}: the .tar holds no '
+                                          f'checkpoint (no *.index member)')
+                self._restore_prefix(os.path.join(temp_dir, index_names[0][:-len('.index')]),
+                                     var_name_substitutions, checkpoint_dir_or_path)
+            return path
+        prefix = resolve_checkpoint(checkpoint_dir_or_path)
+        self._restore_prefix(prefix, var_name_substitutions, checkpoint_dir_or_path)
+        return prefix
+
+    def _restore_prefix(self, prefix: str,
+                        var_name_substitutions: Sequence[tuple[str, str]] | None,
+                        shown_name: str) -> None:
+        try:
+            reader = tf.train.load_checkpoint(prefix)
+        except (tf.errors.NotFoundError, tf.errors.DataLossError, ValueError) as e:
+            raise CheckpointError(f'{shown_name}: cannot read checkpoint {prefix} ({e})') from None
+        shapes = reader.get_variable_to_shape_map()
+        if _OBJECT_GRAPH_KEY in shapes:
+            self._restore_object_based(prefix, shown_name)
+        else:
+            self._restore_name_based(reader, shapes, var_name_substitutions, shown_name)
+
+    def _restore_object_based(self, prefix: str, shown_name: str) -> None:
+        try:
+            status = tf.train.Checkpoint(model=self._model).read(prefix)
+            status.expect_partial()
+            status.assert_existing_objects_matched()
+        except (AssertionError, ValueError, tf.errors.InvalidArgumentError) as e:
+            raise CheckpointError(
+                f'{shown_name}: checkpoint does not match config {self._config.id} '
+                f'({str(e).splitlines()[0]}); were other --hparams used in training?') from None
+
+    def _restore_name_based(self, reader, shapes: dict[str, list[int]],
+                            var_name_substitutions: Sequence[tuple[str, str]] | None,
+                            shown_name: str) -> None:
+        for name, variable in tf1_variable_map(self._model).items():
+            stored_name = name
+            for pattern, substitution in var_name_substitutions or ():
+                stored_name = re.sub(pattern, substitution, stored_name)
+            if stored_name not in shapes:
+                raise CheckpointError(f'{shown_name}: variable {stored_name} is missing; is this '
+                                      f'a checkpoint of config {self._config.id}?')
+            if list(shapes[stored_name]) != list(variable.shape):
+                raise CheckpointError(
+                    f'{shown_name}: variable {stored_name} has shape {shapes[stored_name]}, '
+                    f'config {self._config.id} needs {variable.shape.as_list()}')
+            variable.assign(reader.get_tensor(stored_name))
+
+    # -- properties -----------------------------------------------------------------
+
+    @property
+    def config(self) -> configs_lib.MusicVaeConfig:
+        return self._config
+
+    @property
+    def data_converter(self) -> data.BaseNoteSequenceConverter:
+        return self._converter
+
+    @property
+    def model(self) -> model_lib.MusicVAE:
+        return self._model
+
+    @property
+    def batch_size(self) -> int:
+        return self._batch_size
+
+    # -- sampling and decoding ------------------------------------------------------
+
+    def _check_length(self, length: int | None) -> int:
+        if not length:
+            if self._converter.end_token is None:
+                raise ValueError('A length must be specified when the end token is not used.')
+            return self._config.hparams.max_seq_len
+        return int(length)
+
+    def _decode_batch(self, z: np.ndarray, length: int, temperature: float) -> np.ndarray:
+        fn = self._decode_fns.get(length)
+        if fn is None:
+            end_token = self._converter.end_token
+
+            def decode(z_batch, temp):
+                return self._model.decode(z_batch, length, temp, end_token=end_token)
+            fn = tf.function(decode)
+            self._decode_fns[length] = fn
+        return fn(tf.constant(z, tf.float32), tf.constant(temperature, tf.float32)).numpy()
+
+    def sample(self, n: int | None = None, length: int | None = None, temperature: float = 1.0,
+               same_z: bool = False) -> list[music_pb2.NoteSequence]:
+        """n samples from z ~ N(0, I) (one z for all with same_z), as NoteSequences."""
+        return self._converter.from_tensors(
+            self.sample_tensors(n, length, temperature, same_z))
+
+    def sample_tensors(self, n: int | None = None, length: int | None = None,
+                       temperature: float = 1.0, same_z: bool = False) -> np.ndarray:
+        batch_size = self._batch_size
+        n = n or batch_size
+        length = self._check_length(length)
+        z_size = self._config.hparams.z_size
+        z_same = (np.tile(self._rng.standard_normal(z_size).astype(np.float32), (batch_size, 1))
+                  if same_z else None)
+        outputs = []
+        for _ in range(int(np.ceil(n / batch_size))):
+            z = (z_same if same_z else
+                 self._rng.standard_normal((batch_size, z_size)).astype(np.float32))
+            outputs.append(self._decode_batch(z, length, temperature))
+        return np.vstack(outputs)[:n]
+
+    def decode(self, z: np.ndarray, length: int | None = None,
+               temperature: float = 1.0) -> list[music_pb2.NoteSequence]:
+        """NoteSequences decoded from latent vectors z [n, z_size]."""
+        return self._converter.from_tensors(self.decode_to_tensors(z, length, temperature))
+
+    def decode_to_tensors(self, z: np.ndarray, length: int | None = None,
+                          temperature: float = 1.0) -> np.ndarray:
+        """One-hot samples [n, length, output_depth] decoded from z [n, z_size]."""
+        length = self._check_length(length)
+        z = np.asarray(z, np.float32)
+        n = len(z)
+        z = np.pad(z, [(0, -n % self._batch_size), (0, 0)])
+        outputs = [self._decode_batch(z[i:i + self._batch_size], length, temperature)
+                   for i in range(0, len(z), self._batch_size)]
+        return np.vstack(outputs)[:n]
+
+    # -- encoding -------------------------------------------------------------------
+
+    def extract_examples(self, note_sequences: Sequence[music_pb2.NoteSequence],
+                         assert_same_length: bool = False) -> data.ConverterTensors:
+        """The one example each NoteSequence must give; clear errors otherwise."""
+        examples = []
+        for index, ns in enumerate(note_sequences):
+            tensors = self._converter.to_tensors(ns)
+            if not tensors.inputs:
+                raise NoExtractedExamplesError(
+                    f'{_describe(ns, index)} gives no valid input for config '
+                    f'{self._config.id}; it needs exactly '
+                    f'{self._config.hparams.max_seq_len} steps of what the converter accepts')
+            if len(tensors.inputs) > 1:
+                raise MultipleExtractedExamplesError(
+                    f'{_describe(ns, index)} gives {len(tensors.inputs)} inputs for config '
+                    f'{self._config.id}; pass one of its extractions instead')
+            examples.append(tensors.examples()[0])
+            if assert_same_length and len(examples[0][0]) != len(examples[-1][0]):
+                raise AssertionError(
+                    f'Sequences 0 and {index} have different lengths: '
+                    f'{len(examples[0][0])} vs {len(examples[-1][0])}')
+        return data.ConverterTensors.from_examples(examples)
+
+    def encode(self, note_sequences: Sequence[music_pb2.NoteSequence],
+               assert_same_length: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(z, mu, sigma), each [n, z_size]; every NoteSequence must give exactly one input."""
+        tensors = self.extract_examples(note_sequences, assert_same_length)
+        return self.encode_tensors(tensors.inputs, tensors.lengths)
+
+    def _padded_batches(self, arrays: Sequence[np.ndarray], depth: int):
+        n = len(arrays)
+        total = n + (-n % self._batch_size)
+        max_length = max(len(a) for a in arrays)
+        stacked = data.maybe_pad_sequences(list(arrays) + [np.zeros((0, depth))] * (total - n),
+                                           depth, np.float32, max_length)
+        return stacked
+
+    def encode_tensors(self, input_tensors: Sequence[np.ndarray], lengths: Sequence[int]
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(z, mu, sigma) of input tensors [length_i, input_depth]."""
+        n = len(input_tensors)
+        if not n:
+            raise ValueError('encode: no inputs')
+        inputs = self._padded_batches(input_tensors, self._converter.input_depth)
+        length_array = np.zeros(len(inputs), np.int32)
+        length_array[:n] = lengths
+        mus, sigmas = [], []
+        for i in range(0, len(inputs), self._batch_size):
+            mu, sigma = self._encode_fn(tf.constant(inputs[i:i + self._batch_size]),
+                                        tf.constant(length_array[i:i + self._batch_size]))
+            mus.append(mu.numpy())
+            sigmas.append(sigma.numpy())
+        mu, sigma = np.vstack(mus)[:n], np.vstack(sigmas)[:n]
+        z = mu + sigma * self._rng.standard_normal(mu.shape).astype(np.float32)
+        return z, mu, sigma
+
+    def interpolate(self, start_sequence: music_pb2.NoteSequence,
+                    end_sequence: music_pb2.NoteSequence, num_steps: int,
+                    length: int | None = None, temperature: float = 1.0,
+                    assert_same_length: bool = True) -> list[music_pb2.NoteSequence]:
+        """num_steps NoteSequences decoded along the slerp from start's mu to end's mu."""
+        _, mu, _ = self.encode([start_sequence, end_sequence], assert_same_length)
+        z = np.array([slerp(mu[0], mu[1], t) for t in np.linspace(0, 1, num_steps)])
+        return self.decode(z, length=length, temperature=temperature)
+
+    # -- reconstruction -------------------------------------------------------------
+
+    def _teacher_forced_log_probs(self, inputs, outputs, lengths, z):
+        num_steps = outputs.shape[1]
+        x_input = tf.pad(outputs[:, :num_steps - 1], [(0, 0), (1, 0), (0, 0)])
+        logits = self._model.decoder.logits(x_input, z, lengths)
+        return tf.nn.log_softmax(logits)
+
+    def reconstruction_log_probs(self, input_tensors: Sequence[np.ndarray],
+                                 output_tensors: Sequence[np.ndarray], lengths: Sequence[int],
+                                 use_mean: bool = True) -> np.ndarray:
+        """Teacher-forced log-softmax of the decoder [n, max_length, output_depth].
+
+        The decoder is conditioned on mu (use_mean) or on a z drawn from the
+        posterior, and fed the true previous outputs.
+        """
+        z, mu, _ = self.encode_tensors(input_tensors, lengths)
+        latent = mu if use_mean else z
+        n = len(input_tensors)
+        inputs = self._padded_batches(input_tensors, self._converter.input_depth)
+        outputs = self._padded_batches(output_tensors, self._converter.output_depth)
+        latent = np.pad(latent, [(0, len(inputs) - n), (0, 0)])
+        length_array = np.zeros(len(inputs), np.int32)
+        length_array[:n] = lengths
+        results = []
+        for i in range(0, len(inputs), self._batch_size):
+            batch = slice(i, i + self._batch_size)
+            results.append(self._log_prob_fn(
+                tf.constant(inputs[batch]), tf.constant(outputs[batch]),
+                tf.constant(length_array[batch]), tf.constant(latent[batch])).numpy())
+        return np.vstack(results)[:n]
+
+    def reconstruction_loglik(self, note_sequences: Sequence[music_pb2.NoteSequence],
+                              use_mean: bool = True) -> list[np.ndarray]:
+        """Per-step teacher-forced log p(x_t | x_<t, z) of each NoteSequence's one input."""
+        tensors = self.extract_examples(note_sequences)
+        log_probs = self.reconstruction_log_probs(tensors.inputs, tensors.outputs,
+                                                  tensors.lengths, use_mean)
+        return [np.sum(lp[:length] * np.asarray(target, np.float32)[:length], axis=-1)
+                for lp, target, length in zip(log_probs, tensors.outputs, tensors.lengths)]

@@ -1,0 +1,96 @@
+"""Loads one checkpoint written by the original MusicVAE (the "peer") into both the
+peer's TrainedModel and ours, and compares encodings and argmax decodings.
+
+Both sides convert the first --limit windows of --examples_path with the config's
+converter (eval mode), then: encode_tensors -> mu, sigma (compared numerically), and
+decode_to_tensors(mu, temperature=1e-6) (argmax decoding; compared step by step).
+
+Usage (from the repo root; the checkpoint comes from the peer's music_vae_train):
+  PYTHONPATH=$PWD /work/main/.venv/bin/python scripts/compare_music_vae_trained_model_with_peer.py \
+      --config=cat-mel_2bar_small --checkpoint=/tmp/vae/run_peer/train \
+      --examples_path=notesequences.tfrecord [--limit=64]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+PEER_PYTHON = '/work/peer_venv/bin/python'
+PEER_ENV = '/work/peer_venv/peer_env.sh'
+
+PEER_CODE = r'''
+import pickle, sys
+import numpy as np
+from magenta.models.music_vae import configs, TrainedModel
+config_name, checkpoint, inputs_path, out = sys.argv[1:5]
+with open(inputs_path, 'rb') as f:
+    inputs, lengths, max_len = pickle.load(f)
+config = configs.CONFIG_MAP[config_name]
+model = TrainedModel(config, batch_size=8, checkpoint_dir_or_path=checkpoint)
+_, mu, sigma = model.encode_tensors(list(inputs), list(lengths))
+decoded = np.array(model.decode_to_tensors(mu, length=max_len, temperature=1e-6))
+with open(out, 'wb') as f:
+    pickle.dump((mu, sigma, decoded), f)
+'''
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--config', default='cat-mel_2bar_small')
+    parser.add_argument('--checkpoint', required=True)
+    parser.add_argument('--examples_path', required=True)
+    parser.add_argument('--limit', type=int, default=64)
+    args = parser.parse_args()
+
+    from magenta_rnn import records  # pylint: disable=import-outside-toplevel
+    from magenta_rnn.music_vae import configs, trained_model  # pylint: disable=import-outside-toplevel
+    config = configs.load_config(args.config)
+    converter = config.make_data_converter()
+    converter.set_mode('eval')
+    inputs, lengths = [], []
+    for ns in records.read_note_sequences(args.examples_path):
+        tensors = converter.to_tensors(ns)
+        inputs.extend(x.astype(np.float32) for x in tensors.inputs)
+        lengths.extend(tensors.lengths)
+        if len(inputs) >= args.limit:
+            break
+    inputs, lengths = inputs[:args.limit], lengths[:args.limit]
+    max_len = config.hparams.max_seq_len
+
+    with tempfile.TemporaryDirectory() as tmp:
+        inputs_path = os.path.join(tmp, 'inputs.pkl')
+        with open(inputs_path, 'wb') as f:
+            pickle.dump((inputs, lengths, max_len), f)
+        script, out = os.path.join(tmp, 'peer.py'), os.path.join(tmp, 'peer_out.pkl')
+        with open(script, 'w') as f:
+            f.write(PEER_CODE)
+        subprocess.run(['bash', '-c', f'source {PEER_ENV} && {PEER_PYTHON} {script} '
+                        f'{args.config} {args.checkpoint} {inputs_path} {out}'],
+                       check=True, stderr=subprocess.DEVNULL)
+        with open(out, 'rb') as f:
+            peer_mu, peer_sigma, peer_decoded = pickle.load(f)
+
+    model = trained_model.TrainedModel(config, 8, args.checkpoint)
+    _, mu, sigma = model.encode_tensors(inputs, lengths)
+    decoded = model.decode_to_tensors(mu, length=max_len, temperature=1e-6)
+    mu_err = float(np.max(np.abs(mu - peer_mu)))
+    sigma_err = float(np.max(np.abs(sigma - peer_sigma)))
+    ours_idx, peer_idx = np.argmax(decoded, -1), np.argmax(peer_decoded, -1)
+    same_steps = float(np.mean(ours_idx == peer_idx))
+    same_seqs = int(np.sum(np.all(ours_idx == peer_idx, axis=1)))
+    print(f'{len(inputs)} examples from {args.examples_path}, checkpoint {model.checkpoint_path}')
+    print(f'max |mu - peer mu| = {mu_err:.2e} (max |mu| {float(np.max(np.abs(mu))):.3f}); '
+          f'max |sigma - peer sigma| = {sigma_err:.2e}')
+    print(f'argmax decodings from mu: {same_steps:.4f} of steps equal, '
+          f'{same_seqs}/{len(inputs)} sequences identical')
+    return 0 if mu_err < 1e-3 and sigma_err < 1e-3 else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
