@@ -92,12 +92,8 @@ class DrumTrack(SimpleEventSequence):
     def to_sequence(self, velocity: int = 100, instrument: int = 9, program: int = 0,
                     sequence_start_time: float = 0.0, qpm: float = 120.0):
         """A NoteSequence at `qpm`: every hit is a one-step drum note."""
-        from magenta_rnn.protobuf import music_pb2  # pylint: disable=import-outside-toplevel
-        seconds_per_step = 60.0 / qpm / self.steps_per_quarter
-        sequence = music_pb2.NoteSequence()
-        sequence.tempos.add().qpm = qpm
-        sequence.ticks_per_quarter = constants.STANDARD_PPQ
-        sequence_start_time += self.start_step * seconds_per_step
+        sequence, seconds_per_step, sequence_start_time = self._empty_note_sequence(
+            qpm, sequence_start_time)
         for step, event in enumerate(self._events):
             for pitch in event:
                 note = sequence.notes.add()

@@ -166,6 +166,16 @@ class SimpleEventSequence:
         return self._steps_per_quarter
 
     # Editing.
+    def _empty_note_sequence(self, qpm: float, sequence_start_time: float):
+        """(NoteSequence with one tempo at `qpm`, seconds per step, time of this sequence's step 0)
+        for the to_sequence of a metric event sequence."""
+        from magenta_rnn.protobuf import music_pb2  # pylint: disable=import-outside-toplevel
+        seconds_per_step = 60.0 / qpm / self.steps_per_quarter
+        sequence = music_pb2.NoteSequence()
+        sequence.tempos.add().qpm = qpm
+        sequence.ticks_per_quarter = constants.STANDARD_PPQ
+        return sequence, seconds_per_step, sequence_start_time + self.start_step * seconds_per_step
+
     def append(self, event: Any) -> None:
         """Appends `event` and moves end_step one step later."""
         self._events.append(event)
