@@ -109,21 +109,6 @@ def _run_cli(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
-def test_help_does_not_import_tensorflow():
-    code = ('import sys\n'
-            'sys.argv = ["convert_dir_to_note_sequences", "--help"]\n'
-            'from magenta_rnn import convert\n'
-            'try:\n'
-            '    convert.console_entry_point()\n'
-            'except SystemExit:\n'
-            '    pass\n'
-            'print("TF" if "tensorflow" in sys.modules else "NO TF")\n')
-    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
-                            env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)), timeout=60)
-    assert '--input_dir' in result.stdout and '--[no]recursive' in result.stdout
-    assert result.stdout.strip().endswith('NO TF')
-
-
 def test_cli_bad_input_dir_is_one_line_error(tmp_path):
     result = _run_cli(f'--input_dir={tmp_path / "nope"}', f'--output_file={tmp_path / "o.tfrecord"}')
     assert result.returncode != 0
