@@ -199,14 +199,18 @@ class GrooveConverter(data.BaseNoteSequenceConverter):
         """Drum NoteSequences at 120 qpm from [n, steps, 27] tensors.
 
         A class sounds where its hit is > 0.5, with velocity round(v * 127) and
-        start (step - offset / 2) * step length (clipped at 0), one step long.
+        start (step - offset / 2) * step length, one step long. A first-step
+        note played early starts before 0 s, as in the original; MIDI files
+        written from it start that note at tick 0.
         """
         del controls
         step_length = 60.0 / OUTPUT_QPM / self._steps_per_quarter
         first_pitches = [pitches[0] for pitches in self.pitch_classes]
         sequences = []
         for sample in samples:
-            sample = np.asarray(sample, np.float64)
+            # Arithmetic stays in the sample's dtype (float32 model outputs give
+            # float32 times), as the original's does.
+            sample = np.asarray(sample)
             ns = music_pb2.NoteSequence()
             ns.tempos.add(qpm=OUTPUT_QPM)
             for step, row in enumerate(sample):
@@ -215,8 +219,8 @@ class GrooveConverter(data.BaseNoteSequenceConverter):
                     if hits[drum] <= 0.5:
                         continue
                     velocity = int(np.clip(int(np.round(velocities[drum] * 127)), 0, 127))
-                    offset = float(np.clip(offsets[drum] / 2, -0.5, 0.5))
-                    start = max(0.0, (step - offset) * step_length)
+                    offset = np.clip(offsets[drum] / 2, -0.5, 0.5)
+                    start = float((step - offset) * step_length)
                     ns.notes.add(pitch=first_pitches[drum], velocity=velocity,
                                  instrument=DRUM_INSTRUMENT, is_drum=True, start_time=start,
                                  end_time=start + step_length)
