@@ -136,9 +136,12 @@ class OutputLstmDecoder(tf.Module):
         def sampled_step(carry, elems):
             flat, previous_projection = carry
             x_t, aux_t, coin, is_first = elems
-            sampled = tf.stop_gradient(self.sample_outputs(previous_projection,
-                                                           self.training_sample_temperature))
             use_sample = tf.logical_and(coin, tf.logical_not(is_first))
+            # Sampling (a NADE's is a loop over dimensions) only when some sequence uses it.
+            sampled = tf.stop_gradient(tf.cond(
+                tf.reduce_any(use_sample),
+                lambda: self.sample_outputs(previous_projection, self.training_sample_temperature),
+                lambda: tf.zeros([batch_size, self.output_depth])))
             previous = tf.where(use_sample[:, tf.newaxis], sampled, x_t)
             projection, new_flat = self._step(tf.concat([previous, aux_t], -1), flat, training)
             return new_flat, projection

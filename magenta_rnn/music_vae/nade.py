@@ -64,20 +64,30 @@ class Nade(tf.Module):
     def sample(self, b_enc: tf.Tensor, b_dec: tf.Tensor,
                temperature: float | tf.Tensor | None = None) -> tuple[tf.Tensor, tf.Tensor]:
         """(samples [batch, D] float 0/1, their log p [batch]) one dimension at a time."""
-        a = b_enc
-        samples, log_p = [], 0.0
-        for i in range(self.num_dims):
-            logit = b_dec[:, i:i + 1] + tf.matmul(tf.sigmoid(a), self.w_dec_t[i])
-            cond_p = tf.sigmoid(logit)
+        b_dec_by_dim = tf.transpose(b_dec)[:, :, tf.newaxis]   # [D, batch, 1]
+        if temperature is None:
+            uniforms = tf.zeros_like(b_dec_by_dim)
+        else:
+            uniforms = tf.random.uniform(tf.shape(b_dec_by_dim))
+
+        def step(carry, elems):
+            a, _ = carry
+            w_enc_i, w_dec_i, b_dec_i, uniform_i = elems
+            logit = b_dec_i + tf.matmul(tf.sigmoid(a), w_dec_i)
             if temperature is None:
-                v = tf.cast(cond_p >= 0.5, tf.float32)
+                v = tf.cast(tf.sigmoid(logit) >= 0.5, tf.float32)
             else:
-                p = tf.sigmoid(logit / temperature)
-                v = tf.cast(tf.random.uniform(tf.shape(p)) < p, tf.float32)
-            samples.append(v)
-            log_p += v * _safe_log(cond_p) + (1.0 - v) * _safe_log(1.0 - cond_p)
-            a = a + tf.matmul(v, self.w_enc[i])
-        return tf.concat(samples, axis=-1), log_p[:, 0]
+                v = tf.cast(uniform_i < tf.sigmoid(logit / temperature), tf.float32)
+            return a + tf.matmul(v, w_enc_i), tf.concat([v, logit], axis=-1)
+
+        # One loop over the dimensions keeps the graph small inside the decoder's time loop.
+        _, outputs = tf.scan(step, (self.w_enc, self.w_dec_t, b_dec_by_dim, uniforms),
+                             initializer=(b_enc, tf.zeros([tf.shape(b_enc)[0], 2])))
+        samples = tf.transpose(outputs[:, :, 0])                # [batch, D]
+        cond_p = tf.sigmoid(tf.transpose(outputs[:, :, 1]))
+        log_p = tf.reduce_sum(samples * _safe_log(cond_p) + (1.0 - samples) * _safe_log(
+            1.0 - cond_p), axis=-1)
+        return samples, log_p
 
 
 class MultiLabelRnnNadeDecoder(OutputLstmDecoder):
