@@ -276,3 +276,46 @@ def test_trained_model_samples_nade_drums_and_grooves(tmp_path):
         _, mu, _ = model.encode(beats)
         assert mu.shape == (2, 4)
         assert len(model.interpolate(beats[0], beats[1], num_steps=3, length=32)) == 3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('name,hparams', [
+    ('nade-drums_2bar_full', 'batch_size=8,enc_rnn_size=[32],dec_rnn_size=[32],z_size=8,'
+                             'nade_num_hidden=16'),
+    ('groovae_2bar_humanize', 'batch_size=8,enc_rnn_size=[32],dec_rnn_size=[32],z_size=8'),
+])
+def test_train_and_generate_on_groove(shared_data, tmp_path, name, hparams):
+    """music_vae_train for 3 steps on 40 Groove train files, then music_vae_generate."""
+    import csv
+    import os
+    import subprocess
+    import sys
+
+    from magenta_rnn import records
+    from magenta_rnn.music import midi_io
+
+    groove_dir = shared_data / 'groove'
+    rows = [row for row in csv.DictReader(open(groove_dir / 'info.csv'))
+            if row['split'] == 'train']
+    examples = str(tmp_path / 'groove.tfrecord')
+    records.write_records(examples, [midi_io.midi_file_to_note_sequence(
+        str(groove_dir / row['midi_filename'])).SerializeToString() for row in rows[:40]])
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=repo, TF_CPP_MIN_LOG_LEVEL='2')
+    run_dir, out = tmp_path / 'run', tmp_path / 'out'
+
+    def cli(module, *flags):
+        result = subprocess.run([sys.executable, '-m', f'magenta_rnn.music_vae.{module}',
+                                 f'--config={name}', f'--hparams={hparams}', *flags],
+                                env=env, capture_output=True, text=True, timeout=900)
+        assert result.returncode == 0, result.stderr[-3000:]
+
+    cli('train', f'--examples_path={examples}', f'--run_dir={run_dir}', '--num_steps=3',
+        '--seed=1')
+    assert tf.train.latest_checkpoint(str(run_dir / 'train')).endswith('model.ckpt-3')
+    cli('generate', f'--run_dir={run_dir}', '--mode=sample', '--num_outputs=3',
+        '--temperature=1.0', f'--output_dir={out}', '--seed=1')
+    files = sorted(os.listdir(out))
+    assert len(files) == 3 and all(f.startswith(f'{name}_sample_') for f in files)
+    notes = [n for f in files for n in midi_io.midi_file_to_note_sequence(str(out / f)).notes]
+    assert notes and all(n.is_drum for n in notes)
