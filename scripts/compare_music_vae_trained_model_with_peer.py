@@ -90,7 +90,8 @@ def main() -> int:
         kind = 'near-deterministic (temperature 1e-6)'
         equal = np.all(np.abs(np.asarray(decoded) - np.asarray(peer_decoded)) < 1e-3, axis=-1)
         print(f'max |decoded - peer decoded| = '
-              f'{float(np.max(np.abs(decoded - peer_decoded))):.2e}')
+              f'{float(np.max(np.abs(decoded - peer_decoded))):.2e}; mean decoded value '
+              f'{float(np.mean(decoded)):.4f}')
     same_steps = float(np.mean(equal))
     same_seqs = int(np.sum(np.all(equal, axis=1)))
     print(f'{len(inputs)} examples from {args.examples_path}, checkpoint {model.checkpoint_path}')
