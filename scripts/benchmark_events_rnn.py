@@ -37,7 +37,11 @@ What it measures (the speed contracts of the Melody RNN and the Drums/Performanc
   - drums drum_kit [128,128]: 10 outputs x 128 steps from a one-kick primer;
   - performance_with_dynamics [512,512,512]: 10 performances x 3000 steps (30 s), no primer.
   Reported: model loaded -> files written, and the whole command, process start -> files
-  written. Ours samples all outputs in one batch; the peer one after another.
+  written. Ours samples all outputs in one batch; the peer one after another. A performance
+  is sampled in rounds of 4 events per note asked (at 15 notes/s by default: 1740 events
+  for 29 s) and cut to length; ours stops sampling one once it passes the end (everything
+  after would be cut), which with a barely trained model (long random time shifts) is a
+  large saving, so a third row times ours sampling every event of every round as well.
 Every number is wall time and CPU time (user+sys of all threads), with the 1-minute load
 average at that moment, since the machine may be shared; ratios are peer / ours.
 """
@@ -193,9 +197,18 @@ print('RESULT ' + json.dumps(dict(wall=marks['written'] - marks['loaded'],
 '''
 
 OUR_GENERATE = r'''
-import importlib, json, sys, time
+import importlib, json, os, sys, time
 from magenta_rnn.rnn import cli
 module = importlib.import_module(sys.argv[1])
+if os.environ.get('BENCH_FULL_ROUNDS'):
+    # Sample every event of every round as the original does (ours stops a performance
+    # once it passes the end: the rest would be cut), for a like-for-like count.
+    from magenta_rnn.performance import generator
+    init = generator.RoundEnds.__init__
+    def full_rounds(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        self.track_time = False
+    generator.RoundEnds.__init__ = full_rounds
 marks = {}
 load = cli.load_generation_model
 def timed_load(*args, **kwargs):
@@ -219,10 +232,11 @@ print('RESULT ' + json.dumps(dict(wall=marks['written'] - marks['loaded'],
 '''
 
 
-def _run(side: str, args: list[str], log: Path) -> dict:
+def _run(side: str, args: list[str], log: Path, **extra_env: str) -> dict:
     """Runs python ARGS on one side; returns its RESULT plus the whole process's wall/CPU."""
     python = peer.peer_python() if side == 'peer' else sys.executable
     env = peer.peer_env() if side == 'peer' else peer.our_env()
+    env.update(extra_env)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     with open(log, 'w') as out:
@@ -389,29 +403,36 @@ def main() -> None:
                           f'--run_dir={peer_run}', f'--hparams={bench.generate_hparams}',
                           '--save_generator_bundle', f'--bundle_file={bundle}'],
                  logs / 'peer_bundle.log')
-        theirs, ours = [], []
-        drivers = (('peer', PEER_GENERATE, theirs, peer_outputs,
-                    f'magenta.models.{bench.peer_package}.{bench.tool_prefix}_generate'),
-                   ('ours', OUR_GENERATE, ours, NUM_GENERATED,
-                    f'magenta_rnn.{args.model}.generate'))
+        theirs, ours, ours_full = [], [], []
+        our_module = f'magenta_rnn.{args.model}.generate'
+        drivers = [('peer', PEER_GENERATE, theirs, peer_outputs,
+                    f'magenta.models.{bench.peer_package}.{bench.tool_prefix}_generate', {}),
+                   ('ours', OUR_GENERATE, ours, NUM_GENERATED, our_module, {})]
+        if args.model == 'performance':
+            drivers.append(('ours', OUR_GENERATE, ours_full, NUM_GENERATED, our_module,
+                            {'BENCH_FULL_ROUNDS': '1'}))
         for _ in range(args.repeats):
-            for side, driver, runs, outputs, module in drivers:
-                out = work / f'generated_{side}'
+            for side, driver, runs, outputs, module, env in drivers:
+                name = side + ('_full_rounds' if env else '')
+                out = work / f'generated_{name}'
                 shutil.rmtree(out, ignore_errors=True)
-                print(f'generating {outputs} outputs: {side}...', flush=True)
+                print(f'generating {outputs} outputs: {name}...', flush=True)
                 result = _run(side, ['-c', driver, module, f'--bundle_file={bundle}',
                                      f'--output_dir={out}', f'--num_outputs={outputs}',
-                                     *bench.generate_args], logs / f'{side}_generate.log')
+                                     *bench.generate_args], logs / f'{name}_generate.log', **env)
                 written = list(out.glob('*.mid'))
                 if len(written) < outputs:
-                    sys.exit(f'{side} wrote {len(written)} MIDI files to {out}, not {outputs}')
+                    sys.exit(f'{name} wrote {len(written)} MIDI files to {out}, not {outputs}')
                 runs.append(_scaled(result, NUM_GENERATED / outputs))
-        scaled = '' if peer_outputs == NUM_GENERATED else f' (peer: {peer_outputs} scaled)'
+        scaled = '' if peer_outputs == NUM_GENERATED else f' (peer {peer_outputs}, scaled)'
         steps = [a.split('=')[1] for a in bench.generate_args if a.startswith('--num_steps')][0]
         label = f'generate {NUM_GENERATED}x{steps}{scaled}'
         rows.append(_row(f'{label}, loaded->written', _best(ours), _best(theirs), 'wall', False))
         rows.append(_row(f'{label}, whole command', _best(ours), _best(theirs), 'process_wall',
                          False))
+        if ours_full:
+            rows.append(_row('  same, ours sampling every event asked', _best(ours_full),
+                             _best(theirs), 'wall', False))
 
     print(f'\n{args.model}: training hparams {hparams}; generation bundle {bundle.name}')
     print(f'{"":<44} {"peer wall":>10} {"ours wall":>10} {"ratio":>8}   {"peer cpu":>10} '
