@@ -241,3 +241,86 @@ def test_quick_reader_matches_mido_on_shared_data(shared_data):
                 midi_io.midi_to_note_sequence(data)
             continue
         assert midi_io.midi_to_note_sequence(data) == expected, path
+
+
+# The quick writer: PrettyMIDI.write's bytes, made faster.
+
+def _pretty_midi_write(midi):
+    buffer = io.BytesIO()
+    midi.write(buffer)
+    return buffer.getvalue()
+
+
+def _busy_sequence():
+    """Two tempos, signatures, a named piano, drums, bends and controls, notes that meet
+    at one tick (a note off and a note on of one pitch), and 17 instruments (channels wrap
+    around, skipping 9)."""
+    sequence = music_pb2.NoteSequence(ticks_per_quarter=480)
+    sequence.tempos.add(time=0.0, qpm=100.0)
+    sequence.tempos.add(time=1.3, qpm=151.5)
+    sequence.time_signatures.add(time=0.0, numerator=3, denominator=4)
+    sequence.time_signatures.add(time=2.0, numerator=7, denominator=8)
+    sequence.key_signatures.add(time=0.0, key=2)
+    sequence.instrument_infos.add(instrument=1, name='Left hand')
+    sequence.notes.add(pitch=60, velocity=80, start_time=0.0, end_time=0.5, instrument=1)
+    sequence.notes.add(pitch=60, velocity=90, start_time=0.5, end_time=0.75, instrument=1)
+    sequence.notes.add(pitch=64, velocity=1, start_time=0.5, end_time=3.333333, instrument=1,
+                       program=5)
+    sequence.notes.add(pitch=36, velocity=127, start_time=0.1, end_time=0.2, is_drum=True,
+                       instrument=9)
+    sequence.notes.add(pitch=38, velocity=100, start_time=0.1, end_time=0.2, is_drum=True,
+                       instrument=9)
+    for instrument in range(10, 26):
+        sequence.notes.add(pitch=40 + instrument, velocity=50, start_time=0.01 * instrument,
+                           end_time=7.5, instrument=instrument, program=instrument)
+    sequence.pitch_bends.add(time=0.25, bend=-8192, instrument=1)
+    sequence.pitch_bends.add(time=0.25, bend=8191, instrument=1)
+    sequence.pitch_bends.add(time=0.5, bend=0, instrument=1)
+    sequence.control_changes.add(time=0.5, control_number=64, control_value=127, instrument=1)
+    sequence.control_changes.add(time=0.5, control_number=7, control_value=100, instrument=1)
+    sequence.control_changes.add(time=4.0, control_number=64, control_value=0, instrument=1)
+    return sequence
+
+
+def test_quick_writer_writes_pretty_midis_bytes():
+    sequence = _busy_sequence()
+    midi = midi_io.note_sequence_to_pretty_midi(sequence)
+    assert len(midi.instruments) == 20  # the empty default track, 1 (2 programs), 9, 10..25
+    expected = _pretty_midi_write(midi)
+    assert midi_io.pretty_midi_to_bytes(midi) == expected
+    # 'Left hand' is track 2, channel 1: its bends at 0.25 s, lowest first, share one
+    # status byte (running status): E1 00 00, delta 0, 7F 7F.
+    assert b'\xe1\x00\x00\x00\x7f\x7f' in expected
+
+
+def test_quick_writer_one_note_literal_bytes():
+    sequence = music_pb2.NoteSequence()
+    sequence.notes.add(pitch=60, velocity=100, start_time=0.0, end_time=0.5)
+    data = midi_io.pretty_midi_to_bytes(midi_io.note_sequence_to_pretty_midi(sequence))
+    # Track 2: program 0 on channel 0, note on at 0, note off (velocity 0) 220 ticks later
+    # (a quarter at 120 qpm and 220 ticks per quarter), running status, end of track.
+    assert data.endswith(b'MTrk\x00\x00\x00\x0f' b'\x00\xc0\x00' b'\x00\x90\x3c\x64'
+                         b'\x81\x5c\x3c\x00' b'\x01\xff\x2f\x00')
+    assert data[:14] == b'MThd\x00\x00\x00\x06\x00\x01\x00\x02\x00\xdc'
+
+
+def test_quick_writer_refuses_bad_data_bytes():
+    sequence = music_pb2.NoteSequence()
+    sequence.notes.add(pitch=60, velocity=128, start_time=0.0, end_time=0.5)
+    with pytest.raises(ValueError, match='0..127'):
+        midi_io.pretty_midi_to_bytes(midi_io.note_sequence_to_pretty_midi(sequence))
+
+
+@pytest.mark.slow
+def test_quick_writer_matches_pretty_midi_on_shared_data(shared_data):
+    paths = sorted(p for folder in ('miditok_fixtures', 'note_seq_testdata', 'groove', 'asap')
+                   for p in (shared_data / folder).rglob('*') if p.suffix.lower() in ('.mid', '.midi'))
+    paths = paths[:40] + paths[40::8]  # the fixtures, then every 8th Groove and ASAP file
+    assert paths
+    for path in paths:
+        try:
+            sequence = midi_io.midi_file_to_note_sequence(path)
+        except midi_io.MIDIConversionError:
+            continue
+        midi = midi_io.note_sequence_to_pretty_midi(sequence)
+        assert midi_io.pretty_midi_to_bytes(midi) == _pretty_midi_write(midi), path

@@ -14,7 +14,7 @@ from magenta_rnn.performance.generator import (ConditionedInputs, ControlSchedul
                                                control_values, disable_conditioning_values,
                                                empty_primer, generate_performances,
                                                parse_primer_melody, parse_primer_pitches,
-                                               rnn_steps_to_generate, segment_index)
+                                               rnn_steps_to_generate, RoundEnds, segment_index)
 from magenta_rnn.performance.model import setup
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -137,6 +137,7 @@ class TableModel:
     def __init__(self, num_classes, table):
         self.num_classes, self.table = num_classes, table
         self.full_length_calls = []
+        self.events_fed = 0
 
     def zero_state(self, batch_size):
         return (np.zeros((batch_size, 1)),)
@@ -144,6 +145,7 @@ class TableModel:
     def step(self, inputs, state, temperature):
         if not state[0].any():
             self.full_length_calls.append(inputs.shape[1])
+        self.events_fed += inputs.shape[0] * inputs.shape[1]
         current = np.asarray(inputs).argmax(axis=-1)
         probabilities = np.zeros(inputs.shape[:2] + (self.num_classes,), np.float32)
         for (row, t), index in np.ndenumerate(current):
@@ -160,10 +162,76 @@ def test_generation_fills_the_section_in_rounds():
                                     num_outputs=2, rng=np.random.default_rng(0))
     # Empty primer: start step quantize_to_step(0.0, cutoff 0) = 1, end step 300, so 299
     # steps, the first 100 of them silence (one TIME_SHIFT 100). Each generated event is
-    # 1 step, so the rounds ask for 120, 48, 19, 8, 3, 1 events (4 * 15 notes/s) and
-    # each round feeds the whole performance so far, both outputs in one batch.
-    assert model.full_length_calls == [1, 121, 169, 188, 196, 199]
+    # 1 step, so the rounds ask for 120, 48, 19, 8, 3, 1 events (4 * 15 notes/s). The
+    # original re-feeds the whole performance so far each round (1, 121, 169, 188, 196,
+    # 199 events); here both outputs keep their RNN state: the primer is fed once, then
+    # each of the 199 events once.
+    assert model.full_length_calls == [1]
+    assert model.events_fed == 2 * (1 + 198)
     assert len(outputs) == 2 and all(not o.notes for o in outputs)
+
+
+def _ends(events, total_steps):
+    """The lengths at which RoundEnds ends a performance of 1 silent primer event (no
+    steps) growing by `events`; density 15 notes/s asks ceil(0.6 * steps left) events."""
+    primer = Performance(steps_per_second=100, num_velocity_bins=32)
+    primer.append(PerformanceEvent(VEL, 1))
+    round_ends = RoundEnds(primer, total_steps, 15.0, 100)
+    performance, ended = primer, []
+    for event in events:
+        performance.append(PerformanceEvent(*event))
+        if round_ends(0, performance):
+            ended.append(len(performance))
+    return ended, round_ends.rounds
+
+
+def test_round_ends_follow_the_originals_rounds():
+    # 1-step shifts, 10 steps: the rounds ask ceil(0.6 * 10) = 6, ceil(0.6 * 4) = 3 and
+    # ceil(0.6 * 1) = 1 events, ending at lengths 7 (6 steps), 10 (9) and 11 (10: full).
+    ended, rounds = _ends([(SHIFT, 1)] * 12, 10)
+    assert ended[0] == 11 and rounds == 3
+    # Passing the end mid-round ends at once: everything after would be cut.
+    ended, rounds = _ends([(SHIFT, 4), (ON, 60), (SHIFT, 7), (OFF, 60)], 10)
+    assert ended[0] == 4 and rounds == 1
+    # Reaching the end exactly does not: events at the last step still belong, up to the
+    # round's end (6 events asked: length 7).
+    ended, rounds = _ends([(SHIFT, 5), (ON, 60), (SHIFT, 5), (OFF, 60), (VEL, 2), (ON, 62),
+                           (OFF, 62), (ON, 64)], 10)
+    assert ended[0] == 7 and rounds == 1
+
+
+CYCLES = {
+    # 4 events per 5 steps: each round fills about half of what is left.
+    'dense': [(ON, 60), (SHIFT, 3), (OFF, 60), (SHIFT, 2)],
+    # Long shifts: the first round passes the end early on.
+    'sparse': [(VEL, 3), (ON, 64), (SHIFT, 70), (OFF, 64), (ON, 67), (SHIFT, 45), (OFF, 67)],
+    # 5 steps per cycle: rounds can end exactly at the end step.
+    'exact': [(ON, 60), (SHIFT, 5), (OFF, 60)],
+}
+
+
+@pytest.mark.parametrize('cycle', sorted(CYCLES))
+@pytest.mark.parametrize('end_time', [1.0, 1.51, 2.5, 3.0])
+@pytest.mark.parametrize('fill', [True, False])
+def test_one_pass_sampling_ends_where_the_rounds_end(cycle, end_time, fill):
+    """Plain sampling in one pass with kept state gives what round-by-round generation
+    with re-feeding gives (the beam search path, here with 2 identical beams)."""
+    performance_setup = setup(PERFORMANCE_RNN.load_config('performance_with_dynamics'))
+    code = performance_setup.encoder.one_hot_encoding.encode_event
+    codes = [code(PerformanceEvent(*event)) for event in CYCLES[cycle]]
+    table = {a: b for a, b in zip(codes, codes[1:] + codes[:1])}
+    table['else'] = codes[0]
+    results = []
+    for beam_size in (1, 2):
+        model = TableModel(performance_setup.encoder.num_classes, table)
+        request = GenerateRequest(beam_size=beam_size)
+        sequence, = generate_performances(model, performance_setup, parse_primer_pitches('[72]'),
+                                          0.5, end_time, num_outputs=1, request=request,
+                                          rng=np.random.default_rng(0),
+                                          fill_generate_section=fill)
+        results.append((notes(sequence), sequence.total_time, len(model.full_length_calls)))
+    assert results[0][:2] == results[1][:2]
+    assert results[0][2] == 1
 
 
 def test_generation_continues_the_primer_to_the_exact_end():

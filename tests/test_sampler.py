@@ -62,6 +62,24 @@ def test_first_call_feeds_the_whole_primer_then_one_step_with_state():
     assert model.calls == [(4, 3, 5), (4, 1, 5), (4, 1, 5)]
 
 
+def test_sample_until_keeps_each_rows_state_and_drops_finished_rows():
+    """Each row runs until done(row, events); the primer is fed once, then one event per
+    call, and a finished row leaves the batch."""
+    model = TableModel(CYCLE)
+    asked = []
+
+    def done(row, events):
+        asked.append((row, len(events)))
+        return len(events) >= (4 if row == 1 else 6)
+
+    primers = [[1, 2], [3, 4], [0, 1]]
+    out = EventsSampler(model, ENCODER).sample_until(primers, done, rng=np.random.default_rng(0))
+    assert out == [[1, 2, 3, 4, 0, 1], [3, 4, 0, 1], [0, 1, 2, 3, 4, 0]]
+    assert primers[1] == [3, 4]
+    assert model.calls == [(3, 2, 5), (3, 1, 5), (2, 1, 5), (2, 1, 5)]
+    assert asked[:3] == [(0, 3), (1, 3), (2, 3)]
+
+
 def test_outputs_are_sampled_together_and_reproducible_with_a_seed():
     uniform = np.full((5, 5), 0.2)
     sampler = EventsSampler(TableModel(uniform), ENCODER)

@@ -247,6 +247,58 @@ class ConditionedInputs:
         return batch
 
 
+class RoundEnds:
+    """done(row, events) for EventsSampler.sample_until: the fill-the-section rounds of
+    plain sampling, decided event by event instead of round by round.
+
+    The original asks for rnn_steps_to_generate(steps left) more events per round,
+    re-feeding the whole performance, until a round ends with the section filled, then
+    cuts the performance to its length. Without beam search the outcome is the same when
+    each row keeps its RNN state and ends where its rounds would have ended: at the end
+    of a round that filled the section (or of the first round without
+    fill_generate_section). A Performance also ends as soon as its time passes the end,
+    since every later event of the round would be cut (not so a NotePerformance, whose
+    length is not monotonic in its events).
+    """
+
+    def __init__(self, primer: Any, total_steps: int, mean_note_density: float,
+                 steps_per_second: int, fill_generate_section: bool = True):
+        self.total_steps = total_steps
+        self.mean_note_density = mean_note_density
+        self.steps_per_second = steps_per_second
+        self.fill_generate_section = fill_generate_section
+        self.track_time = not isinstance(primer, NotePerformance)
+        self.primer_steps = primer.num_steps
+        self.first_round_end = len(primer) + self._events_to_ask(self.primer_steps)
+        self.round_ends: dict[int, int] = {}
+        self.steps: dict[int, int] = {}
+        self.rounds = 1
+
+    def _events_to_ask(self, steps_so_far: int) -> int:
+        return rnn_steps_to_generate(self.total_steps - steps_so_far, self.mean_note_density,
+                                     self.steps_per_second)
+
+    def __call__(self, row: int, events: Any) -> bool:
+        if self.track_time:
+            steps = self.steps.get(row, self.primer_steps)
+            last = events[len(events) - 1]
+            if last.event_type == PerformanceEvent.TIME_SHIFT:
+                steps += last.event_value
+            self.steps[row] = steps
+            if steps > self.total_steps:
+                return True
+        if len(events) < self.round_ends.get(row, self.first_round_end):
+            return False
+        steps = self.steps[row] if self.track_time else events.num_steps
+        if steps >= self.total_steps or not self.fill_generate_section:
+            return True
+        self.round_ends[row] = len(events) + self._events_to_ask(steps)
+        self.rounds += 1
+        logging.debug('output %d needs %d more steps; asking for %d more events', row,
+                      self.total_steps - steps, self.round_ends[row] - len(events))
+        return False
+
+
 # ----------------------------------------------------------------------------------
 # The flow.
 
@@ -341,7 +393,21 @@ def generate_performances(stepper: Any, performance_setup: Any, primer: music_pb
                    steps_per_iteration=request.steps_per_iteration)
 
     outputs: list[Any] = [performance] * num_outputs  # the sampler copies its primers
-    pending = list(range(num_outputs))
+    remaining = total_steps - performance.num_steps
+    if request.beam_size == 1 and request.branch_factor == 1:
+        # Plain sampling: all rounds in one pass, each output keeping its RNN state.
+        pending = []
+        if remaining > 0:
+            round_ends = RoundEnds(performance, total_steps, mean_density, sps,
+                                   fill_generate_section)
+            logging.info('%d output(s) need %d more steps; asking for %d more events first',
+                         num_outputs, remaining, round_ends.first_round_end - len(performance))
+            outputs = sampler.sample_until(outputs, round_ends, temperature=request.temperature,
+                                           rng=rng)
+    else:
+        # Beam search scores whole rounds, so it goes round by round as the original,
+        # re-feeding each performance so far.
+        pending = list(range(num_outputs)) if remaining > 0 else []
     while pending:
         # Outputs with equal event counts share a batch. Plain sampling (beam 1) is causal,
         # so one batch can run to the longest request and each row be cut to its own.

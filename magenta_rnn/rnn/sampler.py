@@ -94,6 +94,35 @@ class EventsSampler:
             best.append(sequences[members[np.argmax(scores[members])]])
         return best
 
+    def sample_until(self, primers: Sequence[Any], done: Callable[[int, Any], bool],
+                     temperature: float = 1.0,
+                     rng: np.random.Generator | None = None) -> list[Any]:
+        """Plain sampling (no beam search) of open-ended length: extends each primer (not
+        modified) one event at a time until done(row, events) says that row is finished.
+
+        Every row keeps its RNN state from the primer to the end, so nothing is fed twice;
+        finished rows leave the batch. done is asked after every new event, with the row's
+        index in primers. One result per primer, in order.
+        """
+        rng = rng if rng is not None else np.random.default_rng()
+        if not primers:
+            return []
+        lengths = {len(p) for p in primers}
+        if 0 in lengths:
+            raise ValueError('the primer is empty: generation needs at least one event')
+        if len(lengths) != 1:
+            raise ValueError('all primers of one batch must have the same length')
+        sequences = [copy.deepcopy(p) for p in primers]
+        active = np.arange(len(sequences))
+        state = None
+        while len(active):
+            state, _ = self._step([sequences[i] for i in active], state, temperature, rng)
+            unfinished = np.array([not done(int(i), sequences[i]) for i in active], bool)
+            if not unfinished.all():
+                active = active[unfinished]
+                state = tuple(np.asarray(s)[unfinished] for s in state)
+        return sequences
+
     @staticmethod
     def _prune(groups: np.ndarray, scores: np.ndarray, beam_size: int) -> np.ndarray:
         """Row indices of the beam_size best candidates of each group (ties: earlier first)."""
