@@ -28,7 +28,9 @@ import tensorflow as tf
 
 from magenta_rnn.music_vae import configs as configs_lib
 from magenta_rnn.music_vae import data
+from magenta_rnn.music_vae import lstm
 from magenta_rnn.music_vae import model as model_lib
+from magenta_rnn.music_vae import numpy_sampler
 from magenta_rnn.protobuf import music_pb2
 
 NoExtractedExamplesError = data.NoExtractedExamplesError
@@ -100,7 +102,7 @@ class TrainedModel:
       checkpoint_dir_or_path: directory, checkpoint prefix or .tar file.
       var_name_substitutions: (regex, replacement) pairs applied to the original's
         variable names before they are looked up in a name-based checkpoint.
-      seed: seeds z draws (numpy) and decoder sampling (TensorFlow).
+      seed: seeds z draws and decoder sampling.
     """
 
     def __init__(self, config: configs_lib.MusicVaeConfig | str, batch_size: int,
@@ -121,6 +123,7 @@ class TrainedModel:
         self.checkpoint_path = self._restore(checkpoint_dir_or_path, var_name_substitutions)
         self._encode_fn = tf.function(self._model.encode)
         self._decode_fns: dict[int, Any] = {}
+        self._numpy_sampler: numpy_sampler.NumpyDecoderSampler | None = None
         self._log_prob_fn = tf.function(self._teacher_forced_log_probs)
 
     # -- loading --------------------------------------------------------------------
@@ -210,7 +213,21 @@ class TrainedModel:
             return self._config.hparams.max_seq_len
         return int(length)
 
+    def _uses_numpy_sampler(self) -> bool:
+        # A flat categorical decoder samples faster in NumPy (see numpy_sampler);
+        # other decoders run their TensorFlow sample().
+        decoder = self._model.decoder
+        return type(decoder) is lstm.CategoricalLstmDecoder and not decoder.control_depth
+
     def _decode_batch(self, z: np.ndarray, length: int, temperature: float) -> np.ndarray:
+        if self._uses_numpy_sampler():
+            if self._numpy_sampler is None:
+                self._numpy_sampler = numpy_sampler.NumpyDecoderSampler(self._model.decoder)
+            return self._numpy_sampler.sample(z, length, temperature, self._rng,
+                                              end_token=self._converter.end_token)
+        return self._decode_batch_tf(z, length, temperature)
+
+    def _decode_batch_tf(self, z: np.ndarray, length: int, temperature: float) -> np.ndarray:
         fn = self._decode_fns.get(length)
         if fn is None:
             end_token = self._converter.end_token
