@@ -5,6 +5,8 @@
     samples = model.sample(n=4, length=32, temperature=0.5)        # NoteSequences
     z, mu, sigma = model.encode([ns_a, ns_b])
     path = model.interpolate(ns_a, ns_b, num_steps=5, length=32)
+    vector = model.attribute_vector(many_sequences, 'note_density')   # attributes.py
+    denser = model.apply_attribute_vector(vector, [0, 1, 2], note_sequence=ns_a, length=32)
     logliks = model.reconstruction_loglik([ns_a])                   # per-step log p
 
 Checkpoints: a directory (its latest checkpoint), a checkpoint prefix, or a .tar
@@ -26,6 +28,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from magenta_rnn.music_vae import attributes
 from magenta_rnn.music_vae import configs as configs_lib
 from magenta_rnn.music_vae import data
 from magenta_rnn.music_vae import lstm
@@ -340,6 +343,66 @@ class TrainedModel:
         _, mu, _ = self.encode([start_sequence, end_sequence], assert_same_length)
         z = np.array([slerp(mu[0], mu[1], t) for t in np.linspace(0, 1, num_steps)])
         return self.decode(z, length=length, temperature=temperature)
+
+    # -- attribute vectors (see attributes.py) -----------------------------------
+
+    def extract_windows(self, note_sequences: Sequence[music_pb2.NoteSequence],
+                        max_examples: int | None = None
+                        ) -> tuple[list[np.ndarray], list[int], list[music_pb2.NoteSequence]]:
+        """Every input the converter extracts from each NoteSequence (any number each):
+        (input tensors, lengths, the windows as NoteSequences), at most max_examples."""
+        inputs, lengths, outputs = [], [], []
+        for ns in note_sequences:
+            tensors = self._converter.to_tensors(ns)
+            inputs.extend(tensors.inputs)
+            lengths.extend(int(n) for n in tensors.lengths)
+            outputs.extend(tensors.outputs)
+            if max_examples is not None and len(inputs) >= max_examples:
+                break
+        inputs, lengths, outputs = inputs[:max_examples], lengths[:max_examples], \
+            outputs[:max_examples]
+        windows = self._converter.from_tensors(outputs) if outputs else []
+        return inputs, lengths, windows
+
+    def attribute_vector(self, note_sequences: Sequence[music_pb2.NoteSequence], attribute: str,
+                         quantile: float = attributes.DEFAULT_QUANTILE,
+                         max_examples: int | None = None) -> attributes.AttributeVector:
+        """Mean mu of the windows whose attribute is in the top `quantile` minus the mean
+        mu of those in the bottom one, over every window of `note_sequences`."""
+        attributes.check_attribute_name(attribute)
+        inputs, lengths, windows = self.extract_windows(note_sequences, max_examples)
+        if len(inputs) < attributes.MIN_EXAMPLES:
+            raise attributes.AttributeVectorError(
+                f'too few examples for an attribute vector: {len(inputs)} inputs for config '
+                f'{self._config.id}, need at least {attributes.MIN_EXAMPLES}')
+        values = attributes.measure(windows, attribute)
+        _, mu, _ = self.encode_tensors(inputs, lengths)
+        return attributes.compute_attribute_vector(mu, values, attribute, quantile,
+                                                   config=self._config.id)
+
+    def apply_attribute_vector(self, vector: attributes.AttributeVector | np.ndarray,
+                               scales: Sequence[float],
+                               note_sequence: music_pb2.NoteSequence | None = None,
+                               z: np.ndarray | None = None, length: int | None = None,
+                               temperature: float = 1.0) -> list[music_pb2.NoteSequence]:
+        """decode(base + k * vector) for each k in scales. The base is the mu of
+        `note_sequence` (which must give exactly one input), else `z`, else one draw
+        from N(0, I)."""
+        direction = np.asarray(getattr(vector, 'vector', vector), np.float32)
+        z_size = self._config.hparams.z_size
+        if direction.shape != (z_size,):
+            raise attributes.AttributeVectorError(
+                f'the attribute vector has shape {direction.shape}, config {self._config.id} '
+                f'has z_size {z_size}')
+        if note_sequence is not None:
+            _, mu, _ = self.encode([note_sequence])
+            base = mu[0]
+        elif z is not None:
+            base = np.asarray(z, np.float32).reshape(z_size)
+        else:
+            base = self._rng.standard_normal(z_size).astype(np.float32)
+        latents = np.stack([base + float(k) * direction for k in scales])
+        return self.decode(latents, length=length, temperature=temperature)
 
     # -- reconstruction -------------------------------------------------------------
 
