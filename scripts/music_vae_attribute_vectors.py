@@ -28,6 +28,9 @@ def evaluate(model, sequences, attribute_names, scales, num_bases, vector_fracti
     split = int(len(sequences) * vector_fraction)
     vector_sequences, base_sequences = sequences[:split], sequences[split:]
     base_inputs, base_lengths, _ = model.extract_windows(base_sequences, num_bases)
+    if not base_inputs:
+        raise ValueError(f'the last {len(base_sequences)} NoteSequences give no inputs for '
+                         f'config {model.config.id}; nothing to use as bases')
     _, base_mu, _ = model.encode_tensors(base_inputs, base_lengths)
     report = {'vector_tunes': split, 'base_tunes': len(base_sequences),
               'bases': len(base_inputs), 'scales': list(scales), 'attributes': {}}
