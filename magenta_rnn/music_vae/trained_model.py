@@ -255,12 +255,11 @@ class TrainedModel:
         z_size = self._config.hparams.z_size
         z_same = (np.tile(self._rng.standard_normal(z_size).astype(np.float32), (batch_size, 1))
                   if same_z else None)
-        outputs = []
-        for _ in range(int(np.ceil(n / batch_size))):
-            z = (z_same if same_z else
-                 self._rng.standard_normal((batch_size, z_size)).astype(np.float32))
-            outputs.append(self._decode_batch(z, length, temperature))
-        return np.vstack(outputs)[:n]
+        num_batches = int(np.ceil(n / batch_size))
+        z = np.vstack([z_same if same_z else
+                       self._rng.standard_normal((batch_size, z_size)).astype(np.float32)
+                       for _ in range(num_batches)])
+        return self._decode_all(z, length, temperature)[:n]
 
     def decode(self, z: np.ndarray, length: int | None = None,
                temperature: float = 1.0) -> list[music_pb2.NoteSequence]:
@@ -274,9 +273,14 @@ class TrainedModel:
         z = np.asarray(z, np.float32)
         n = len(z)
         z = np.pad(z, [(0, -n % self._batch_size), (0, 0)])
-        outputs = [self._decode_batch(z[i:i + self._batch_size], length, temperature)
-                   for i in range(0, len(z), self._batch_size)]
-        return np.vstack(outputs)[:n]
+        return self._decode_all(z, length, temperature)[:n]
+
+    def _decode_all(self, z: np.ndarray, length: int, temperature: float) -> np.ndarray:
+        """z: whole batches. The NumPy sampler takes them all in one loop over time."""
+        if self._uses_numpy_sampler():
+            return self._decode_batch(z, length, temperature)
+        return np.vstack([self._decode_batch(z[i:i + self._batch_size], length, temperature)
+                          for i in range(0, len(z), self._batch_size)])
 
     # -- encoding -------------------------------------------------------------------
 
