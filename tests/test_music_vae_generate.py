@@ -80,8 +80,9 @@ def test_sample_without_length_is_an_error_without_end_token(model):
 
 
 def test_same_z_decodes_the_same_latent_for_every_sample(model):
-    # At a vanishing temperature sampling is argmax: one z gives one melody.
-    tensors = model.sample_tensors(n=2, length=32, temperature=1e-6, same_z=True)
+    # At a vanishing temperature sampling is argmax: one z gives one melody. (The
+    # barely trained model's logits lie close together: near-ties need a very low one.)
+    tensors = model.sample_tensors(n=2, length=32, temperature=1e-9, same_z=True)
     np.testing.assert_array_equal(tensors[0], tensors[1])
 
 
@@ -273,3 +274,135 @@ def test_trained_model_matches_the_original_on_its_checkpoint(tmp_path):
         env=dict(os.environ, PYTHONPATH=REPO), capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr[-2000:]
     assert '16/16 sequences identical' in result.stdout
+
+
+def test_numpy_sampler_follows_the_tensorflow_decoder(model):
+    # TrainedModel samples a flat categorical decoder in NumPy; at a vanishing
+    # temperature both paths are argmax decoding and must agree step by step.
+    z = np.random.default_rng(0).standard_normal((2, 4)).astype(np.float32) * 3
+    assert model._uses_numpy_sampler()
+    fast = model.decode_to_tensors(z, length=32, temperature=1e-9)
+    slow = model._decode_batch_tf(z, 32, 1e-9)
+    np.testing.assert_array_equal(fast, slow)
+    # At temperature 1, draws follow softmax(logits): the first step's frequencies
+    # match the decoder's first-step distribution.
+    sampler = model._numpy_sampler
+    many = np.repeat(z[:1], 4000, axis=0)
+    first = sampler.sample(many, 1, 1.0, np.random.default_rng(1))[:, 0].mean(axis=0)
+    logits = model.model.decoder.logits(tf.zeros([1, 1, 90]), tf.constant(z[:1]),
+                                        tf.constant([1]))[0, 0]
+    expected = tf.nn.softmax(logits).numpy()
+    assert np.abs(first - expected).max() < 0.03
+
+
+def rhythm(first_pitch: int, note_seconds: float, bars: int = 2) -> music_pb2.NoteSequence:
+    """A `bars`-bar scale run at 120 qpm with notes of note_seconds (0.25 s = an eighth)."""
+    ns = music_pb2.NoteSequence()
+    ns.tempos.add(qpm=120)
+    ns.time_signatures.add(numerator=4, denominator=4)
+    count = int(round(2.0 * bars / note_seconds))
+    for k in range(count):
+        ns.notes.add(pitch=first_pitch + (k % 5), start_time=k * note_seconds,
+                     end_time=(k + 1) * note_seconds, velocity=90, program=0)
+    ns.total_time = 2.0 * bars
+    return ns
+
+
+ATTRIBUTE_EXAMPLES = [rhythm(p, d) for p in (55, 60, 65, 70) for d in (0.25, 0.5, 1.0)]
+
+
+def test_attribute_vector_from_every_window_of_the_examples(model):
+    from magenta_rnn.music_vae import attributes
+    vector = model.attribute_vector(ATTRIBUTE_EXAMPLES, 'note_density')
+    assert vector.attribute == 'note_density' and vector.config == 'cat-mel_2bar_small'
+    # 12 two-bar windows with 4, 2 and 1 notes per second: the top quartile is the
+    # eighth-note runs, the bottom the half-note ones.
+    assert (vector.num_examples, vector.num_high, vector.num_low) == (12, 4, 4)
+    assert (vector.high_mean, vector.low_mean) == (4.0, 1.0)
+    _, mu, _ = model.encode(ATTRIBUTE_EXAMPLES)
+    np.testing.assert_allclose(vector.vector, mu[0::3].mean(0) - mu[2::3].mean(0), rtol=1e-4,
+                               atol=1e-6)
+    # A 4-bar sequence gives three windows, all used.
+    inputs, lengths, windows = model.extract_windows([rhythm(60, 0.5, bars=4)])
+    assert len(inputs) == len(windows) == 3 and lengths == [32, 32, 32]
+    with pytest.raises(attributes.AttributeVectorError,
+                       match='too few examples for an attribute vector: 3 inputs'):
+        model.attribute_vector([rhythm(60, 0.5, bars=4)], 'note_density')
+    with pytest.raises(attributes.AttributeVectorError, match="unknown attribute 'speed'"):
+        model.attribute_vector(ATTRIBUTE_EXAMPLES, 'speed')
+
+
+def test_apply_attribute_vector_decodes_the_code_plus_multiples(model):
+    from magenta_rnn.music_vae import attributes
+    vector = attributes.AttributeVector('note_density', np.array([1, -1, 0.5, 2], np.float32))
+    base = melody([60, 64, 67], 2)
+    outputs = model.apply_attribute_vector(vector, [-2, 0, 3], note_sequence=base, length=32,
+                                           temperature=1e-9)
+    assert len(outputs) == 3
+    _, mu, _ = model.encode([base])
+    expected = model.decode(np.stack([mu[0] + k * vector.vector for k in (-2, 0, 3)]),
+                            length=32, temperature=1e-9)
+    for got, want in zip(outputs, expected):
+        assert [(n.pitch, n.start_time) for n in got.notes] == [
+            (n.pitch, n.start_time) for n in want.notes]
+    with pytest.raises(attributes.AttributeVectorError, match='config cat-mel_2bar_small has '
+                                                              'z_size 4'):
+        model.apply_attribute_vector(np.zeros(3), [1.0])
+
+
+def test_generate_attribute_mode_computes_saves_and_reuses_the_vector(run_dir, tmp_path):
+    from magenta_rnn.music_vae import attributes
+    examples = str(tmp_path / 'examples.tfrecord')
+    records.write_records(examples, [ns.SerializeToString() for ns in ATTRIBUTE_EXAMPLES])
+    base = tmp_path / 'base.mid'
+    midi_io.note_sequence_to_midi_file(melody([60, 64, 67], 2), str(base))
+    out, vector_file = tmp_path / 'out', tmp_path / 'density.npy'
+    common = ['--config=cat-mel_2bar_small', f'--hparams={TINY}', f'--run_dir={run_dir}',
+              '--mode=attribute', f'--output_dir={out}', '--seed=2']
+    result = _generate(*common, '--attribute=note_density', f'--attribute_examples={examples}',
+                       f'--attribute_vector_file={vector_file}', f'--input_midi_1={base}',
+                       '--attribute_scales=-1,0,1')
+    assert result.returncode == 0, result.stderr[-2000:]
+    files = sorted(os.listdir(out))
+    assert len(files) == 3
+    for i, name in enumerate(files):
+        assert re.fullmatch(rf'cat-mel_2bar_small_attribute_\d{{4}}-\d\d-\d\d_\d{{6}}-00{i}-of-'
+                            rf'003\.mid', name), name
+    assert 'output 002: +1 * vector, note_density = ' in result.stderr
+    saved = attributes.load_attribute_vector(str(vector_file))
+    assert saved.attribute == 'note_density' and saved.num_examples == 12
+
+    # The saved vector alone, with one random code as the base.
+    result = _generate(*common, f'--attribute_vector_file={vector_file}',
+                       f'--output_dir={tmp_path / "again"}', '--attribute_scales=2')
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert len(os.listdir(tmp_path / 'again')) == 1
+
+    # A MIDI directory works as examples; too few of them is a one-line error.
+    midi_dir = tmp_path / 'midi'
+    midi_dir.mkdir()
+    for k, ns in enumerate(ATTRIBUTE_EXAMPLES[:5]):
+        midi_io.note_sequence_to_midi_file(ns, str(midi_dir / f'{k}.mid'))
+    result = _generate(*common, '--attribute=note_density', f'--attribute_examples={midi_dir}')
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].endswith(
+        f'error: --attribute_examples: {midi_dir}: too few examples for an attribute vector: '
+        f'5 inputs for config cat-mel_2bar_small, need at least 8')
+
+
+def test_generate_attribute_mode_flag_errors(tmp_path):
+    common = ['--config=cat-mel_2bar_small', f'--run_dir={tmp_path}', '--mode=attribute',
+              f'--output_dir={tmp_path / "o"}']
+    result = _generate(*common, '--attribute=loudness', '--attribute_examples=x.tfrecord')
+    assert result.returncode == 1
+    assert ("error: --attribute: unknown attribute 'loudness'; choose one of note_density, "
+            "mean_pitch, pitch_range, mean_interval, mean_duration") in result.stderr
+    result = _generate(*common, '--attribute=note_density')
+    assert result.returncode == 1 and 'needs --attribute_examples' in result.stderr
+    result = _generate(*common, '--attribute_vector_file=missing.npy')
+    assert result.returncode == 1 and '--attribute_vector_file: missing.npy: cannot read' in (
+        result.stderr)
+    result = _generate(*common, '--attribute=note_density', '--attribute_examples=x.tfrecord',
+                       '--attribute_scales=a,b')
+    assert result.returncode == 1 and '--attribute_scales: expected comma-separated' in (
+        result.stderr)

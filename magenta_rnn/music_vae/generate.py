@@ -4,6 +4,15 @@
       --num_outputs=5 --output_dir=/tmp/music_vae/generated
   music_vae_generate --config=cat-mel_2bar_small --checkpoint_file=model.tar \
       --mode=interpolate --input_midi_1=a.mid --input_midi_2=b.mid --num_outputs=5
+  music_vae_generate --config=cat-mel_2bar_small --run_dir=/tmp/run --mode=attribute \
+      --attribute=note_density --attribute_examples=notesequences.tfrecord \
+      --attribute_vector_file=note_density.npy --input_midi_1=a.mid --attribute_scales=-2,0,2
+
+In attribute mode (an addition; see attributes.py) the attribute vector is computed
+from --attribute_examples (a TFRecord of NoteSequences, a MIDI file or a directory
+of them) and saved to --attribute_vector_file, or loaded from that file when no
+examples are given; then the code of --input_midi_1 (or one random code) plus
+k * vector is decoded for each k in --attribute_scales, one output each.
 
 Files are named `<config>_<mode>_<YYYY-mm-dd_HHMMSS>-<iii>-of-<NNN>.mid`. In
 interpolate mode each input MIDI must give exactly one input for the config; a file
@@ -27,7 +36,7 @@ flags.DEFINE_string('run_dir', None, 'Run directory of music_vae_train; its late
 flags.DEFINE_string('checkpoint_file', None, 'Checkpoint prefix, or a .tar holding one.')
 flags.DEFINE_string('output_dir', '/tmp/music_vae/generated', 'Where MIDI files are written.')
 flags.DEFINE_string('config', None, 'Name of a config in configs/music_vae or a .json path.')
-flags.DEFINE_string('mode', 'sample', 'Generate mode: `sample` or `interpolate`.')
+flags.DEFINE_string('mode', 'sample', 'Generate mode: `sample`, `interpolate` or `attribute`.')
 flags.DEFINE_string('input_midi_1', None, 'Start MIDI file of the interpolation.')
 flags.DEFINE_string('input_midi_2', None, 'End MIDI file of the interpolation.')
 flags.DEFINE_integer('num_outputs', 5, 'In `sample` mode, the number of samples; in '
@@ -37,6 +46,20 @@ flags.DEFINE_float('temperature', 0.5, 'Softmax temperature of the decoder\'s sa
 flags.DEFINE_string('hparams', '', 'Comma-separated name=value pairs merged over the config\'s '
                     'hparams; must match the sizes the model was trained with.')
 flags.DEFINE_integer('seed', None, 'Seed for z draws and sampling (repeatable outputs).')
+flags.DEFINE_string('attribute', None, 'In `attribute` mode, the attribute to change: one of '
+                    'note_density, mean_pitch, pitch_range, mean_interval, mean_duration.')
+flags.DEFINE_string('attribute_examples', None, 'In `attribute` mode, the sequences the attribute '
+                    'vector is computed from: a TFRecord of NoteSequences, a MIDI file or a '
+                    'directory of MIDI files (searched recursively).')
+flags.DEFINE_string('attribute_vector_file', None, 'In `attribute` mode, a .npy attribute vector: '
+                    'written when --attribute_examples is given, else read.')
+flags.DEFINE_string('attribute_scales', '-2,-1,0,1,2', 'In `attribute` mode, comma-separated '
+                    'multiples k of the vector added to the latent code, one output each.')
+flags.DEFINE_float('attribute_quantile', 0.25, 'In `attribute` mode, the vector is the mean code '
+                   'of the examples in the top quantile of the attribute minus that of the '
+                   'bottom quantile.')
+flags.DEFINE_integer('attribute_max_examples', None, 'In `attribute` mode, use at most this many '
+                     'extracted inputs of --attribute_examples.')
 flags.DEFINE_string('log', 'INFO', 'Logging level: DEBUG, INFO, WARNING, ERROR or FATAL.')
 
 
@@ -81,6 +104,47 @@ def _check_extract_examples(converter, config_id: str, note_sequence, flag_name:
     return False
 
 
+def _parse_scales() -> list[float]:
+    try:
+        scales = [float(k) for k in FLAGS.attribute_scales.split(',') if k.strip()]
+    except ValueError:
+        scales = []
+    if not scales:
+        console.fail(f'--attribute_scales: expected comma-separated numbers, got '
+                     f'{FLAGS.attribute_scales!r}')
+    return scales
+
+
+def _load_attribute_examples(path: str) -> list:
+    """NoteSequences of a MIDI directory (recursive), a MIDI file or a NoteSequence TFRecord."""
+    import glob  # pylint: disable=import-outside-toplevel
+    from magenta_rnn import records  # pylint: disable=import-outside-toplevel
+    from magenta_rnn.music import midi_io  # pylint: disable=import-outside-toplevel
+    expanded = os.path.expanduser(path)
+    if os.path.isdir(expanded):
+        midi_files = sorted(f for f in glob.glob(os.path.join(expanded, '**', '*'), recursive=True)
+                            if f.lower().endswith(('.mid', '.midi')))
+    elif expanded.lower().endswith(('.mid', '.midi')):
+        midi_files = [expanded]
+    else:
+        files = sorted(glob.glob(expanded))
+        if not files:
+            console.fail(f'--attribute_examples: no such file, directory or TFRecord: {path}')
+        try:
+            return [ns for f in files for ns in records.read_note_sequences(f)]
+        except Exception as e:  # pylint: disable=broad-except
+            console.fail(f'--attribute_examples: {path} is not a TFRecord of NoteSequences ({e})')
+    sequences = []
+    for f in midi_files:
+        try:
+            sequences.append(midi_io.midi_file_to_note_sequence(f))
+        except (midi_io.MIDIConversionError, OSError) as e:
+            logging.warning('--attribute_examples: skipping unreadable MIDI file %s (%s)', f, e)
+    if not sequences:
+        console.fail(f'--attribute_examples: no readable MIDI files in {path}')
+    return sequences
+
+
 def run() -> list[str]:
     """Writes the requested MIDI files; returns their paths."""
     from magenta_rnn.hparams import HParamsError  # pylint: disable=import-outside-toplevel
@@ -91,8 +155,9 @@ def run() -> list[str]:
         console.fail('Exactly one of --run_dir or --checkpoint_file must be specified.')
     if not FLAGS.output_dir:
         console.fail('--output_dir is required.')
-    if FLAGS.mode not in ('sample', 'interpolate'):
-        console.fail(f'--mode: invalid value {FLAGS.mode!r} (use `sample` or `interpolate`)')
+    if FLAGS.mode not in ('sample', 'interpolate', 'attribute'):
+        console.fail(f'--mode: invalid value {FLAGS.mode!r} (use `sample`, `interpolate` or '
+                     f'`attribute`)')
     if not FLAGS.config:
         console.fail(f'--config is required; choose one of {", ".join(configs.available_configs())}')
     if FLAGS.num_outputs < 1:
@@ -103,6 +168,34 @@ def run() -> list[str]:
         config = configs.load_config(FLAGS.config, FLAGS.hparams)
     except (configs.ConfigError, HParamsError) as e:
         console.fail(str(e))
+    vector = None
+    if FLAGS.mode == 'attribute':
+        from magenta_rnn.music_vae import attributes  # pylint: disable=import-outside-toplevel
+        scales = _parse_scales()
+        if FLAGS.attribute is not None and FLAGS.attribute not in attributes.NOTE_ATTRIBUTES:
+            console.fail(f'--attribute: unknown attribute {FLAGS.attribute!r}; choose one of '
+                         f'{", ".join(attributes.NOTE_ATTRIBUTES)}')
+        if not 0 < FLAGS.attribute_quantile <= 0.5:
+            console.fail(f'--attribute_quantile must be in (0, 0.5], got '
+                         f'{FLAGS.attribute_quantile}')
+        if FLAGS.attribute_examples is None:
+            if FLAGS.attribute_vector_file is None:
+                console.fail('`attribute` mode needs --attribute_examples (to compute the vector) '
+                             'or --attribute_vector_file (a saved one)')
+            try:
+                vector = attributes.load_attribute_vector(
+                    os.path.expanduser(FLAGS.attribute_vector_file))
+            except attributes.AttributeVectorError as e:
+                console.fail(f'--attribute_vector_file: {e}')
+            if FLAGS.attribute is not None and FLAGS.attribute != vector.attribute:
+                console.fail(f'--attribute_vector_file: {FLAGS.attribute_vector_file} holds a '
+                             f'{vector.attribute} vector, not {FLAGS.attribute}')
+            if vector.vector.shape != (config.hparams.z_size,):
+                console.fail(f'--attribute_vector_file: the vector has {vector.vector.shape[0]} '
+                             f'dimensions, config {config.id} has z_size {config.hparams.z_size}')
+        elif FLAGS.attribute is None:
+            console.fail(f'--attribute is required with --attribute_examples; choose one of '
+                         f'{", ".join(attributes.NOTE_ATTRIBUTES)}')
     os.makedirs(FLAGS.output_dir, exist_ok=True)
 
     inputs = []
@@ -117,6 +210,16 @@ def run() -> list[str]:
                   for k, ns in enumerate(inputs)]
         if not all(usable):
             return []
+    if FLAGS.mode == 'attribute' and FLAGS.input_midi_1 is not None:
+        converter = config.make_data_converter()
+        converter.set_mode('infer')
+        inputs = [_load_input('input_midi_1')]
+        if not _check_extract_examples(converter, config.id, inputs[0], 'input_midi_1', 1,
+                                       date_and_time):
+            return []
+    examples = []
+    if FLAGS.mode == 'attribute' and vector is None:
+        examples = _load_attribute_examples(FLAGS.attribute_examples)
 
     from magenta_rnn.music import midi_io  # pylint: disable=import-outside-toplevel
     from magenta_rnn.music_vae import trained_model  # pylint: disable=import-outside-toplevel
@@ -128,8 +231,11 @@ def run() -> list[str]:
         checkpoint = os.path.expanduser(FLAGS.checkpoint_file)
         flag = '--checkpoint_file'
     try:
+        # Attribute mode encodes many examples: it runs at the full --max_batch_size.
+        batch_size = (FLAGS.max_batch_size if FLAGS.mode == 'attribute'
+                      else min(FLAGS.max_batch_size, FLAGS.num_outputs))
         model = trained_model.TrainedModel(
-            config, batch_size=min(FLAGS.max_batch_size, FLAGS.num_outputs),
+            config, batch_size=batch_size,
             checkpoint_dir_or_path=checkpoint, seed=FLAGS.seed)
     except trained_model.CheckpointError as e:
         console.fail(f'{flag}: {e}')
@@ -139,12 +245,14 @@ def run() -> list[str]:
         logging.info('Interpolating...')
         results = model.interpolate(inputs[0], inputs[1], FLAGS.num_outputs, length=length,
                                     temperature=FLAGS.temperature, assert_same_length=False)
+    elif FLAGS.mode == 'attribute':
+        results = _apply_attribute(model, vector, examples, inputs, scales, length)
     else:
         logging.info('Sampling...')
         results = model.sample(n=FLAGS.num_outputs, length=length, temperature=FLAGS.temperature)
 
     paths = [os.path.join(FLAGS.output_dir, _output_name(config.id, FLAGS.mode, date_and_time, i,
-                                                          FLAGS.num_outputs))
+                                                          len(results)))
              for i in range(len(results))]
     logging.info('Outputting %d files as `%s`...', len(paths),
                  paths[0].replace('-000-of-', '-*-of-') if paths else '')
@@ -152,6 +260,38 @@ def run() -> list[str]:
         midi_io.note_sequence_to_midi_file(ns, path)
     logging.info('Done.')
     return paths
+
+
+def _apply_attribute(model, vector, examples: list, inputs: list, scales: list[float],
+                     length: int) -> list:
+    """Computes (and saves) or takes the attribute vector; decodes base + k * vector."""
+    from magenta_rnn.music_vae import attributes  # pylint: disable=import-outside-toplevel
+    if vector is None:
+        logging.info('Computing the %s vector from %d NoteSequences of %s...', FLAGS.attribute,
+                     len(examples), FLAGS.attribute_examples)
+        try:
+            vector = model.attribute_vector(examples, FLAGS.attribute, FLAGS.attribute_quantile,
+                                            FLAGS.attribute_max_examples)
+        except attributes.AttributeVectorError as e:
+            console.fail(f'--attribute_examples: {FLAGS.attribute_examples}: {e}')
+        logging.info('%s vector from %d inputs: top group mean %.3f (%d inputs), bottom group '
+                     'mean %.3f (%d inputs), |vector| = %.3f', vector.attribute,
+                     vector.num_examples, vector.high_mean, vector.num_high, vector.low_mean,
+                     vector.num_low, float((vector.vector ** 2).sum() ** 0.5))
+        if FLAGS.attribute_vector_file:
+            attributes.save_attribute_vector(os.path.expanduser(FLAGS.attribute_vector_file),
+                                             vector)
+            logging.info('Saved the vector to %s', FLAGS.attribute_vector_file)
+    logging.info('Decoding %s with %s * vector...',
+                 'the code of --input_midi_1' if inputs else 'one random code',
+                 ', '.join(f'{k:g}' for k in scales))
+    results = model.apply_attribute_vector(vector, scales,
+                                           note_sequence=inputs[0] if inputs else None,
+                                           length=length, temperature=FLAGS.temperature)
+    values = attributes.measure(results, vector.attribute)
+    for i, (k, value) in enumerate(zip(scales, values)):
+        logging.info('output %03d: %+g * vector, %s = %.3f', i, k, vector.attribute, value)
+    return results
 
 
 def main(argv: list[str]) -> None:

@@ -5,6 +5,8 @@
     samples = model.sample(n=4, length=32, temperature=0.5)        # NoteSequences
     z, mu, sigma = model.encode([ns_a, ns_b])
     path = model.interpolate(ns_a, ns_b, num_steps=5, length=32)
+    vector = model.attribute_vector(many_sequences, 'note_density')   # attributes.py
+    denser = model.apply_attribute_vector(vector, [0, 1, 2], note_sequence=ns_a, length=32)
     logliks = model.reconstruction_loglik([ns_a])                   # per-step log p
 
 Checkpoints: a directory (its latest checkpoint), a checkpoint prefix, or a .tar
@@ -26,9 +28,12 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from magenta_rnn.music_vae import attributes
 from magenta_rnn.music_vae import configs as configs_lib
 from magenta_rnn.music_vae import data
+from magenta_rnn.music_vae import lstm
 from magenta_rnn.music_vae import model as model_lib
+from magenta_rnn.music_vae import numpy_sampler
 from magenta_rnn.protobuf import music_pb2
 
 NoExtractedExamplesError = data.NoExtractedExamplesError
@@ -103,7 +108,7 @@ class TrainedModel:
       checkpoint_dir_or_path: directory, checkpoint prefix or .tar file.
       var_name_substitutions: (regex, replacement) pairs applied to the original's
         variable names before they are looked up in a name-based checkpoint.
-      seed: seeds z draws (numpy) and decoder sampling (TensorFlow).
+      seed: seeds z draws and decoder sampling.
     """
 
     def __init__(self, config: configs_lib.MusicVaeConfig | str, batch_size: int,
@@ -124,6 +129,7 @@ class TrainedModel:
         self.checkpoint_path = self._restore(checkpoint_dir_or_path, var_name_substitutions)
         self._encode_fn = tf.function(self._model.encode)
         self._decode_fns: dict[int, Any] = {}
+        self._numpy_sampler: numpy_sampler.NumpyDecoderSampler | None = None
         self._log_prob_fn = tf.function(self._teacher_forced_log_probs)
 
     # -- loading --------------------------------------------------------------------
@@ -213,7 +219,21 @@ class TrainedModel:
             return self._config.hparams.max_seq_len
         return int(length)
 
+    def _uses_numpy_sampler(self) -> bool:
+        # A flat categorical decoder samples faster in NumPy (see numpy_sampler);
+        # other decoders run their TensorFlow sample().
+        decoder = self._model.decoder
+        return type(decoder) is lstm.CategoricalLstmDecoder and not decoder.control_depth
+
     def _decode_batch(self, z: np.ndarray, length: int, temperature: float) -> np.ndarray:
+        if self._uses_numpy_sampler():
+            if self._numpy_sampler is None:
+                self._numpy_sampler = numpy_sampler.NumpyDecoderSampler(self._model.decoder)
+            return self._numpy_sampler.sample(z, length, temperature, self._rng,
+                                              end_token=self._converter.end_token)
+        return self._decode_batch_tf(z, length, temperature)
+
+    def _decode_batch_tf(self, z: np.ndarray, length: int, temperature: float) -> np.ndarray:
         fn = self._decode_fns.get(length)
         if fn is None:
             end_token = self._converter.end_token
@@ -238,12 +258,11 @@ class TrainedModel:
         z_size = self._config.hparams.z_size
         z_same = (np.tile(self._rng.standard_normal(z_size).astype(np.float32), (batch_size, 1))
                   if same_z else None)
-        outputs = []
-        for _ in range(int(np.ceil(n / batch_size))):
-            z = (z_same if same_z else
-                 self._rng.standard_normal((batch_size, z_size)).astype(np.float32))
-            outputs.append(self._decode_batch(z, length, temperature))
-        return np.vstack(outputs)[:n]
+        num_batches = int(np.ceil(n / batch_size))
+        z = np.vstack([z_same if same_z else
+                       self._rng.standard_normal((batch_size, z_size)).astype(np.float32)
+                       for _ in range(num_batches)])
+        return self._decode_all(z, length, temperature)[:n]
 
     def decode(self, z: np.ndarray, length: int | None = None,
                temperature: float = 1.0) -> list[music_pb2.NoteSequence]:
@@ -257,9 +276,14 @@ class TrainedModel:
         z = np.asarray(z, np.float32)
         n = len(z)
         z = np.pad(z, [(0, -n % self._batch_size), (0, 0)])
-        outputs = [self._decode_batch(z[i:i + self._batch_size], length, temperature)
-                   for i in range(0, len(z), self._batch_size)]
-        return np.vstack(outputs)[:n]
+        return self._decode_all(z, length, temperature)[:n]
+
+    def _decode_all(self, z: np.ndarray, length: int, temperature: float) -> np.ndarray:
+        """z: whole batches. The NumPy sampler takes them all in one loop over time."""
+        if self._uses_numpy_sampler():
+            return self._decode_batch(z, length, temperature)
+        return np.vstack([self._decode_batch(z[i:i + self._batch_size], length, temperature)
+                          for i in range(0, len(z), self._batch_size)])
 
     # -- encoding -------------------------------------------------------------------
 
@@ -326,6 +350,66 @@ class TrainedModel:
         _, mu, _ = self.encode([start_sequence, end_sequence], assert_same_length)
         z = np.array([slerp(mu[0], mu[1], t) for t in np.linspace(0, 1, num_steps)])
         return self.decode(z, length=length, temperature=temperature)
+
+    # -- attribute vectors (see attributes.py) -----------------------------------
+
+    def extract_windows(self, note_sequences: Sequence[music_pb2.NoteSequence],
+                        max_examples: int | None = None
+                        ) -> tuple[list[np.ndarray], list[int], list[music_pb2.NoteSequence]]:
+        """Every input the converter extracts from each NoteSequence (any number each):
+        (input tensors, lengths, the windows as NoteSequences), at most max_examples."""
+        inputs, lengths, outputs = [], [], []
+        for ns in note_sequences:
+            tensors = self._converter.to_tensors(ns)
+            inputs.extend(tensors.inputs)
+            lengths.extend(int(n) for n in tensors.lengths)
+            outputs.extend(tensors.outputs)
+            if max_examples is not None and len(inputs) >= max_examples:
+                break
+        inputs, lengths, outputs = inputs[:max_examples], lengths[:max_examples], \
+            outputs[:max_examples]
+        windows = self._converter.from_tensors(outputs) if outputs else []
+        return inputs, lengths, windows
+
+    def attribute_vector(self, note_sequences: Sequence[music_pb2.NoteSequence], attribute: str,
+                         quantile: float = attributes.DEFAULT_QUANTILE,
+                         max_examples: int | None = None) -> attributes.AttributeVector:
+        """Mean mu of the windows whose attribute is in the top `quantile` minus the mean
+        mu of those in the bottom one, over every window of `note_sequences`."""
+        attributes.check_attribute_name(attribute)
+        inputs, lengths, windows = self.extract_windows(note_sequences, max_examples)
+        if len(inputs) < attributes.MIN_EXAMPLES:
+            raise attributes.AttributeVectorError(
+                f'too few examples for an attribute vector: {len(inputs)} inputs for config '
+                f'{self._config.id}, need at least {attributes.MIN_EXAMPLES}')
+        values = attributes.measure(windows, attribute)
+        _, mu, _ = self.encode_tensors(inputs, lengths)
+        return attributes.compute_attribute_vector(mu, values, attribute, quantile,
+                                                   config=self._config.id)
+
+    def apply_attribute_vector(self, vector: attributes.AttributeVector | np.ndarray,
+                               scales: Sequence[float],
+                               note_sequence: music_pb2.NoteSequence | None = None,
+                               z: np.ndarray | None = None, length: int | None = None,
+                               temperature: float = 1.0) -> list[music_pb2.NoteSequence]:
+        """decode(base + k * vector) for each k in scales. The base is the mu of
+        `note_sequence` (which must give exactly one input), else `z`, else one draw
+        from N(0, I)."""
+        direction = np.asarray(getattr(vector, 'vector', vector), np.float32)
+        z_size = self._config.hparams.z_size
+        if direction.shape != (z_size,):
+            raise attributes.AttributeVectorError(
+                f'the attribute vector has shape {direction.shape}, config {self._config.id} '
+                f'has z_size {z_size}')
+        if note_sequence is not None:
+            _, mu, _ = self.encode([note_sequence])
+            base = mu[0]
+        elif z is not None:
+            base = np.asarray(z, np.float32).reshape(z_size)
+        else:
+            base = self._rng.standard_normal(z_size).astype(np.float32)
+        latents = np.stack([base + float(k) * direction for k in scales])
+        return self.decode(latents, length=length, temperature=temperature)
 
     # -- reconstruction -------------------------------------------------------------
 

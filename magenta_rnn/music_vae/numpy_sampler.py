@@ -1,0 +1,154 @@
+"""Sampling a flat categorical MusicVAE decoder in NumPy, for TrainedModel.
+
+The decoder of a generate call is a 32-step loop over a batch of 8: tiny matrix
+products, for which tracing and running a TensorFlow graph costs far more than
+the arithmetic. This runs the same equations (LSTMBlockCell gates [i, c, f, o],
+forget bias 1.0, state from tanh(Dense(z))) on weights copied once from the
+model. The previous output is a one-hot row, so its share of layer 0's input
+projection is a row lookup instead of a product. Draws use the Gumbel-max trick,
+which picks class k with probability softmax(logits / temperature)[k].
+"""
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import functools
+
+import numpy as np
+
+FORGET_BIAS = 1.0
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    # The tanh form cannot overflow, unlike 1 / (1 + exp(-x)).
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+@functools.lru_cache(maxsize=None)
+def _openblas_thread_functions():
+    """(get, set) of the OpenBLAS numpy loaded, or None (other BLAS, other OS)."""
+    try:
+        with open('/proc/self/maps') as maps:
+            paths = {line.split()[-1] for line in maps if 'openblas' in line.lower()
+                     and line.split()[-1].startswith('/')}
+    except OSError:
+        return None
+    for path in sorted(paths):
+        try:
+            library = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for prefix in ('scipy_openblas', 'openblas'):
+            for suffix in ('64_', ''):
+                try:
+                    get = getattr(library, f'{prefix}_get_num_threads{suffix}')
+                    set_ = getattr(library, f'{prefix}_set_num_threads{suffix}')
+                except AttributeError:
+                    continue
+                return get, set_
+    return None
+
+
+@contextlib.contextmanager
+def single_threaded_blas():
+    """The decoder's products are far too small to split across threads; on a busy
+    machine OpenBLAS's worker threads spin and wait for cores, costing ~20x the work."""
+    functions = _openblas_thread_functions()
+    if functions is None:
+        yield
+        return
+    get, set_ = functions
+    previous = get()
+    set_(1)
+    try:
+        yield
+    finally:
+        set_(previous)
+
+
+class NumpyDecoderSampler:
+    """Samples of a `lstm.CategoricalLstmDecoder` without controls, from its current weights."""
+
+    def __init__(self, decoder):
+        if decoder.control_depth:
+            raise ValueError('NumpyDecoderSampler does not support control inputs')
+        depth, z_size = decoder.output_depth, decoder.z_size
+        first = decoder.cells[0]
+        kernel = first.kernel.numpy()
+        self.output_depth = depth
+        self.z_size = z_size
+        self.layer_sizes = list(decoder.layer_sizes)
+        self.previous_kernel = kernel[:depth]                      # one-hot rows
+        self.z_kernel = kernel[depth:depth + z_size]
+        self.first_recurrent = kernel[first.input_size:]
+        self.first_bias = first.bias.numpy()
+        # Later layers: [x, h] @ kernel in one product.
+        self.stack = [(cell.kernel.numpy(), cell.bias.numpy()) for cell in decoder.cells[1:]]
+        init = decoder.z_to_initial_state
+        self.initial = None if init is None else (init.kernel.numpy(), init.bias.numpy())
+        self.output_kernel = decoder.output_projection.kernel.numpy()
+        self.output_bias = decoder.output_projection.bias.numpy()
+
+    def _initial_state(self, z: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        n = len(z)
+        if self.initial is None:
+            return [(np.zeros((n, u), np.float32), np.zeros((n, u), np.float32))
+                    for u in self.layer_sizes]
+        values = np.tanh(z @ self.initial[0] + self.initial[1])
+        states, offset = [], 0
+        for units in self.layer_sizes:   # (c0, h0, c1, h1, ...), as MultiRNNCell flattens it
+            states.append((values[:, offset:offset + units],
+                           values[:, offset + units:offset + 2 * units]))
+            offset += 2 * units
+        return states
+
+    @staticmethod
+    def _cell(gates: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        i, j, f, o = np.split(gates, 4, axis=-1)
+        new_c = c * _sigmoid(f + FORGET_BIAS) + _sigmoid(i) * np.tanh(j)
+        return new_c, np.tanh(new_c) * _sigmoid(o)
+
+    def sample(self, z: np.ndarray | None, length: int, temperature: float,
+               rng: np.random.Generator, end_token: int | None = None, n: int | None = None
+               ) -> np.ndarray:
+        """One-hot samples [n, length, depth]; rows after an end token are zero."""
+        with single_threaded_blas():
+            return self._sample(z, length, temperature, rng, end_token, n)
+
+    def _sample(self, z, length, temperature, rng, end_token, n) -> np.ndarray:
+        if z is not None:
+            z = np.asarray(z, np.float32)
+            n = len(z)
+            aux = z @ self.z_kernel + self.first_bias
+        else:
+            z = np.zeros((n, 0), np.float32)
+            aux = np.broadcast_to(self.first_bias, (n, len(self.first_bias)))
+        states = self._initial_state(z)
+        previous = None   # index of the previous output; zeros at step 0
+        finished = np.zeros(n, bool)
+        indices = np.zeros((n, length), np.int64)
+        emitted = np.zeros((n, length), bool)
+        for t in range(length):
+            c, h = states[0]
+            gates = aux + h @ self.first_recurrent
+            if previous is not None:
+                gates = gates + self.previous_kernel[previous]
+            c, h = self._cell(gates, c)
+            new_states = [(c, h)]
+            x = h
+            for (kernel, bias), (c, h) in zip(self.stack, states[1:]):
+                c, h = self._cell(np.concatenate([x, h], axis=-1) @ kernel + bias, c)
+                new_states.append((c, h))
+                x = h
+            states = new_states
+            logits = x @ self.output_kernel + self.output_bias
+            gumbel = -np.log(-np.log(rng.uniform(np.finfo(np.float32).tiny, 1.0, logits.shape)))
+            previous = np.argmax(logits.astype(np.float64) / temperature + gumbel, axis=-1)
+            indices[:, t] = previous
+            emitted[:, t] = ~finished
+            if end_token is not None:
+                finished |= previous == end_token
+        samples = np.zeros((n, length, self.output_depth), np.float32)
+        rows, steps = np.nonzero(emitted)
+        samples[rows, steps, indices[rows, steps]] = 1.0
+        return samples

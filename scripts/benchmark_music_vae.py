@@ -1,0 +1,271 @@
+"""MusicVAE speed, ours against the original Magenta ("peer"), side by side.
+
+Rerun from the repository root:
+
+    /work/main/.venv/bin/python scripts/benchmark_music_vae.py --repeats 3
+
+Options: --work_dir DIR (data, checkpoint and logs are cached there; default
+/tmp/music_vae_bench), --train_steps N (default 10), --batch_size N (default 64),
+--repeats N (best of N, sides alternating; default 1), --num_outputs N (default 100),
+--only train|sample. MAGENTA_PEER_VENV points at the peer (default ../peer_venv).
+
+What it measures (the speed contract of the MusicVAE issue):
+* Data: Nottingham melodies (../shared/data/nottingham/MIDI/melody) as NoteSequences
+  (the peer's convert_dir_to_note_sequences; reused from /tmp/melody_rnn_bench when there),
+  cut into 2-bar windows by our cat-mel_2bar_small converter (identical to the peer's) and
+  stored once as one .npz; both sides train on the very same batches of it, so the
+  converters' speed is not part of the number.
+* Training, cat-mel_2bar_small at --batch_size with its other hparams (z 256, encoder
+  [512], decoder [256,256], scheduled sampling inverse_sigmoid 1000): steady-state train
+  steps/s after 3 warm-up steps (ours: Trainer.train_step; peer: its train op built as
+  music_vae_train builds it, in a Session fed by a tf.data iterator over the same arrays).
+* Sampling: both sides' music_vae_generate --mode=sample --num_outputs=N (default 100,
+  max_batch_size 8, temperature 0.5) from the same checkpoint (the peer's, after one
+  training step); reported: model loaded -> last MIDI file written, and the whole command.
+Every number is wall time and CPU time (user+sys of all threads) with the 1-minute load
+average at that moment, since the machine may be shared; ratios are peer / ours.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import peer  # noqa: E402  (scripts/peer.py)
+from benchmark_melody_rnn import NOTTINGHAM, _best, _row, _run  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CONFIG = 'cat-mel_2bar_small'
+MAX_WINDOWS = 4096
+
+MAKE_WINDOWS = r'''
+import sys
+import numpy as np
+from magenta_rnn import records
+from magenta_rnn.music_vae import configs
+notes, out, limit = sys.argv[1], sys.argv[2], int(sys.argv[3])
+converter = configs.load_config('cat-mel_2bar_small').make_data_converter()
+converter.set_mode('eval')
+inputs, outputs, lengths = [], [], []
+for ns in records.read_note_sequences(notes):
+    tensors = converter.to_tensors(ns)
+    inputs.extend(tensors.inputs); outputs.extend(tensors.outputs); lengths.extend(tensors.lengths)
+    if len(inputs) >= limit:
+        break
+np.savez(out, inputs=np.array(inputs[:limit], np.float32),
+         outputs=np.array(outputs[:limit], np.float32), lengths=np.array(lengths[:limit], np.int32))
+'''
+
+PEER_TRAIN = r'''
+import json, sys, time
+import numpy as np
+import tensorflow.compat.v1 as tf
+tf.disable_v2_behavior()
+from magenta.models.music_vae import configs
+windows, batch_size, steps, save_dir = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+arrays = np.load(windows)
+config = configs.CONFIG_MAP['cat-mel_2bar_small']
+config.hparams.batch_size = batch_size
+with tf.Graph().as_default():
+    dataset = tf.data.Dataset.from_tensor_slices(
+        (arrays['inputs'], arrays['outputs'], arrays['lengths'])).shuffle(
+            10 * batch_size, seed=1).repeat().batch(batch_size, drop_remainder=True)
+    inputs, outputs, lengths = tf.data.make_one_shot_iterator(dataset).get_next()
+    model = config.model
+    model.build(config.hparams, config.data_converter.output_depth, is_training=True)
+    optimizer = model.train(inputs, outputs, lengths)
+    # As music_vae_train: compute, clip (global norm, zero past 10000), apply.
+    grads, var_list = list(zip(*optimizer.compute_gradients(model.loss)))
+    global_norm = tf.global_norm(grads)
+    clipped = tf.cond(global_norm < config.hparams.grad_norm_clip_to_zero,
+                      lambda: tf.clip_by_global_norm(grads, config.hparams.grad_clip,
+                                                     use_norm=global_norm)[0],
+                      lambda: [tf.zeros(tf.shape(g)) for g in grads])
+    train_op = optimizer.apply_gradients(list(zip(clipped, var_list)),
+                                         global_step=model.global_step)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for _ in range(3):
+            sess.run(train_op)
+        wall, cpu = time.perf_counter(), time.process_time()
+        for _ in range(steps):
+            sess.run(train_op)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        if save_dir != '-':
+            tf.train.Saver().save(sess, save_dir + '/model.ckpt', global_step=steps + 3)
+print('RESULT ' + json.dumps(dict(wall=wall / steps, cpu=cpu / steps)))
+'''
+
+OUR_TRAIN = r'''
+import json, sys, time
+import numpy as np
+import tensorflow as tf
+from magenta_rnn.music_vae import configs, model as model_lib
+windows, batch_size, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+arrays = np.load(windows)
+config = configs.load_config('cat-mel_2bar_small', f'batch_size={batch_size}')
+converter = config.make_data_converter()
+trainer = model_lib.Trainer(model_lib.build_model(config, converter))
+rng = np.random.default_rng(1)
+def batches():
+    n = len(arrays['lengths'])
+    while True:
+        order = rng.permutation(n)
+        for i in range(0, n - batch_size + 1, batch_size):
+            index = order[i:i + batch_size]
+            yield (tf.constant(arrays['inputs'][index]), tf.constant(arrays['outputs'][index]),
+                   tf.constant(arrays['lengths'][index]))
+it = batches()
+for _ in range(3):
+    trainer.train_step(*next(it))['loss'].numpy()
+wall, cpu = time.perf_counter(), time.process_time()
+for _ in range(steps):
+    results = trainer.train_step(*next(it))
+results['loss'].numpy()
+wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+print('RESULT ' + json.dumps(dict(wall=wall / steps, cpu=cpu / steps)))
+'''
+
+# Both drivers run the real command's main and note when the model is loaded and when the
+# last file is written.
+PEER_SAMPLE = r'''
+import json, sys, time
+import note_seq
+from magenta.models.music_vae import music_vae_generate, TrainedModel
+marks = {}
+init = TrainedModel.__init__
+def timed_init(self, *args, **kwargs):
+    init(self, *args, **kwargs)
+    marks['loaded'], marks['loaded_cpu'] = time.perf_counter(), time.process_time()
+TrainedModel.__init__ = timed_init
+write = note_seq.sequence_proto_to_midi_file
+def timed_write(*args, **kwargs):
+    write(*args, **kwargs)
+    marks['written'], marks['written_cpu'] = time.perf_counter(), time.process_time()
+note_seq.sequence_proto_to_midi_file = timed_write
+sys.argv = ['music_vae_generate'] + sys.argv[1:]
+try:
+    music_vae_generate.console_entry_point()
+except SystemExit:
+    pass
+print('RESULT ' + json.dumps(dict(wall=marks['written'] - marks['loaded'],
+                                  cpu=marks['written_cpu'] - marks['loaded_cpu'])))
+'''
+
+OUR_SAMPLE = r'''
+import json, sys, time
+from magenta_rnn.music import midi_io
+from magenta_rnn.music_vae import generate, trained_model
+marks = {}
+init = trained_model.TrainedModel.__init__
+def timed_init(self, *args, **kwargs):
+    init(self, *args, **kwargs)
+    marks['loaded'], marks['loaded_cpu'] = time.perf_counter(), time.process_time()
+trained_model.TrainedModel.__init__ = timed_init
+write = midi_io.note_sequence_to_midi_file
+def timed_write(*args, **kwargs):
+    write(*args, **kwargs)
+    marks['written'], marks['written_cpu'] = time.perf_counter(), time.process_time()
+midi_io.note_sequence_to_midi_file = timed_write
+sys.argv = ['music_vae_generate'] + sys.argv[1:]
+try:
+    generate.console_entry_point()
+except SystemExit:
+    pass
+print('RESULT ' + json.dumps(dict(wall=marks['written'] - marks['loaded'],
+                                  cpu=marks['written_cpu'] - marks['loaded_cpu'])))
+'''
+
+
+def prepare_data(work: Path) -> Path:
+    """Nottingham NoteSequences -> 2-bar windows (.npz) shared by both sides."""
+    windows = work / 'windows.npz'
+    if windows.exists():
+        return windows
+    notes = work / 'notes.tfrecord'
+    cached = Path(tempfile.gettempdir()) / 'melody_rnn_bench' / 'notes.tfrecord'
+    if not notes.exists() and cached.exists():
+        shutil.copy(cached, notes)
+    if not notes.exists():
+        print('converting Nottingham MIDI with the peer...', flush=True)
+        subprocess.run([str(Path(peer.peer_python()).parent / 'convert_dir_to_note_sequences'),
+                        f'--input_dir={NOTTINGHAM}', f'--output_file={notes}.part',
+                        '--recursive', '--log=ERROR'],
+                       env=peer.peer_env(), check=True, stderr=subprocess.DEVNULL)
+        os.replace(f'{notes}.part', notes)
+    print('cutting 2-bar windows...', flush=True)
+    subprocess.run([sys.executable, '-c', MAKE_WINDOWS, str(notes), str(windows) + '.part.npz',
+                    str(MAX_WINDOWS)], env=peer.our_env(), check=True, cwd=REPO_ROOT)
+    os.replace(str(windows) + '.part.npz', windows)
+    return windows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--work_dir', default=os.path.join(tempfile.gettempdir(),
+                                                            'music_vae_bench'))
+    parser.add_argument('--train_steps', type=int, default=10)
+    parser.add_argument('--batch_size', type=int, default=64)
+    parser.add_argument('--num_outputs', type=int, default=100)
+    parser.add_argument('--repeats', type=int, default=1, help='runs per measurement (best kept)')
+    parser.add_argument('--only', choices=('train', 'sample'))
+    args = parser.parse_args()
+    work = Path(args.work_dir)
+    logs = work / 'logs'
+    logs.mkdir(parents=True, exist_ok=True)
+    windows = prepare_data(work)
+    checkpoint_dir = work / 'peer_checkpoint'
+    rows = []
+
+    if args.only != 'sample':
+        theirs, ours = [], []
+        for _ in range(args.repeats):
+            print('training: peer...', flush=True)
+            theirs.append(_run('peer', ['-c', PEER_TRAIN, str(windows), str(args.batch_size),
+                                        str(args.train_steps), '-'], logs / 'peer_train.log'))
+            print('training: ours...', flush=True)
+            ours.append(_run('ours', ['-c', OUR_TRAIN, str(windows), str(args.batch_size),
+                                      str(args.train_steps)], logs / 'ours_train.log'))
+        rows.append(_row(f'train {CONFIG} b{args.batch_size} (steps/s)', _best(ours),
+                         _best(theirs), 'wall', True))
+
+    if args.only != 'train':
+        if not list(checkpoint_dir.glob('*.index')):
+            checkpoint_dir.mkdir(parents=True, exist_ok=True)
+            print('one peer training step for the sampling checkpoint...', flush=True)
+            _run('peer', ['-c', PEER_TRAIN, str(windows), '8', '1', str(checkpoint_dir)],
+                 logs / 'peer_checkpoint.log')
+        checkpoint = sorted(checkpoint_dir.glob('*.index'))[-1].with_suffix('')
+        theirs, ours = [], []
+        for _ in range(args.repeats):
+            for side, driver, runs in (('peer', PEER_SAMPLE, theirs), ('ours', OUR_SAMPLE, ours)):
+                out = work / f'sampled_{side}'
+                shutil.rmtree(out, ignore_errors=True)
+                print(f'sampling: {side}...', flush=True)
+                runs.append(_run(side, ['-c', driver, f'--config={CONFIG}',
+                                        f'--checkpoint_file={checkpoint}', '--mode=sample',
+                                        f'--num_outputs={args.num_outputs}', '--log=ERROR',
+                                        f'--output_dir={out}'], logs / f'{side}_sample.log'))
+                written = list(out.glob('*.mid'))
+                if len(written) < args.num_outputs:
+                    sys.exit(f'{side} wrote {len(written)} MIDI files to {out}, '
+                             f'not {args.num_outputs}')
+        label = f'sample {args.num_outputs}'
+        rows.append(_row(f'{label}, model loaded->written', _best(ours), _best(theirs),
+                         'wall', False))
+        rows.append(_row(f'{label}, whole command', _best(ours), _best(theirs),
+                         'process_wall', False))
+
+    print(f'\n{"":<40} {"peer wall":>10} {"ours wall":>10} {"ratio":>8}   {"peer cpu":>10} '
+          f'{"ours cpu":>10} {"ratio":>8}   load')
+    for row in rows:
+        print(row)
+
+
+if __name__ == '__main__':
+    main()
