@@ -28,6 +28,7 @@ import tensorflow as tf
 
 from magenta_rnn.music_vae import configs as configs_lib
 from magenta_rnn.music_vae import data
+from magenta_rnn.music_vae import hierarchical
 from magenta_rnn.music_vae import model as model_lib
 from magenta_rnn.protobuf import music_pb2
 
@@ -69,6 +70,10 @@ def tf1_variable_map(vae: model_lib.MusicVAE) -> dict[str, tf.Variable]:
     add('encoder/mu', vae.mu)
     add('encoder/sigma', vae.sigma)
     decoder = vae.decoder
+    if isinstance(decoder, (hierarchical.HierarchicalLstmDecoder,
+                            hierarchical.SplitMultiOutLstmDecoder)):
+        names.update(hierarchical.tf1_decoder_variable_map(decoder))
+        return names
     for k, cell in enumerate(decoder.cells):
         add(f'decoder/multi_rnn_cell/cell_{k}/lstm_cell', cell)
     if decoder.z_to_initial_state is not None:
@@ -330,7 +335,7 @@ class TrainedModel:
         num_steps = outputs.shape[1]
         x_input = tf.pad(outputs[:, :num_steps - 1], [(0, 0), (1, 0), (0, 0)])
         logits = self._model.decoder.logits(x_input, z, lengths)
-        return tf.nn.log_softmax(logits)
+        return hierarchical.log_softmax(self._model.decoder, logits)
 
     def reconstruction_log_probs(self, input_tensors: Sequence[np.ndarray],
                                  output_tensors: Sequence[np.ndarray], lengths: Sequence[int],
