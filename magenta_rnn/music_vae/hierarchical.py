@@ -251,21 +251,33 @@ class HierarchicalLstmDecoder(tf.Module):
         """[n, max_seq_len, depth] samples, segment by segment."""
         if max_length is not None:
             self._check_length(int(max_length))
-        embeddings = tf.reshape(self.segment_embeddings(z),
-                                [n, self.num_segments, -1])
-        segments = []
-        previous = start_inputs
-        for s in range(self.num_segments):
-            seg_controls = None
-            if controls is not None and controls.shape[-1]:
-                start = s * self.segment_length
-                seg_controls = controls[:, start:start + self.segment_length]
+        embeddings = tf.reshape(self.segment_embeddings(z), [n, self.num_segments, -1])
+        has_controls = controls is not None and bool(controls.shape[-1])
+        if has_controls:
+            seg_controls = tf.reshape(tf.cast(controls, tf.float32), [
+                n, self.num_segments, self.segment_length, controls.shape[-1]])
+        else:
+            seg_controls = tf.zeros([n, self.num_segments, self.segment_length, 0])
+        # The core decoders start from zeros when given no start inputs.
+        previous = (tf.zeros([n, self.output_depth]) if start_inputs is None
+                    else tf.cast(start_inputs, tf.float32))
+
+        def segment(carry, elems):
+            last, _ = carry
+            embedding, controls_s = elems
             samples = self.core_decoder.sample(
-                n, self.segment_length, embeddings[:, s], temperature, controls=seg_controls,
-                start_inputs=previous, end_token=end_token)
-            segments.append(samples)
-            previous = samples[:, -1]
-        return tf.concat(segments, axis=1)
+                n, self.segment_length, embedding, temperature,
+                controls=controls_s if has_controls else None, start_inputs=last,
+                end_token=end_token)
+            return samples[:, -1], samples
+
+        # One loop over the segments, not one unrolled core decoder per segment.
+        _, samples = tf.scan(
+            segment, (tf.transpose(embeddings, [1, 0, 2]),
+                      tf.transpose(seg_controls, [1, 0, 2, 3])),
+            initializer=(previous, tf.zeros([n, self.segment_length, self.output_depth])))
+        return tf.reshape(tf.transpose(samples, [1, 0, 2, 3]),
+                          [n, self.total_length, self.output_depth])
 
 
 def _core_from_spec(spec: dict[str, Any], hparams, output_depth: int, z_size: int,
