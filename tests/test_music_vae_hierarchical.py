@@ -5,16 +5,22 @@ decoder LSTM stack (dec_rnn_size) and its outputs condition one 4-step segment e
 """
 from __future__ import annotations
 
+import json
 import math
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 tf = pytest.importorskip('tensorflow')
 
+from magenta_rnn import records  # noqa: E402
 from magenta_rnn.hparams import HParams  # noqa: E402
 from magenta_rnn.music_vae import configs, hierarchical, lstm, model as model_lib  # noqa: E402
-from magenta_rnn.music_vae import trained_model  # noqa: E402
+from magenta_rnn.music_vae import train, trained_model  # noqa: E402
+from magenta_rnn.protobuf import music_pb2  # noqa: E402
 
 HIER_MEL = {'type': 'hierarchical', 'level_lengths': [2, 4], 'disable_autoregression': True,
             'core': {'type': 'categorical_lstm'}}
@@ -203,3 +209,87 @@ def test_name_based_hierdec_checkpoint_loads(tmp_path):
     for name, variable in names.items():
         np.testing.assert_array_equal(loaded_names[name].numpy(), variable.numpy(), err_msg=name)
     assert isinstance(loaded.model.decoder.core_decoder, lstm.CategoricalLstmDecoder)
+
+
+def melody_sequence(base_pitch: int, bars: int = 4) -> music_pb2.NoteSequence:
+    """`bars` bars of 4/4 at 120 qpm, a new pitch every quarter."""
+    ns = music_pb2.NoteSequence()
+    ns.tempos.add(qpm=120)
+    ns.time_signatures.add(numerator=4, denominator=4)
+    for k in range(4 * bars):
+        ns.notes.add(pitch=base_pitch + k % 7, start_time=0.5 * k, end_time=0.5 * k + 0.5,
+                     velocity=90, program=0)
+    ns.total_time = 2.0 * bars
+    return ns
+
+
+def test_train_sample_and_interpolate_a_small_hierarchical_config(tmp_path):
+    # hierdec-mel_16bar shrunk to 2 bars: a conductor of 2 steps over 16-step segments.
+    raw = json.loads((configs.CONFIGS_DIR / 'hierdec-mel_16bar.json').read_text())
+    raw['id'] = 'hierdec-mel_2bar_test'
+    raw['decoder']['level_lengths'] = [2, 16]
+    raw['hparams'].update(max_seq_len=32, batch_size=4, enc_rnn_size=[8], dec_rnn_size=[8, 6],
+                          z_size=4)
+    raw['data_converter'].update(slice_bars=2)
+    config_path = tmp_path / 'hierdec-mel_2bar_test.json'
+    config_path.write_text(json.dumps(raw))
+    examples = str(tmp_path / 'melodies.tfrecord')
+    records.write_records(examples, [melody_sequence(60 + k).SerializeToString()
+                                     for k in range(3)])
+    config = configs.load_config(str(config_path))
+    scalars = train.train(config, str(tmp_path / 'run'), [examples], num_steps=2,
+                          checkpoints_to_keep=1, keep_checkpoint_every_n_hours=1,
+                          log_every_n_steps=1, seed=1)
+    assert scalars['losses/r_loss'] > 0 and 0 <= scalars['metrics/accuracy'] <= 1
+
+    model = trained_model.TrainedModel(config, 2, str(tmp_path / 'run' / 'train'), seed=3)
+    samples = model.sample(n=3, length=32, temperature=0.5)
+    assert len(samples) == 3
+    assert all(ns.total_time <= 4.0 + 1e-6 and ns.notes for ns in samples)
+    with pytest.raises(ValueError, match='must be max_seq_len = 32 steps'):
+        model.sample(n=1, length=16)
+    a, b = melody_sequence(60, 2), melody_sequence(67, 2)
+    path = model.interpolate(a, b, num_steps=3, length=32, temperature=1e-6)
+    assert len(path) == 3
+    _, mu, _ = model.encode([a, b])
+    np.testing.assert_allclose(model.decode_to_tensors(mu[:1], 32, 1e-6),
+                               model.decode_to_tensors(mu[:1], 32, 1e-6))
+    logliks = model.reconstruction_loglik([a])
+    assert logliks[0].shape == (32,) and (logliks[0] <= 0).all()
+
+
+def _run_module(module: str, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(configs.CONFIGS_DIR.parent.parent),
+               TF_CPP_MIN_LOG_LEVEL='2')
+    return subprocess.run([sys.executable, '-m', module, *args], env=env, capture_output=True,
+                          text=True, timeout=1200)
+
+
+@pytest.mark.slow
+def test_hierdec_trio_trains_on_trio_web_and_samples_three_instruments(shared_data, tmp_path):
+    """music_vae_train and music_vae_generate end to end on 20 real multi-instrument songs."""
+    from magenta_rnn.music import midi_io  # pylint: disable=import-outside-toplevel
+    midis = sorted((shared_data / 'trio_web').glob('*.mid'))[:20]
+    examples = str(tmp_path / 'trio.tfrecord')
+    records.write_records(examples, [midi_io.midi_file_to_note_sequence(str(p))
+                                     .SerializeToString() for p in midis])
+    tiny = 'batch_size=4,enc_rnn_size=[32],dec_rnn_size=[32],z_size=8'
+    run_dir = str(tmp_path / 'run')
+    result = _run_module('magenta_rnn.music_vae.train', '--config=hierdec-trio_16bar',
+                         f'--hparams={tiny}', f'--examples_path={examples}',
+                         f'--run_dir={run_dir}', '--num_steps=3', '--log_every_n_steps=1',
+                         '--seed=1')
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert 'global_step = 3, loss = ' in result.stderr
+    out = tmp_path / 'out'
+    result = _run_module('magenta_rnn.music_vae.generate', '--config=hierdec-trio_16bar',
+                         f'--hparams={tiny}', f'--run_dir={run_dir}', '--mode=sample',
+                         '--num_outputs=2', f'--output_dir={out}', '--seed=2')
+    assert result.returncode == 0, result.stderr[-2000:]
+    files = sorted(out.glob('hierdec-trio_16bar_sample_*.mid'))
+    assert len(files) == 2
+    for path in files:
+        ns = midi_io.midi_file_to_note_sequence(str(path))
+        parts = {(n.program, n.is_drum) for n in ns.notes}
+        assert {(0, False), (33, False)} <= parts and any(d for _, d in parts), parts
+        assert ns.total_time <= 32.0 + 1e-6   # 16 bars at 120 qpm
