@@ -144,3 +144,20 @@ def test_config_builds_the_16_bar_trio_converter():
             16, 2, 1024, 5)
     with pytest.raises(ValueError, match='unsupported converter type'):
         data.build_converter({'type': 'quartet'})
+
+
+def test_trio_config_hparams_as_facts_11_2():
+    def summary(name):
+        hp = configs.load_config(name).hparams
+        return (hp.batch_size, hp.max_seq_len, hp.z_size, hp.enc_rnn_size, hp.dec_rnn_size,
+                hp.free_bits, hp.max_beta, hp.beta_rate, hp.sampling_schedule, hp.sampling_rate)
+    assert summary('hierdec-trio_16bar') == (256, 256, 512, [2048, 2048], [1024, 1024], 256.0,
+                                             0.2, 0.0, 'constant', 0.0)
+    assert summary('flat-trio_16bar') == (256, 256, 512, [2048, 2048], [2048, 2048, 2048], 0.0,
+                                          1.0, 0.0, 'constant', 0.0)
+    assert configs.load_config('hierdec-trio_16bar').decoder == {
+        'type': 'hierarchical', 'level_lengths': [16, 16], 'disable_autoregression': True,
+        'core': {'type': 'split_multi_out', 'output_depths': [90, 90, 512],
+                 'core_decoders': [{'type': 'categorical_lstm'}] * 3}}
+    assert configs.load_config('flat-trio_16bar').decoder == {
+        'type': 'multi_out_categorical_lstm', 'output_depths': [90, 90, 512]}

@@ -157,7 +157,8 @@ class TrioConverter(data.BaseNoteSequenceConverter):
         for group in itertools.product(by_type[MEL], by_type[BASS], by_type[DRUMS]):
             group = list(group)
             group_coverage = np.all(filled[:, group], axis=1)
-            # Near either end, any of the three playing is enough.
+            # Near either end, any of the three playing is enough. (With gap_bars=0 the
+            # original's `[-0:]` slice marks every bar covered; no config uses 0.)
             if gap:
                 group_coverage[:gap] = np.any(filled[:gap, group])
                 group_coverage[-gap:] = np.any(filled[-gap:, group])
