@@ -1,8 +1,13 @@
 """What every console script shares: one-line errors and absl's app with our flags in --help."""
 from __future__ import annotations
 
+import importlib
+import importlib.abc
+import importlib.util
 import os
+import re
 import sys
+import tempfile
 from collections.abc import Callable
 from typing import NoReturn
 
@@ -25,4 +30,62 @@ def run(main: Callable[[list[str]], None]) -> None:
         if module.startswith('magenta_rnn'):
             for flag in module_flags:
                 flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
+    quiet_tensorflow_start_up()
     app.run(main)
+
+
+# What TensorFlow prints to stderr on every start (before its own log level applies):
+# the oneDNN notice, CPU feature and CUDA probing lines. Anything else is kept.
+_START_UP_NOISE = re.compile(
+    r'All log messages before absl::InitializeLog|oneDNN custom operations|cudart_stub\.cc'
+    r'|cuda_platform\.cc|cpu_feature_guard\.cc|To enable the following instructions'
+    r'|Unable to register cu(DNN|FFT|BLAS) factory|computation_placer\.cc')
+
+
+class _QuietTensorflowImport(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Imports TensorFlow the first time something asks, with its start-up noise filtered."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != 'tensorflow':
+            return None
+        sys.meta_path.remove(self)
+        _import_tensorflow_filtering_stderr()
+        return importlib.util.spec_from_loader(fullname, self)
+
+    def create_module(self, spec):
+        return sys.modules['tensorflow']
+
+    def exec_module(self, module) -> None:
+        pass
+
+
+def _import_tensorflow_filtering_stderr() -> None:
+    """Runs `import tensorflow` and the device probe with fd 2 captured, then replays the
+    captured lines that are not start-up noise (C++ logging writes to fd 2 directly)."""
+    sys.stderr.flush()
+    saved_stderr = os.dup(2)
+    with tempfile.TemporaryFile(mode='w+b') as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            tensorflow = importlib.import_module('tensorflow')
+            tensorflow.config.list_physical_devices()  # where CUDA is probed
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved_stderr, 2)
+            os.close(saved_stderr)
+            captured.seek(0)
+            kept = [line for line in captured.read().decode(errors='replace').splitlines(True)
+                    if not _START_UP_NOISE.search(line)]
+            sys.stderr.write(''.join(kept))
+
+
+def quiet_tensorflow_start_up() -> None:
+    """Makes the first `import tensorflow` of this process drop TensorFlow's start-up noise.
+
+    TF_CPP_MIN_LOG_LEVEL cannot hide it: TensorFlow prints it before its logging is set up.
+    A user who sets TF_CPP_MIN_LOG_LEVEL=0 (to debug TensorFlow itself) sees everything.
+    """
+    if 'tensorflow' in sys.modules or os.environ.get('TF_CPP_MIN_LOG_LEVEL') == '0':
+        return
+    if not any(isinstance(finder, _QuietTensorflowImport) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _QuietTensorflowImport())

@@ -1,7 +1,9 @@
 """Compares next-event probabilities of original `.mag` bundles: original Magenta vs ours.
 
   PYTHONPATH=$PWD python scripts/compare_bundle_probabilities_with_peer.py \
-      [--bundles A.mag B.mag] [--peer_venv /work/peer_venv] [--golden]
+      [--bundles A.mag B.mag] [--golden]
+
+The peer runs from MAGENTA_PEER_VENV (default ../peer_venv), see scripts/peer.py.
 
 For each bundle, the original (a separate process in the peer venv) loads the bundle the
 way melody_rnn_generate does (metagraph + V1 checkpoint), encodes a few melodies with
@@ -21,6 +23,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peer import SCRIPTS_DIR, run_peer  # noqa: E402
+
 DEFAULT_BUNDLES = [
     'mugen_attention_rnn/checkpoints/attention_rrn.mag',
     'creative_karaoke/attention_melody_rnn.mag',
@@ -31,9 +36,10 @@ TOLERANCE = 1e-4
 # event, -1 = note off. Writes inputs and softmax arrays as JSON.
 PEER_PROGRAM = r'''
 import json, sys
+sys.path.insert(0, SCRIPTS_DIR)
+import peer
 import numpy as np
 import note_seq
-import tensorflow.compat.v1 as tf
 from magenta.models.melody_rnn import melody_rnn_sequence_generator
 from magenta.models.shared import sequence_generator_bundle
 
@@ -55,44 +61,20 @@ inputs = np.array(inputs, np.float32)  # [4, PRIMER + STEPS, 74]
 bundle = sequence_generator_bundle.read_bundle_file(bundle_path)
 generator = melody_rnn_sequence_generator.get_generator_map()[bundle.generator_details.id](
     checkpoint=None, bundle=bundle)
-generator.initialize()
-session = generator._model._session
-graph = session.graph
-graph_inputs = graph.get_collection('inputs')[0]
-initial_state = graph.get_collection('initial_state')
-final_state = graph.get_collection('final_state')
-softmax = graph.get_collection('softmax')[0]
-temperature = graph.get_collection('temperature')
-batch = int(graph_inputs.shape[0])
-rows = [i % len(melodies) for i in range(batch)]
-result = {'inputs': inputs.tolist(), 'runs': []}
-for temp in (1.0, 0.7):
-    feed = {graph_inputs: inputs[rows, :PRIMER]}
-    if temperature:
-        feed[temperature[0]] = temp
-    state, probs = session.run([final_state, softmax], feed)
-    run = {'temperature': temp, 'primer': probs[:len(melodies)].tolist(), 'steps': []}
-    for t in range(PRIMER, PRIMER + STEPS):
-        feed = {graph_inputs: inputs[rows, t:t + 1]}
-        feed.update(zip(initial_state, state))
-        if temperature:
-            feed[temperature[0]] = temp
-        state, probs = session.run([final_state, softmax], feed)
-        run['steps'].append(probs[:len(melodies), 0].tolist())
-    result['runs'].append(run)
+result = peer.bundle_softmax_runs(generator, inputs, PRIMER)
+result['inputs'] = inputs.tolist()
 result['primer_length'] = PRIMER
 json.dump(result, open(out_path, 'w'))
 '''
 
 
-def run_peer(bundle: Path, peer_venv: Path, out: Path) -> dict:
+def peer_probabilities(bundle: Path, out: Path) -> dict:
     program = out.with_suffix('.py')
-    program.write_text(PEER_PROGRAM)
-    command = (f'source {peer_venv}/bin/activate && source {peer_venv}/peer_env.sh && '
-               f'TF_CPP_MIN_LOG_LEVEL=2 python {program} {bundle} {out}')
-    completed = subprocess.run(['bash', '-c', command], capture_output=True, text=True)
-    if completed.returncode != 0:
-        sys.exit(f'peer failed on {bundle}:\n{completed.stderr[-3000:]}')
+    program.write_text(PEER_PROGRAM.replace('SCRIPTS_DIR', repr(SCRIPTS_DIR)))
+    try:
+        run_peer([str(program), str(bundle), str(out)], capture_output=True, text=True)
+    except subprocess.CalledProcessError as e:
+        sys.exit(f'peer failed on {bundle}:\n{e.stderr[-3000:]}')
     return json.loads(out.read_text())
 
 
@@ -153,7 +135,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     shared = Path(__file__).resolve().parents[2] / 'shared' / 'bundles'
     parser.add_argument('--bundles', nargs='*', default=[str(shared / b) for b in DEFAULT_BUNDLES])
-    parser.add_argument('--peer_venv', default='/work/peer_venv')
     parser.add_argument('--golden', action='store_true', help='print golden numbers for tests')
     args = parser.parse_args()
     worst = 0.0
@@ -163,7 +144,7 @@ def main() -> None:
             if not bundle.exists():
                 sys.exit(f'--bundles: {bundle} does not exist')
             print(bundle)
-            peer = run_peer(bundle, Path(args.peer_venv), Path(directory) / f'peer_{i}.json')
+            peer = peer_probabilities(bundle, Path(directory) / f'peer_{i}.json')
             worst = max(worst, compare(bundle, peer, args.golden))
     verdict = 'OK' if worst <= TOLERANCE else 'FAIL'
     print(f'max |probability difference| over all bundles: {worst:.2e} '

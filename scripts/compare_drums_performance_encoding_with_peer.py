@@ -24,15 +24,14 @@ import argparse
 import csv
 import os
 import pickle
-import subprocess
 import sys
 import tempfile
 import time
 
 import numpy as np
 
-PEER_PYTHON = '/work/peer_venv/bin/python'
-PEER_ENV = '/work/peer_venv/peer_env.sh'
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import peer as peer_tools  # noqa: E402  (scripts/peer.py; importable in the peer's venv too)
 
 DRUM_CONFIGS = ('one_drum', 'drum_kit')
 DRUM_SETTINGS = dict(min_bars=7, max_steps_truncate=512, gap_bars=1.0)  # DrumsExtractor
@@ -51,21 +50,8 @@ PERFORMANCE_CONFIGS = (
 MODULO_TOLERANCE = 1e-6
 
 
-def _stats_to_dict(stats) -> dict:
-    result = {}
-    for stat in stats:
-        if hasattr(stat, 'counters'):
-            result[stat.name] = {float(k): v for k, v in stat.counters.items()}
-        else:
-            result[stat.name] = stat.count
-    return result
 
 
-def _example_to_lists(example) -> tuple[list, list]:
-    lists = example.feature_lists.feature_list
-    inputs = [list(f.float_list.value) for f in lists['inputs'].feature]
-    labels = [list(f.int64_list.value) for f in lists['labels'].feature]
-    return inputs, labels
 
 
 def _drum_record(track) -> tuple:
@@ -119,9 +105,9 @@ def run_peer(groove_files: list[str], asap_files: list[str], out_path: str) -> N
                     results['drums'].append(entry)
                     continue
                 entry['tracks'] = [_drum_record(t) for t in tracks]
-                entry['stats'] = _stats_to_dict(stats)
+                entry['stats'] = peer_tools.stats_to_dict(stats)
                 entry['encoded'] = [
-                    {config: _example_to_lists(make_sequence_example(
+                    {config: peer_tools.example_to_lists(make_sequence_example(
                         *drums_rnn_model.default_configs[config].encoder_decoder.encode(track)))
                      for config in DRUM_CONFIGS}
                     for track in tracks]
@@ -144,7 +130,7 @@ def run_peer(groove_files: list[str], asap_files: list[str], out_path: str) -> N
                     num_velocity_bins=bins, note_performance=note_performance)
                 entry['settings'][setting] = {
                     'performances': [_performance_record(p) for p in performances],
-                    'stats': _stats_to_dict(stats),
+                    'stats': peer_tools.stats_to_dict(stats),
                     'objects': performances,
                 }
             entry['encoded'] = {}
@@ -155,7 +141,7 @@ def run_peer(groove_files: list[str], asap_files: list[str], out_path: str) -> N
                             for performance in setting['objects']]
                 results['peer_encode_seconds'] = (results.get('peer_encode_seconds', 0.0) +
                                                   time.perf_counter() - start)
-                entry['encoded'][config] = [[_example_to_lists(example) for example in group]
+                entry['encoded'][config] = [[peer_tools.example_to_lists(example) for example in group]
                                             for group in examples]
             for setting in entry['settings'].values():
                 del setting['objects']
@@ -238,8 +224,8 @@ def compare(peer_results: dict) -> dict:
         if 'error' in entry:
             drums.mismatch(f'{where}: peer raised {entry["error"]}, we did not')
             continue
-        if _stats_to_dict(stats) != entry['stats']:
-            drums.mismatch(f'{where}: stats differ: ours {_stats_to_dict(stats)} '
+        if peer_tools.stats_to_dict(stats) != entry['stats']:
+            drums.mismatch(f'{where}: stats differ: ours {peer_tools.stats_to_dict(stats)} '
                            f'peer {entry["stats"]}')
         ours = [_drum_record(t) for t in tracks]
         if ours != entry['tracks']:
@@ -270,8 +256,8 @@ def compare(peer_results: dict) -> dict:
                 quantized, min_events_discard=32, max_events_truncate=512,
                 num_velocity_bins=bins, note_performance=note_performance)
             ours_by_setting[setting] = performances
-            if _stats_to_dict(stats) != peer['stats']:
-                perfs.mismatch(f'{where} {setting}: stats differ: ours {_stats_to_dict(stats)} '
+            if peer_tools.stats_to_dict(stats) != peer['stats']:
+                perfs.mismatch(f'{where} {setting}: stats differ: ours {peer_tools.stats_to_dict(stats)} '
                                f'peer {peer["stats"]}')
             if [_performance_record(p) for p in performances] != peer['performances']:
                 perfs.mismatch(f'{where} {setting}: performances differ')
@@ -360,10 +346,7 @@ def main() -> None:
             f.write('\n'.join(asap))
         out = os.path.join(tmp, 'peer.pkl')
         start = time.perf_counter()
-        command = (f'source {PEER_ENV} && {PEER_PYTHON} {os.path.abspath(__file__)} '
-                   f'--peer_side {groove_list} {asap_list} {out}')
-        env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
-        subprocess.run(['bash', '-c', command], check=True, env=env)
+        peer_tools.run_peer([os.path.abspath(__file__), '--peer_side', groove_list, asap_list, out])
         peer_seconds = time.perf_counter() - start
         with open(out, 'rb') as f:
             peer_results = pickle.load(f)

@@ -21,13 +21,12 @@ from __future__ import annotations
 import argparse
 import os
 import pickle
-import subprocess
 import sys
 import tempfile
 import time
 
-PEER_PYTHON = '/work/peer_venv/bin/python'
-PEER_ENV = '/work/peer_venv/peer_env.sh'
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import peer as peer_tools  # noqa: E402  (scripts/peer.py; importable in the peer's venv too)
 
 # name -> (min_note, max_note, transpose_to_key), facts §8.1.
 CONFIGS = {
@@ -47,21 +46,8 @@ SETTINGS = {
 }
 
 
-def _stats_to_dict(stats) -> dict:
-    result = {}
-    for stat in stats:
-        if hasattr(stat, 'counters'):
-            result[stat.name] = {float(k): v for k, v in stat.counters.items()}
-        else:
-            result[stat.name] = stat.count
-    return result
 
 
-def _example_to_lists(example) -> tuple[list, list]:
-    lists = example.feature_lists.feature_list
-    inputs = [list(f.float_list.value) for f in lists['inputs'].feature]
-    labels = [list(f.int64_list.value) for f in lists['labels'].feature]
-    return inputs, labels
 
 
 def _melody_record(melody) -> tuple:
@@ -113,11 +99,11 @@ def run_peer(midi_files: list[str], out_path: str) -> None:
                         amount = squashed.squash(min_note, max_note, key)
                         example = make_sequence_example(*encoders[config].encode(squashed))
                         per_config[config] = (int(amount), list(squashed),
-                                              _example_to_lists(example))
+                                              peer_tools.example_to_lists(example))
                     encoded.append(per_config)
                 entry['settings'][setting_name] = {
                     'melodies': [_melody_record(m) for m in melodies],
-                    'stats': _stats_to_dict(stats),
+                    'stats': peer_tools.stats_to_dict(stats),
                     'encoded': encoded,
                 }
             results.append(entry)
@@ -163,7 +149,7 @@ def compare(peer_results: list[dict]) -> dict:
             if 'error' in peer:
                 mismatch(f'{where}: peer raised {peer["error"]}, we did not')
                 continue
-            ours_stats = _stats_to_dict(stats)
+            ours_stats = peer_tools.stats_to_dict(stats)
             if ours_stats != peer['stats']:
                 mismatch(f'{where}: stats differ: ours {ours_stats} peer {peer["stats"]}')
             ours = [_melody_record(m) for m in melodies]
@@ -186,7 +172,7 @@ def compare(peer_results: list[dict]) -> dict:
                     start = time.perf_counter()
                     example = encoders[config].encode(squashed)
                     encode_seconds += time.perf_counter() - start
-                    inputs, labels = _example_to_lists(example)
+                    inputs, labels = peer_tools.example_to_lists(example)
                     counts['examples'] += 1
                     counts['steps'] += len(labels)
                     if labels != peer_labels:
@@ -234,11 +220,9 @@ def main() -> int:
         dump_path = os.path.join(tmp, 'peer.pkl')
         with open(files_path, 'w') as f:
             f.write('\n'.join(midi_files))
-        command = (f'source {PEER_ENV} && {PEER_PYTHON} {os.path.abspath(__file__)} '
-                   f'--peer_dump {dump_path} --peer_files {files_path}')
         start = time.perf_counter()
-        subprocess.run(['bash', '-c', command], check=True, env={
-            k: v for k, v in os.environ.items() if k != 'PYTHONPATH'})
+        peer_tools.run_peer([os.path.abspath(__file__), '--peer_dump', dump_path,
+                       '--peer_files', files_path])
         print(f'peer: {time.perf_counter() - start:.1f} s for {len(midi_files)} files')
         with open(dump_path, 'rb') as f:
             peer_results = pickle.load(f)

@@ -2,14 +2,19 @@
 
 Both sides read the same TFRecord of NoteSequences and convert every sequence with
 the named config's data converter (--config: cat-mel_2bar_small, cat-drums_2bar_small,
-...) in eval mode (deterministic: the first k windows). Each example is compared as
-its input and output tensors (shape and the SHA-1 of every value as uint8), per
-NoteSequence, as an ordered list and as a set (facts §14.15: the original iterates a set).
+nade-drums_2bar_full, groovae_2bar_humanize, ...) in eval mode (deterministic: the
+first k windows, or every window with --all_windows) or --mode infer. Each example
+is compared as its input and output tensors (shape and the SHA-1 of every value as
+float32), per NoteSequence, as an ordered list and as a set (facts §14.15: the
+original iterates a set).
+
+With --from_tensors, each side also decodes its own output tensors back to
+NoteSequences, and the notes (pitch, velocity, instrument, is_drum, start and end
+time) are compared; --from_tensors_limit caps the decoded examples per record.
 
 Usage (from the repo root):
   PYTHONPATH=$PWD /work/main/.venv/bin/python scripts/compare_music_vae_converter_with_peer.py \
-      --examples_path /tmp/notesequences.tfrecord --config cat-mel_2bar_small [--limit 500] \
-      [--all_windows]
+      --examples_path /tmp/notesequences.tfrecord --config cat-mel_2bar_small [--limit 500]
 """
 from __future__ import annotations
 
@@ -31,46 +36,65 @@ import hashlib, pickle, sys
 import numpy as np
 import tensorflow.compat.v1 as tf
 from magenta.models.music_vae import configs
-path, config_name, limit, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+path, config_name, limit, out, mode = sys.argv[1:6]
+limit, decode = int(limit), int(sys.argv[6])
 converter = configs.CONFIG_MAP[config_name].data_converter
-converter.set_mode('eval')
-if sys.argv[5] == 'all':
+converter.set_mode(mode)
+if sys.argv[7] == 'all':
     converter.max_tensors_per_notesequence = None
-results = []
+results, notes = [], []
 for i, record in enumerate(tf.python_io.tf_record_iterator(path)):
     if limit and i >= limit:
         break
     tensors = converter.to_tensors(converter.str_to_item_fn(record))
-    results.append([(x.shape, hashlib.sha1(x.astype(np.uint8).tobytes()).hexdigest(), y.shape,
-                     hashlib.sha1(y.astype(np.uint8).tobytes()).hexdigest())
+    results.append([(x.shape, hashlib.sha1(np.asarray(x, np.float32).tobytes()).hexdigest(),
+                     y.shape, hashlib.sha1(np.asarray(y, np.float32).tobytes()).hexdigest())
                     for x, y in zip(tensors.inputs, tensors.outputs)])
+    if decode and len(tensors.outputs):
+        decoded = converter.from_tensors(np.stack(tensors.outputs[:decode]).astype(np.float32))
+        notes.append([[(n.pitch, n.velocity, n.instrument, n.is_drum, n.start_time, n.end_time)
+                       for n in ns.notes] for ns in decoded])
+    else:
+        notes.append([])
 with open(out, 'wb') as f:
-    pickle.dump(results, f)
+    pickle.dump((results, notes), f)
 '''
 
 
 def _digest(x) -> str:
-    # Examples are compared by the SHA-1 of their values (as uint8), so that all the
-    # windows of a large file set fit in memory.
-    return hashlib.sha1(np.asarray(x).astype(np.uint8).tobytes()).hexdigest()
+    # Examples are compared by the SHA-1 of their float32 values, so that every
+    # window of a large file set (--all_windows) fits in memory.
+    return hashlib.sha1(np.asarray(x, np.float32).tobytes()).hexdigest()
 
 
-def ours(path: str, config_name: str, limit: int, all_windows: bool = False
-         ) -> list[list[tuple]]:
+def ours(path: str, config_name: str, limit: int, mode: str = 'eval', decode: int = 0,
+         all_windows: bool = False
+         ) -> tuple[list[list[tuple]], list[list[list[tuple]]]]:
     from magenta_rnn import records  # pylint: disable=import-outside-toplevel
     from magenta_rnn.music_vae import configs  # pylint: disable=import-outside-toplevel
     converter = configs.load_config(config_name).make_data_converter()
-    converter.set_mode('eval')
+    converter.set_mode(mode)
     if all_windows:
         converter.max_tensors_per_notesequence = None
-    results = []
+    results, notes = [], []
     for i, ns in enumerate(records.read_note_sequences(path)):
         if limit and i >= limit:
             break
         tensors = converter.to_tensors(ns)
         results.append([(x.shape, _digest(x), y.shape, _digest(y))
                         for x, y in zip(tensors.inputs, tensors.outputs)])
-    return results
+        if decode and len(tensors.outputs):
+            decoded = converter.from_tensors(
+                np.stack(tensors.outputs[:decode]).astype(np.float32))
+            notes.append([[(n.pitch, n.velocity, n.instrument, n.is_drum, n.start_time,
+                            n.end_time) for n in ns.notes] for ns in decoded])
+        else:
+            notes.append([])
+    return results, notes
+
+
+def _sorted_notes(notes: list[tuple]) -> list[tuple]:
+    return sorted(notes, key=lambda n: (n[4], n[0]))
 
 
 def main() -> int:
@@ -78,31 +102,45 @@ def main() -> int:
     parser.add_argument('--examples_path', required=True)
     parser.add_argument('--config', default='cat-mel_2bar_small')
     parser.add_argument('--limit', type=int, default=0)
+    parser.add_argument('--mode', default='eval', choices=['train', 'eval', 'infer'])
+    parser.add_argument('--from_tensors', action='store_true',
+                        help='also compare the NoteSequences each side decodes')
+    parser.add_argument('--from_tensors_limit', type=int, default=1000)
     parser.add_argument('--all_windows', action='store_true',
                         help='keep every example (max_tensors_per_notesequence=None on both sides)')
     args = parser.parse_args()
+    decode = args.from_tensors_limit if args.from_tensors else 0
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, 'peer.pkl')
         script = os.path.join(tmp, 'peer.py')
         with open(script, 'w') as f:
             f.write(PEER_CODE)
         subprocess.run(['bash', '-c', f'source {PEER_ENV} && {PEER_PYTHON} {script} '
-                        f'{args.examples_path} {args.config} {args.limit} {out} '
-                        f'{"all" if args.all_windows else "config"}'],
+                        f'{args.examples_path} {args.config} {args.limit} {out} {args.mode} '
+                        f'{decode} {"all" if args.all_windows else "config"}'],
                        check=True, stderr=subprocess.DEVNULL)
         with open(out, 'rb') as f:
-            peer = pickle.load(f)
-    mine = ours(args.examples_path, args.config, args.limit, args.all_windows)
+            peer, peer_notes = pickle.load(f)
+    mine, my_notes = ours(args.examples_path, args.config, args.limit, args.mode, decode,
+                          args.all_windows)
     assert len(peer) == len(mine), (len(peer), len(mine))
     same_order = sum(p == m for p, m in zip(peer, mine))
     same_set = sum(set(p) == set(m) for p, m in zip(peer, mine))
-    print(f'{len(mine)} NoteSequences ({sum(bool(m) for m in mine)} give examples); examples peer {sum(map(len, peer))}, '
+    print(f'{len(mine)} NoteSequences; examples peer {sum(map(len, peer))}, '
           f'ours {sum(map(len, mine))}; same list {same_order}, same set {same_set}')
     for i, (p, m) in enumerate(zip(peer, mine)):
         if set(p) != set(m):
             print(f'first set mismatch at record {i}: peer {len(p)}, ours {len(m)}')
             break
-    return 0 if same_set == len(mine) else 1
+    decoded_ok = True
+    if decode:
+        pairs = [(p, m) for ps, ms in zip(peer_notes, my_notes) for p, m in zip(ps, ms)]
+        same = sum(_sorted_notes(p) == _sorted_notes(m) for p, m in pairs)
+        notes = sum(len(p) for p, _ in pairs)
+        print(f'from_tensors: {len(pairs)} decoded examples ({notes} peer notes); '
+              f'same notes {same}')
+        decoded_ok = same == len(pairs) and len(peer_notes) == len(my_notes)
+    return 0 if same_set == len(mine) and decoded_ok else 1
 
 
 if __name__ == '__main__':

@@ -31,7 +31,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from peer import PEER_VENV, REPO_ROOT, our_env, peer_env, peer_python  # noqa: E402
+from peer import PEER_VENV, REPO_ROOT, SCRIPTS_DIR, our_env, peer_env, peer_python  # noqa: E402
 
 TOLERANCE = 1e-4
 SHARED_DATA = Path(os.environ.get('MAGENTA_RNN_SHARED_DATA', REPO_ROOT.parent / 'shared' / 'data'))
@@ -63,6 +63,8 @@ SINGLE_STEPS = 6
 
 PEER_PROGRAM = r'''
 import json, sys
+sys.path.insert(0, SCRIPTS_DIR)
+import peer
 import numpy as np
 import note_seq
 from note_seq.protobuf import music_pb2
@@ -99,32 +101,9 @@ else:
 bundle = sequence_generator_bundle.read_bundle_file(bundle_path)
 generator = generator_lib.get_generator_map()[bundle.generator_details.id](
     checkpoint=None, bundle=bundle)
-generator.initialize()
-session = generator._model._session
-graph = session.graph
-graph_inputs = graph.get_collection('inputs')[0]
-initial_state = graph.get_collection('initial_state')
-final_state = graph.get_collection('final_state')
-softmax = graph.get_collection('softmax')[0]
-temperature = graph.get_collection('temperature')
-batch = int(graph_inputs.shape[0])
-primer_length = len(inputs) - single_steps
-result = {'inputs': inputs.tolist(), 'primer_length': primer_length, 'runs': [],
-          'graph_batch': batch}
-for temp in (1.0, 0.7):
-    feed = {graph_inputs: np.repeat(inputs[None, :primer_length], batch, axis=0)}
-    if temperature:
-        feed[temperature[0]] = temp
-    state, probs = session.run([final_state, softmax], feed)
-    run = {'temperature': temp, 'primer': probs[0].tolist(), 'steps': []}
-    for t in range(primer_length, len(inputs)):
-        feed = {graph_inputs: np.repeat(inputs[None, t:t + 1], batch, axis=0)}
-        feed.update(zip(initial_state, state))
-        if temperature:
-            feed[temperature[0]] = temp
-        state, probs = session.run([final_state, softmax], feed)
-        run['steps'].append(probs[0, 0].tolist())
-    result['runs'].append(run)
+result = peer.bundle_softmax_runs(generator, inputs[None], len(inputs) - single_steps)
+result['inputs'] = inputs.tolist()
+result['primer_length'] = len(inputs) - single_steps
 json.dump(result, open(out_path, 'w'))
 '''
 
@@ -183,7 +162,7 @@ def peer_probabilities(config_id: str, bundle: Path, work: Path) -> dict:
     primer = DRUM_PRIMER if config_id == 'drum_kit' else PERFORMANCE_PRIMER
     out = work / config_id / 'peer_probabilities.json'
     program = work / 'peer_probabilities.py'
-    program.write_text(PEER_PROGRAM)
+    program.write_text(PEER_PROGRAM.replace('SCRIPTS_DIR', repr(SCRIPTS_DIR)))
     completed = subprocess.run(
         [peer_python(), str(program), config_id, str(bundle), json.dumps(primer), str(out),
          str(SINGLE_STEPS)], env=peer_env(), capture_output=True, text=True)
@@ -243,11 +222,11 @@ def compare(config_id: str, bundle: Path, peer: dict) -> float:
         temp = run['temperature']
         for name, stepper in (('EventsRnn', model), ('NumpyStepper', NumpyStepper(model))):
             probs, state = stepper.step(inputs[:, :primer], stepper.zero_state(1), temp)
-            pairs = [(np.asarray(probs)[0], np.array(run['primer']))]
+            pairs = [(np.asarray(probs)[0], np.array(run['primer'][0]))]
             for k, expected in enumerate(run['steps']):
                 t = primer + k
                 probs, state = stepper.step(inputs[:, t:t + 1], state, temp)
-                pairs.append((np.asarray(probs)[0, 0], np.array(expected)))
+                pairs.append((np.asarray(probs)[0, 0], np.array(expected[0])))
             diffs = [float(np.max(np.abs(a - b))) for a, b in pairs]
             # Relative too: a briefly trained model's probabilities are small and even.
             relative = max(float(np.max(np.abs(a - b) / b)) for a, b in pairs)

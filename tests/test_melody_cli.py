@@ -140,3 +140,33 @@ def test_create_dataset_with_nothing_extracted_fails_loudly(tmp_path):
     assert 'no examples were extracted from 1 NoteSequences' in result.stderr
     assert 'melodies_discarded_too_short: 1' in result.stderr
     assert not (tmp_path / 'out' / 'training_melodies.tfrecord').exists()
+
+
+def test_melody_encoder_decoder_flag_replaces_config(tmp_path, workspace):
+    # --melody_encoder_decoder=lookback encodes exactly as lookback_rnn (facts §8.1).
+    from magenta_rnn.records import read_records
+    outputs = {}
+    for flag in ('--config=lookback_rnn', '--melody_encoder_decoder=lookback'):
+        out = tmp_path / flag.split('=')[1]
+        run('magenta_rnn.melody.create_dataset', flag, f'--input={workspace / "notesequences.tfrecord"}',
+            f'--output_dir={out}', '--eval_ratio=0')
+        outputs[flag] = sorted(read_records(str(out / 'training_melodies.tfrecord')))
+    assert len(outputs['--config=lookback_rnn']) == 12
+    assert outputs['--config=lookback_rnn'] == outputs['--melody_encoder_decoder=lookback']
+
+    run_dir = tmp_path / 'run'
+    run('magenta_rnn.melody.train', '--melody_encoder_decoder=lookback', f'--run_dir={run_dir}',
+        f'--sequence_example_file={tmp_path / "lookback" / "training_melodies.tfrecord"}',
+        f'--hparams={TINY}', '--num_training_steps=1')
+    run('magenta_rnn.melody.generate', '--melody_encoder_decoder=lookback', f'--run_dir={run_dir}',
+        f'--hparams={TINY}', f'--output_dir={tmp_path / "out"}', '--num_outputs=1',
+        '--num_steps=16')
+    assert len(os.listdir(tmp_path / 'out')) == 1
+
+    both = run('magenta_rnn.melody.train', '--config=basic_rnn', '--melody_encoder_decoder=onehot',
+               '--sequence_example_file=x', check=False)
+    assert both.stderr.strip().splitlines()[-1].endswith(
+        'error: give either --config or --melody_encoder_decoder, not both')
+    neither = run('magenta_rnn.melody.train', '--sequence_example_file=x', check=False)
+    assert neither.stderr.strip().splitlines()[-1].endswith(
+        'error: --config is required (or --melody_encoder_decoder)')

@@ -11,4 +11,7 @@ MELODY_RNN = EventsModel(
     build_encoder=_model.build_encoder,
     build_chain=_pipeline.build_chain,
     validate_config=_model.validate_config,
+    encoder_flag=('melody_encoder_decoder',
+                  {name: text for name, (_, text) in _model.ENCODER_CHOICES.items()},
+                  _model.config_for_encoder),
 )

@@ -1,14 +1,15 @@
 """melody_rnn_create_dataset: NoteSequences -> training/eval SequenceExamples."""
 from magenta_rnn import console
+from magenta_rnn.melody import MELODY_RNN
 from magenta_rnn.rnn import cli
 
 cli.define_create_dataset_flags(default_config=None)
+cli.define_encoder_flag(MELODY_RNN)
 
 
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         cli.fail(f'unexpected arguments: {" ".join(argv[1:])}')
-    from magenta_rnn.melody import MELODY_RNN
     cli.run_create_dataset(MELODY_RNN)
 
 

@@ -2,10 +2,12 @@
 from absl import flags
 
 from magenta_rnn import console
+from magenta_rnn.melody import MELODY_RNN
 from magenta_rnn.rnn import cli
 
 FLAGS = flags.FLAGS
 cli.define_generate_flags('melody_rnn', default_config=None)
+cli.define_encoder_flag(MELODY_RNN)
 flags.DEFINE_string('primer_melody', '', 'Primer as a Python list of melody events: MIDI '
                     'pitches, -1 note off, -2 no event; e.g. "[60, -2, 60, -2, 67, -2, 67, -2]".')
 
@@ -13,7 +15,7 @@ flags.DEFINE_string('primer_melody', '', 'Primer as a Python list of melody even
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         cli.fail(f'unexpected arguments: {" ".join(argv[1:])}')
-    from magenta_rnn.melody import MELODY_RNN, generator
+    from magenta_rnn.melody import generator
 
     cli.run_generate(
         MELODY_RNN, primer_flag='primer_melody',

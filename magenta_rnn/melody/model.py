@@ -6,7 +6,8 @@ from typing import Any
 from magenta_rnn.music.encoders import (LookbackEventSequenceEncoderDecoder,
                                         OneHotEventSequenceEncoderDecoder)
 from magenta_rnn.music.melody_encoders import KeyMelodyEncoderDecoder, MelodyOneHotEncoding
-from magenta_rnn.rnn.config import ConfigError, EventsRnnConfig
+from magenta_rnn.hparams import HParams
+from magenta_rnn.rnn.config import BASE_HPARAMS, ConfigError, EventsRnnConfig
 
 CONFIG_KEYS = frozenset({'min_note', 'max_note', 'transpose_to_key'})
 DEFAULT_MIN_NOTE = 48
@@ -19,6 +20,31 @@ def note_range(config: EventsRnnConfig) -> tuple[int, int, int | None]:
     extra = config.extra
     return (extra.get('min_note', DEFAULT_MIN_NOTE), extra.get('max_note', DEFAULT_MAX_NOTE),
             extra.get('transpose_to_key', DEFAULT_TRANSPOSE_TO_KEY))
+
+
+# --melody_encoder_decoder: value -> (encoder spec, help text), facts §8.1.
+ENCODER_CHOICES = {
+    'onehot': ({'type': 'melody_one_hot'}, 'one-hot pitches (as basic_rnn)'),
+    'lookback': ({'type': 'melody_lookback', 'lookback_distances': [16, 32],
+                  'binary_counter_bits': 5}, 'lookback features (as lookback_rnn)'),
+    'key': ({'type': 'key_melody'}, 'key, contour and metric features (as attention_rnn, '
+            'no attention unless --hparams sets attn_length)'),
+}
+
+
+def config_for_encoder(name: str, hparams: str = '') -> EventsRnnConfig:
+    """The config --melody_encoder_decoder=name builds: that encoder, notes 48..83 in key 0,
+    the base hparams and then `hparams`."""
+    spec, text = ENCODER_CHOICES[name]
+    merged = HParams(**BASE_HPARAMS)
+    if hparams:
+        merged.parse(hparams)
+    return EventsRnnConfig(
+        model='melody_rnn', id=name, description=f'Melody RNN with {text}.',
+        encoder=dict(spec), hparams=merged,
+        extra={'min_note': DEFAULT_MIN_NOTE, 'max_note': DEFAULT_MAX_NOTE,
+               'transpose_to_key': DEFAULT_TRANSPOSE_TO_KEY},
+        source=f'--melody_encoder_decoder={name}')
 
 
 def validate_config(config: EventsRnnConfig) -> None:

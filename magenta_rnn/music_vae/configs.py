@@ -43,6 +43,11 @@ DEFAULT_HPARAMS: dict[str, Any] = {
     'control_preprocessing_rnn_size': [256],
 }
 
+# Hparams only some decoders have (merge_hparams adds them in the original's configs).
+DECODER_HPARAMS: dict[str, dict[str, Any]] = {
+    'multilabel_rnn_nade': {'nade_num_hidden': 128},
+}
+
 _KEYS = {'model', 'id', 'description', 'encoder', 'decoder', 'hparams',
          'note_sequence_augmenter', 'data_converter'}
 _REQUIRED = ('id', 'encoder', 'decoder', 'data_converter')
@@ -112,7 +117,8 @@ def load_config(name_or_path: str, hparams: str = '') -> MusicVaeConfig:
     unknown = set(raw) - _KEYS
     if unknown:
         raise ConfigError(f'{path}: unknown keys {", ".join(sorted(unknown))}')
-    merged = HParams(**DEFAULT_HPARAMS)
+    merged = HParams(**DEFAULT_HPARAMS,
+                     **DECODER_HPARAMS.get(dict(raw['decoder']).get('type'), {}))
     try:
         merged.update(raw.get('hparams', {}))
     except HParamsError as e:

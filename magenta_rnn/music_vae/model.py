@@ -19,7 +19,8 @@ from magenta_rnn.music_vae import lstm
 
 LN2 = math.log(2.0)
 SUPPORTED_ENCODERS = ('bidirectional_lstm',)
-SUPPORTED_DECODERS = ('categorical_lstm',) + hierarchical.DECODER_TYPES[1:]
+SUPPORTED_DECODERS = (('categorical_lstm', 'multilabel_rnn_nade', 'groove_lstm')
+                      + hierarchical.DECODER_TYPES[1:])
 
 
 class MusicVAE(tf.Module):
@@ -49,13 +50,12 @@ class MusicVAE(tf.Module):
             self.sigma = lstm.Dense(self.encoder.output_depth, z_size,
                                     lstm._normal_initializer(0.001), tf.nn.softplus,
                                     name='sigma')
-            if decoder == 'categorical_lstm':
-                self.decoder = lstm.CategoricalLstmDecoder(
-                    output_depth, z_size, hparams.dec_rnn_size, hparams.dropout_keep_prob,
-                    control_depth)
-            else:  # Multi-output and hierarchical decoders (hierarchical.py).
+            if decoder in hierarchical.DECODER_TYPES[1:]:
+                # Multi-output and hierarchical decoders (hierarchical.py).
                 self.decoder = hierarchical.build_decoder(
                     decoder_spec or {'type': decoder}, hparams, output_depth, control_depth)
+            else:
+                self.decoder = make_decoder(decoder, hparams, output_depth, control_depth)
 
     def encode(self, sequence: tf.Tensor, lengths: tf.Tensor, controls: tf.Tensor | None = None,
                training: bool = False) -> tuple[tf.Tensor, tf.Tensor]:
@@ -87,10 +87,18 @@ class MusicVAE(tf.Module):
                                - tf.math.log(sigma), axis=-1)
 
         probability = lstm.sampling_probability(hp, step, training)
-        logits = self.decoder.logits(x_input, z, x_length, controls, probability, training)
-        mask = tf.sequence_mask(x_length, num_steps, dtype=tf.float32)
-        cross_entropy, correct = hierarchical.step_losses(self.decoder, x_target, logits)
-        r_loss = tf.reduce_sum(cross_entropy * mask, axis=1)
+        if hasattr(self.decoder, 'reconstruction_loss'):
+            # Decoders with their own output distribution (NADE, GrooVAE).
+            r_loss, metrics = self.decoder.reconstruction_loss(
+                x_input, x_target, x_length, z, controls, probability, training)
+        else:
+            logits = self.decoder.logits(x_input, z, x_length, controls, probability, training)
+            mask = tf.sequence_mask(x_length, num_steps, dtype=tf.float32)
+            # One softmax, or one per output split (trio decoders).
+            cross_entropy, correct = hierarchical.step_losses(self.decoder, x_target, logits)
+            r_loss = tf.reduce_sum(cross_entropy * mask, axis=1)
+            metrics = {'correct_steps': tf.reduce_sum(correct * mask),
+                       'valid_steps': tf.reduce_sum(mask)}
 
         free_nats = hp.free_bits * LN2
         kl_cost = tf.maximum(kl_div - free_nats, 0.0)
@@ -103,8 +111,7 @@ class MusicVAE(tf.Module):
             'losses/kl_bits': kl_div / LN2,
             'losses/kl_beta': beta,
             'sampling_probability': tf.convert_to_tensor(probability, tf.float32),
-            'correct_steps': tf.reduce_sum(correct * mask),
-            'valid_steps': tf.reduce_sum(mask),
+            **metrics,
         }
 
     def sample(self, n: int, length: int, temperature: float = 1.0, z: tf.Tensor | None = None,
@@ -117,6 +124,20 @@ class MusicVAE(tf.Module):
     def decode(self, z: tf.Tensor, length: int, temperature: float = 1.0,
                end_token: int | None = None) -> tf.Tensor:
         return self.decoder.sample(int(z.shape[0]), length, z, temperature, end_token=end_token)
+
+
+def make_decoder(decoder: str, hparams: HParams, output_depth: int, control_depth: int = 0
+                 ) -> tf.Module:
+    """The flat decoder named by a config's decoder type."""
+    args = (output_depth, hparams.z_size, hparams.dec_rnn_size)
+    if decoder == 'multilabel_rnn_nade':
+        from magenta_rnn.music_vae import nade  # pylint: disable=import-outside-toplevel
+        return nade.MultiLabelRnnNadeDecoder(*args, hparams.nade_num_hidden,
+                                             hparams.dropout_keep_prob, control_depth)
+    if decoder == 'groove_lstm':
+        from magenta_rnn.music_vae import flat_decoders  # pylint: disable=import-outside-toplevel
+        return flat_decoders.GrooveLstmDecoder(*args, hparams.dropout_keep_prob, control_depth)
+    return lstm.CategoricalLstmDecoder(*args, hparams.dropout_keep_prob, control_depth)
 
 
 class Adam(tf.Module):

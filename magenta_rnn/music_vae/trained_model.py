@@ -79,6 +79,9 @@ def tf1_variable_map(vae: model_lib.MusicVAE) -> dict[str, tf.Variable]:
     if decoder.z_to_initial_state is not None:
         add('decoder/z_to_initial_state', decoder.z_to_initial_state)
     add('decoder/output_projection', decoder.output_projection)
+    if getattr(decoder, 'nade', None) is not None:
+        names['decoder/nade/w_enc'] = decoder.nade.w_enc
+        names['decoder/nade/w_dec_t'] = decoder.nade.w_dec_t
     return names
 
 

@@ -30,6 +30,34 @@ def define_common_flags(default_config: str | None) -> None:
                         'saved bundle (default: the config\'s description).')
 
 
+def define_encoder_flag(model: EventsModel) -> None:
+    """The model's alternative to --config (e.g. --melody_encoder_decoder), if it has one."""
+    if model.encoder_flag is not None:
+        name, choices, _ = model.encoder_flag
+        flags.DEFINE_enum(name, None, list(choices), 'Instead of --config: a config with this '
+                          'encoder and the base hparams. ' +
+                          '; '.join(f'{value}: {text}' for value, text in choices.items()))
+
+
+def config_from_flags(model: EventsModel):
+    """The config named by --config (or built by the model's encoder flag), with --hparams.
+
+    Raises ConfigError/HParamsError; fails when neither or both are given.
+    """
+    alternative = None
+    if model.encoder_flag is not None:
+        name, _, build = model.encoder_flag
+        alternative = getattr(FLAGS, name)
+        if alternative and FLAGS.config:
+            fail(f'give either --config or --{name}, not both')
+        if alternative:
+            return build(alternative, FLAGS.hparams)
+    if not FLAGS.config:
+        either = f' (or --{model.encoder_flag[0]})' if model.encoder_flag else ''
+        fail(f'--config is required{either}')
+    return model.load_config(FLAGS.config, FLAGS.hparams)
+
+
 def define_create_dataset_flags(default_config: str | None) -> None:
     define_common_flags(default_config)
     flags.DEFINE_string('input', None, 'TFRecord file of NoteSequences.')
@@ -51,11 +79,11 @@ def run_create_dataset(model: EventsModel) -> None:
     from magenta_rnn.hparams import HParamsError
 
     setup_logging()
-    for name in ('input', 'output_dir', 'config'):
+    for name in ('input', 'output_dir'):
         if not getattr(FLAGS, name):
             fail(f'--{name} is required')
     try:
-        config = model.load_config(FLAGS.config, FLAGS.hparams)
+        config = config_from_flags(model)
         summary = run_dataset_pipeline(
             FLAGS.input, FLAGS.output_dir, model.dataset_names,
             functools.partial(model.build_chain, config), eval_ratio=FLAGS.eval_ratio,
@@ -105,10 +133,8 @@ def run_train(model: EventsModel, warm_start_fn=None) -> None:
     setup_logging()
     if not FLAGS.sequence_example_file:
         fail('--sequence_example_file is required')
-    if not FLAGS.config:
-        fail('--config is required')
     try:
-        config = model.load_config(FLAGS.config, FLAGS.hparams)
+        config = config_from_flags(model)
     except (ConfigError, HParamsError) as e:
         fail(str(e))
     encoder = model.build_encoder(config)
@@ -186,9 +212,7 @@ def load_generation_model(model: EventsModel):
 
     try:
         if from_checkpoint:
-            if not FLAGS.config:
-                fail('--config is required with --run_dir/--checkpoint_file')
-            config = model.load_config(FLAGS.config, FLAGS.hparams)
+            config = config_from_flags(model)
             encoder = model.build_encoder(config)
             facts = encoder_facts(encoder)
             checkpoint = model_io.latest_checkpoint(FLAGS.run_dir, checkpoint_file)
@@ -207,6 +231,9 @@ def load_generation_model(model: EventsModel):
                 logging.info('wrote bundle %s', FLAGS.bundle_file)
                 return None
         else:
+            if model.encoder_flag is not None and getattr(FLAGS, model.encoder_flag[0]):
+                fail(f'--bundle_file {FLAGS.bundle_file} holds its own config; '
+                     f'drop --{model.encoder_flag[0]}')
             bundle = bundle_lib.read_bundle(FLAGS.bundle_file)
             bundle_id = bundle.generator_details.id
             explicit_config = FLAGS['config'].present and FLAGS.config

@@ -22,6 +22,9 @@ class EventsModel:
     build_encoder: Callable[[EventsRnnConfig], Any]
     build_chain: Callable[[EventsRnnConfig, str], Any]  # (config, mode) -> pipelines.stages.Chain
     validate_config: Callable[[EventsRnnConfig], None] = lambda config: None
+    # A flag that builds a config instead of --config (melody: --melody_encoder_decoder):
+    # (flag name, {flag value: description}, (value, hparams) -> config).
+    encoder_flag: tuple[str, dict[str, str], Callable[[str, str], EventsRnnConfig]] | None = None
 
     def load_config(self, name_or_path: str, hparams: str = '') -> EventsRnnConfig:
         config = load_config(self.name, name_or_path, hparams, allowed_extra=self.config_keys)

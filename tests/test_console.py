@@ -1,0 +1,43 @@
+"""console.py: TensorFlow's start-up noise is dropped, everything else on stderr is kept."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+PROGRAM = '''
+import sys
+from magenta_rnn import console
+console.quiet_tensorflow_start_up()
+print('before import', file=sys.stderr, flush=True)
+import tensorflow as tf
+print(tf.constant(2).numpy() * 21)
+print('after import', file=sys.stderr)
+'''
+
+
+def run_program() -> subprocess.CompletedProcess:
+    env = {**os.environ, 'PYTHONPATH': str(REPO_ROOT)}
+    env.pop('TF_CPP_MIN_LOG_LEVEL', None)
+    return subprocess.run([sys.executable, '-c', PROGRAM], env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_tensorflow_start_up_noise_is_dropped_and_other_stderr_kept():
+    result = run_program()
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == '42'
+    assert result.stderr.splitlines() == ['before import', 'after import']
+
+
+def test_log_level_zero_leaves_tensorflow_start_up_alone(monkeypatch):
+    from magenta_rnn import console
+    monkeypatch.setattr(sys, 'meta_path', list(sys.meta_path))
+    monkeypatch.delitem(sys.modules, 'tensorflow', raising=False)
+    monkeypatch.setenv('TF_CPP_MIN_LOG_LEVEL', '0')
+    console.quiet_tensorflow_start_up()
+    assert not any(type(f).__name__ == '_QuietTensorflowImport' for f in sys.meta_path)
+    monkeypatch.setenv('TF_CPP_MIN_LOG_LEVEL', '1')
+    console.quiet_tensorflow_start_up()
+    assert any(type(f).__name__ == '_QuietTensorflowImport' for f in sys.meta_path)
