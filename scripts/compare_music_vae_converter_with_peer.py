@@ -3,9 +3,10 @@
 Both sides read the same TFRecord of NoteSequences and convert every sequence with
 the named config's data converter (--config: cat-mel_2bar_small, cat-drums_2bar_small,
 nade-drums_2bar_full, groovae_2bar_humanize, ...) in eval mode (deterministic: the
-first k windows) or --mode infer. Each example is compared as its exact input and
-output tensors (shape and every value as float32), per NoteSequence, as an ordered
-list and as a set (facts §14.15: the original iterates a set).
+first k windows, or every window with --all_windows) or --mode infer. Each example
+is compared as its input and output tensors (shape and the SHA-1 of every value as
+float32), per NoteSequence, as an ordered list and as a set (facts §14.15: the
+original iterates a set).
 
 With --from_tensors, each side also decodes its own output tensors back to
 NoteSequences, and the notes (pitch, velocity, instrument, is_drum, start and end
@@ -18,6 +19,7 @@ Usage (from the repo root):
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import pickle
 import subprocess
@@ -30,7 +32,7 @@ PEER_PYTHON = '/work/peer_venv/bin/python'
 PEER_ENV = '/work/peer_venv/peer_env.sh'
 
 PEER_CODE = r'''
-import pickle, sys
+import hashlib, pickle, sys
 import numpy as np
 import tensorflow.compat.v1 as tf
 from magenta.models.music_vae import configs
@@ -38,13 +40,15 @@ path, config_name, limit, out, mode = sys.argv[1:6]
 limit, decode = int(limit), int(sys.argv[6])
 converter = configs.CONFIG_MAP[config_name].data_converter
 converter.set_mode(mode)
+if sys.argv[7] == 'all':
+    converter.max_tensors_per_notesequence = None
 results, notes = [], []
 for i, record in enumerate(tf.python_io.tf_record_iterator(path)):
     if limit and i >= limit:
         break
     tensors = converter.to_tensors(converter.str_to_item_fn(record))
-    results.append([(x.shape, np.asarray(x, np.float32).tobytes(), y.shape,
-                     np.asarray(y, np.float32).tobytes())
+    results.append([(x.shape, hashlib.sha1(np.asarray(x, np.float32).tobytes()).hexdigest(),
+                     y.shape, hashlib.sha1(np.asarray(y, np.float32).tobytes()).hexdigest())
                     for x, y in zip(tensors.inputs, tensors.outputs)])
     if decode and len(tensors.outputs):
         decoded = converter.from_tensors(np.stack(tensors.outputs[:decode]).astype(np.float32))
@@ -57,19 +61,27 @@ with open(out, 'wb') as f:
 '''
 
 
-def ours(path: str, config_name: str, limit: int, mode: str = 'eval', decode: int = 0
+def _digest(x) -> str:
+    # Examples are compared by the SHA-1 of their float32 values, so that every
+    # window of a large file set (--all_windows) fits in memory.
+    return hashlib.sha1(np.asarray(x, np.float32).tobytes()).hexdigest()
+
+
+def ours(path: str, config_name: str, limit: int, mode: str = 'eval', decode: int = 0,
+         all_windows: bool = False
          ) -> tuple[list[list[tuple]], list[list[list[tuple]]]]:
     from magenta_rnn import records  # pylint: disable=import-outside-toplevel
     from magenta_rnn.music_vae import configs  # pylint: disable=import-outside-toplevel
     converter = configs.load_config(config_name).make_data_converter()
     converter.set_mode(mode)
+    if all_windows:
+        converter.max_tensors_per_notesequence = None
     results, notes = [], []
     for i, ns in enumerate(records.read_note_sequences(path)):
         if limit and i >= limit:
             break
         tensors = converter.to_tensors(ns)
-        results.append([(x.shape, np.asarray(x, np.float32).tobytes(), y.shape,
-                         np.asarray(y, np.float32).tobytes())
+        results.append([(x.shape, _digest(x), y.shape, _digest(y))
                         for x, y in zip(tensors.inputs, tensors.outputs)])
         if decode and len(tensors.outputs):
             decoded = converter.from_tensors(
@@ -94,6 +106,8 @@ def main() -> int:
     parser.add_argument('--from_tensors', action='store_true',
                         help='also compare the NoteSequences each side decodes')
     parser.add_argument('--from_tensors_limit', type=int, default=1000)
+    parser.add_argument('--all_windows', action='store_true',
+                        help='keep every example (max_tensors_per_notesequence=None on both sides)')
     args = parser.parse_args()
     decode = args.from_tensors_limit if args.from_tensors else 0
     with tempfile.TemporaryDirectory() as tmp:
@@ -103,11 +117,12 @@ def main() -> int:
             f.write(PEER_CODE)
         subprocess.run(['bash', '-c', f'source {PEER_ENV} && {PEER_PYTHON} {script} '
                         f'{args.examples_path} {args.config} {args.limit} {out} {args.mode} '
-                        f'{decode}'],
+                        f'{decode} {"all" if args.all_windows else "config"}'],
                        check=True, stderr=subprocess.DEVNULL)
         with open(out, 'rb') as f:
             peer, peer_notes = pickle.load(f)
-    mine, my_notes = ours(args.examples_path, args.config, args.limit, args.mode, decode)
+    mine, my_notes = ours(args.examples_path, args.config, args.limit, args.mode, decode,
+                          args.all_windows)
     assert len(peer) == len(mine), (len(peer), len(mine))
     same_order = sum(p == m for p, m in zip(peer, mine))
     same_set = sum(set(p) == set(m) for p, m in zip(peer, mine))

@@ -187,4 +187,4 @@ def test_build_converter_from_spec():
                                       'slice_bars': 2, 'max_bars': 100})
     assert isinstance(converter, data.OneHotMelodyConverter)
     with pytest.raises(ValueError, match='unsupported converter type'):
-        data.build_converter({'type': 'trio'})
+        data.build_converter({'type': 'quartet'})

@@ -544,5 +544,8 @@ def build_converter(spec: dict[str, Any]) -> BaseNoteSequenceConverter:
     if kind == 'groove':
         from magenta_rnn.music_vae import groove  # pylint: disable=import-outside-toplevel
         return groove.build_groove_converter(spec)
+    if kind == 'trio':
+        from magenta_rnn.music_vae.trio import TrioConverter  # pylint: disable=import-outside-toplevel
+        return TrioConverter(**spec)
     raise ValueError(f'data_converter: unsupported converter type {kind!r} '
-                     f'(supported: melody, drums, groove)')
+                     f'(supported: melody, drums, groove, trio)')

@@ -71,7 +71,7 @@ def _load_input(flag_name: str):
     from magenta_rnn.music import midi_io  # pylint: disable=import-outside-toplevel
     path = getattr(FLAGS, flag_name)
     if path is None:
-        console.fail(f'--input_midi_1 and --input_midi_2 must be given in `interpolate` mode')
+        console.fail('--input_midi_1 and --input_midi_2 must be given in `interpolate` mode')
     path = os.path.expanduser(path)
     if not os.path.exists(path):
         console.fail(f'--{flag_name}: MIDI file not found: {getattr(FLAGS, flag_name)}')

@@ -338,7 +338,7 @@ class CategoricalLstmDecoder(tf.Module):
         def sampled_step(carry, elems):
             flat, previous_logits = carry
             x_t, aux_t, coin, is_first = elems
-            sampled = tf.stop_gradient(sample_one_hot(previous_logits))
+            sampled = tf.stop_gradient(self.sample_outputs(previous_logits))
             use_sample = tf.logical_and(coin, tf.logical_not(is_first))
             previous = tf.where(use_sample[:, tf.newaxis], sampled, x_t)
             logits, new_states = self._stack_step(first_projection(previous, aux_t),
@@ -348,6 +348,11 @@ class CategoricalLstmDecoder(tf.Module):
         _, logits = tf.scan(sampled_step, (x_time, aux_time, coins, first_step),
                             initializer=(flat_states, tf.zeros([batch_size, self.output_depth])))
         return _batch_major(logits)
+
+    def sample_outputs(self, logits: tf.Tensor, temperature: float | tf.Tensor = 1.0
+                       ) -> tf.Tensor:
+        """One step's sampled outputs from its logits (subclasses split them)."""
+        return sample_one_hot(logits, temperature)
 
     def sample(self, n: int, max_length: int, z: tf.Tensor | None,
                temperature: float | tf.Tensor = 1.0, controls: tf.Tensor | None = None,
@@ -366,7 +371,7 @@ class CategoricalLstmDecoder(tf.Module):
             logits, new_states = self._stack_step(
                 tf.matmul(previous, kernel_x) + aux_t,
                 [(flat[2 * k], flat[2 * k + 1]) for k in range(len(self.cells))], False)
-            sample = sample_one_hot(logits, temperature)
+            sample = self.sample_outputs(logits, temperature)
             emitted = tf.where(finished[:, tf.newaxis], tf.zeros_like(sample), sample)
             if end_token is not None:
                 finished = finished | tf.equal(tf.argmax(sample, axis=-1), end_token)

@@ -14,11 +14,13 @@ from collections.abc import Sequence
 import tensorflow as tf
 
 from magenta_rnn.hparams import HParams
+from magenta_rnn.music_vae import hierarchical
 from magenta_rnn.music_vae import lstm
 
 LN2 = math.log(2.0)
 SUPPORTED_ENCODERS = ('bidirectional_lstm',)
-SUPPORTED_DECODERS = ('categorical_lstm', 'multilabel_rnn_nade', 'groove_lstm')
+SUPPORTED_DECODERS = (('categorical_lstm', 'multilabel_rnn_nade', 'groove_lstm')
+                      + hierarchical.DECODER_TYPES[1:])
 
 
 class MusicVAE(tf.Module):
@@ -26,7 +28,8 @@ class MusicVAE(tf.Module):
 
     def __init__(self, hparams: HParams, input_depth: int, output_depth: int,
                  control_depth: int = 0, encoder: str = 'bidirectional_lstm',
-                 decoder: str = 'categorical_lstm', name: str = 'music_vae'):
+                 decoder: str = 'categorical_lstm', name: str = 'music_vae',
+                 decoder_spec: dict | None = None):
         super().__init__(name=name)
         if encoder not in SUPPORTED_ENCODERS:
             raise ValueError(f'encoder type {encoder!r} is not supported yet '
@@ -47,7 +50,12 @@ class MusicVAE(tf.Module):
             self.sigma = lstm.Dense(self.encoder.output_depth, z_size,
                                     lstm._normal_initializer(0.001), tf.nn.softplus,
                                     name='sigma')
-            self.decoder = make_decoder(decoder, hparams, output_depth, control_depth)
+            if decoder in hierarchical.DECODER_TYPES[1:]:
+                # Multi-output and hierarchical decoders (hierarchical.py).
+                self.decoder = hierarchical.build_decoder(
+                    decoder_spec or {'type': decoder}, hparams, output_depth, control_depth)
+            else:
+                self.decoder = make_decoder(decoder, hparams, output_depth, control_depth)
 
     def encode(self, sequence: tf.Tensor, lengths: tf.Tensor, controls: tf.Tensor | None = None,
                training: bool = False) -> tuple[tf.Tensor, tf.Tensor]:
@@ -86,11 +94,9 @@ class MusicVAE(tf.Module):
         else:
             logits = self.decoder.logits(x_input, z, x_length, controls, probability, training)
             mask = tf.sequence_mask(x_length, num_steps, dtype=tf.float32)
-            cross_entropy = tf.nn.softmax_cross_entropy_with_logits(labels=x_target,
-                                                                    logits=logits)
+            # One softmax, or one per output split (trio decoders).
+            cross_entropy, correct = hierarchical.step_losses(self.decoder, x_target, logits)
             r_loss = tf.reduce_sum(cross_entropy * mask, axis=1)
-            correct = tf.cast(tf.equal(tf.argmax(logits, -1), tf.argmax(x_target, -1)),
-                              tf.float32)
             metrics = {'correct_steps': tf.reduce_sum(correct * mask),
                        'valid_steps': tf.reduce_sum(mask)}
 
@@ -241,4 +247,4 @@ def build_model(config, converter) -> MusicVAE:
     """The model a MusicVaeConfig describes, sized by its converter."""
     return MusicVAE(config.hparams, converter.input_depth, converter.output_depth,
                     converter.control_depth, encoder=config.encoder.get('type'),
-                    decoder=config.decoder.get('type'))
+                    decoder=config.decoder.get('type'), decoder_spec=config.decoder)

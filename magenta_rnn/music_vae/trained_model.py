@@ -31,7 +31,7 @@ import tensorflow as tf
 from magenta_rnn.music_vae import attributes
 from magenta_rnn.music_vae import configs as configs_lib
 from magenta_rnn.music_vae import data
-from magenta_rnn.music_vae import lstm
+from magenta_rnn.music_vae import hierarchical, lstm
 from magenta_rnn.music_vae import model as model_lib
 from magenta_rnn.music_vae import numpy_sampler
 from magenta_rnn.protobuf import music_pb2
@@ -74,6 +74,10 @@ def tf1_variable_map(vae: model_lib.MusicVAE) -> dict[str, tf.Variable]:
     add('encoder/mu', vae.mu)
     add('encoder/sigma', vae.sigma)
     decoder = vae.decoder
+    if isinstance(decoder, (hierarchical.HierarchicalLstmDecoder,
+                            hierarchical.SplitMultiOutLstmDecoder)):
+        names.update(hierarchical.tf1_decoder_variable_map(decoder))
+        return names
     for k, cell in enumerate(decoder.cells):
         add(f'decoder/multi_rnn_cell/cell_{k}/lstm_cell', cell)
     if decoder.z_to_initial_state is not None:
@@ -417,7 +421,7 @@ class TrainedModel:
         num_steps = outputs.shape[1]
         x_input = tf.pad(outputs[:, :num_steps - 1], [(0, 0), (1, 0), (0, 0)])
         logits = self._model.decoder.logits(x_input, z, lengths)
-        return tf.nn.log_softmax(logits)
+        return hierarchical.log_softmax(self._model.decoder, logits)
 
     def reconstruction_log_probs(self, input_tensors: Sequence[np.ndarray],
                                  output_tensors: Sequence[np.ndarray], lengths: Sequence[int],
