@@ -1,0 +1,314 @@
+"""The training-time recurrence of the events RNN with a hand-written backward pass.
+
+Same math as EventsRnn._run_stacked (facts §9.1: BasicLSTMCell layers, gate columns
+i, j, f, o, forget bias +1, output dropout on every layer, attention on layer 0 in the
+'first_layer' layout), but TF's automatic gradient of a while loop is replaced by:
+
+* a forward loop that keeps, per step, only what the backward needs (gate activations,
+  cell states, outputs, attention queries);
+* a backward loop that runs only the recurrent chain: per step and layer one
+  [B, 4u] x [4u, in + u] matmul and one fused kernel for the gates; the attention
+  window's gradient is carried as a [L, B, size] tensor and shifted inside the fused
+  attention kernel (no per-step window pushes and their gradients);
+* every weight gradient computed after the loop as one [T*B, n]^T @ [T*B, m] matmul,
+  instead of a small outer product accumulated at every step.
+
+Both loops still run all layers together, so layer k's step t and layer k-1's next step
+can run side by side on two cores.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import tensorflow as tf
+
+FORGET_BIAS = 1.0
+
+
+@tf.function(jit_compile=True)
+def _gates_forward(pre, c):
+    """(new_c, new_h, activations [i, j, f, o]) from gate pre-activations [B, 4u]."""
+    i, j, f, o = tf.split(pre, 4, axis=-1)
+    i, j, f, o = tf.sigmoid(i), tf.tanh(j), tf.sigmoid(f + FORGET_BIAS), tf.sigmoid(o)
+    new_c = c * f + i * j
+    new_h = tf.tanh(new_c) * o
+    return new_c, new_h, tf.concat([i, j, f, o], axis=-1)
+
+
+@tf.function(jit_compile=True)
+def _gates_backward(dh, dc, acts, c_new, c_prev):
+    """(d pre-activations [B, 4u], d c_prev) of one BasicLSTMCell step."""
+    i, j, f, o = tf.split(acts, 4, axis=-1)
+    tc = tf.tanh(c_new)
+    dc = dc + dh * o * (1.0 - tc * tc)
+    dpre = tf.concat([dc * j * i * (1.0 - i), dc * i * (1.0 - j * j),
+                      dc * c_prev * f * (1.0 - f), dh * tc * o * (1.0 - o)], axis=-1)
+    return dpre, dc * f
+
+
+@tf.function(jit_compile=True)
+def _attend(q, attn_v, window, features):
+    # Windows are time-major [L, B, size]; the softmax runs over L (axis 0).
+    scores = tf.reduce_sum(attn_v * tf.tanh(features + q[None]), axis=-1)
+    weights = tf.nn.softmax(scores, axis=0)
+    return tf.reduce_sum(weights[:, :, None] * window, axis=0)
+
+
+@tf.function(jit_compile=True)
+def _attend_backward(da, q, attn_v, window, features, grad_window, grad_features):
+    """Backward of one attention step, folded into the carried window gradients.
+
+    grad_window / grad_features hold the gradient of the entries of the next step's
+    window (oldest first); the returned ones are for this step's window: shifted by one
+    (the newest entry is complete and was read off by the caller) plus this step's part.
+    Returns (d q, d attn_v, new grad_window, new grad_features).
+    """
+    u = tf.tanh(features + q[None])
+    weights = tf.nn.softmax(tf.reduce_sum(attn_v * u, axis=-1), axis=0)  # [L, B]
+    grad_weights = tf.reduce_sum(window * da[None], axis=-1)
+    grad_scores = weights * (grad_weights - tf.reduce_sum(weights * grad_weights, 0, keepdims=True))
+    grad_pre = grad_scores[:, :, None] * attn_v * (1.0 - u * u)
+    grad_v = tf.reduce_sum(grad_scores[:, :, None] * u, axis=[0, 1])
+    shift = lambda g: tf.concat([tf.zeros_like(g[:1]), g[:-1]], axis=0)  # noqa: E731
+    new_window = shift(grad_window) + weights[:, :, None] * da[None]
+    new_features = shift(grad_features) + grad_pre
+    return tf.reduce_sum(grad_pre, axis=0), grad_v, new_window, new_features
+
+
+@dataclass(frozen=True)
+class StackSpec:
+    """The static shape of the stack: layer sizes, layer 0's input width, attention."""
+    units: tuple[int, ...]
+    input_size: int            # layer 0's cell input width (the attention projection's output)
+    attn_length: int = 0
+    dropout: bool = False
+
+
+def _lstm_weights(spec: StackSpec, weights: Sequence[tf.Tensor]):
+    """Splits the flat weight list: per layer (kernel, bias), then the attention weights."""
+    count = len(spec.units)
+    layers = [(weights[2 * k], weights[2 * k + 1]) for k in range(count)]
+    return layers, list(weights[2 * count:])
+
+
+def _flat(x):
+    return tf.reshape(x, [-1, tf.shape(x)[-1]])
+
+
+def _matmul_tn(a, b):
+    """Σ over time and batch of a^T b for time-major [T, B, n] and [T, B, m]: [n, m]."""
+    return tf.matmul(_flat(a), _flat(b), transpose_a=True)
+
+
+def _previous(init, sequence):
+    """[init, seq[0], ..., seq[T-2]]: each step's incoming state."""
+    return tf.concat([init[None], sequence[:-1]], axis=0)
+
+
+def run_stack(spec: StackSpec, inputs: tf.Tensor, masks: Sequence[tf.Tensor],
+              weights: Sequence[tf.Tensor], state: Sequence[tf.Tensor]):
+    """Runs the stack over time-major inputs and returns (outputs [T, B, u_top], final state).
+
+    inputs: without attention, layer 0's input pre-activations `x @ kernel[:n] + bias`
+    [T, B, 4 u0]; with attention, `x @ input_projection[:n] + its bias` [T, B, input_size].
+    masks: per layer dropout masks [T, B, u] (already scaled by 1/keep), or empty.
+    weights: per layer (kernel, bias) (layer 0 without attention: kernel = the h rows
+    only, bias unused); then attention's (attns rows of input_projection, attn_w, attn_v,
+    query kernel, query bias, output kernel, output bias).
+    state: per layer c, h [B, u]; with attention also attns [B, a] and the time-major
+    window and its features [L, B, a].
+    Gradients flow to inputs, weights and state (not to masks).
+    """
+    n_masks, n_weights = len(masks), len(weights)
+
+    @tf.custom_gradient
+    def fused(*args):
+        inputs = args[0]
+        masks = args[1:1 + n_masks]
+        weights = args[1 + n_masks:1 + n_masks + n_weights]
+        state = args[1 + n_masks + n_weights:]
+        outputs, final, saved = _forward(spec, inputs, masks, weights, state)
+
+        def backward(*grads):
+            grads = [tf.zeros_like(t) if g is None else g
+                     for g, t in zip(grads, (outputs, *final))]
+            d_inputs, d_weights, d_state = _backward(spec, inputs, masks, weights, state,
+                                                     saved, grads[0], grads[1:])
+            return (d_inputs, *([None] * n_masks), *d_weights, *d_state)
+
+        return (outputs, *final), backward
+
+    results = fused(inputs, *masks, *weights, *state)
+    return results[0], tuple(results[1:])
+
+
+def _forward(spec, inputs, masks, weights, state):
+    count = len(spec.units)
+    attention = spec.attn_length > 0
+    layers, attn_weights = _lstm_weights(spec, weights)
+    if attention:
+        proj_a, attn_w, attn_v, query_kernel, query_bias, out_kernel, out_bias = attn_weights
+    length = tf.shape(inputs)[0]
+
+    def arrays(n):
+        return [tf.TensorArray(tf.float32, size=length) for _ in range(n)]
+
+    # Per layer: activations, c, h; attention: cell input, query, attns, output, features.
+    saved_arrays = [arrays(3) for _ in range(count)]
+    attn_arrays = arrays(5) if attention else []
+
+    def body(t, carry, saved_arrays, attn_arrays):
+        new_carry = []
+        new_saved = []
+        x = inputs[t]
+        if attention:
+            attns, window, features = carry[2 * count:]
+            cell_input = x + tf.matmul(attns, proj_a)
+            pre = tf.matmul(tf.concat([cell_input, carry[1]], 1), layers[0][0]) + layers[0][1]
+        else:
+            pre = x + tf.matmul(carry[1], layers[0][0])
+        c, h, acts = _gates_forward(pre, carry[0])
+        new_carry += [c, h]
+        new_saved.append([a.write(t, v) for a, v in zip(saved_arrays[0], (acts, c, h))])
+        y = h
+        if attention:
+            query = tf.matmul(tf.concat([c, h], 1), query_kernel) + query_bias
+            attns = _attend(query, attn_v, window, features)
+            y = tf.matmul(tf.concat([h, attns], 1), out_kernel) + out_bias
+            feature = tf.matmul(y, attn_w)
+            attn_carry = [attns, tf.concat([window[1:], y[None]], 0),
+                          tf.concat([features[1:], feature[None]], 0)]
+            attn_arrays = [a.write(t, v) for a, v in
+                           zip(attn_arrays, (cell_input, query, attns, y, feature))]
+        else:
+            attn_carry = []
+        layer_input = y * masks[0][t] if spec.dropout else y
+        for k in range(1, count):
+            pre = tf.matmul(tf.concat([layer_input, carry[2 * k + 1]], 1), layers[k][0]) + layers[k][1]
+            c, h, acts = _gates_forward(pre, carry[2 * k])
+            new_carry += [c, h]
+            new_saved.append([a.write(t, v) for a, v in zip(saved_arrays[k], (acts, c, h))])
+            layer_input = h * masks[k][t] if spec.dropout else h
+        return t + 1, (*new_carry, *attn_carry), new_saved, attn_arrays, layer_input
+
+    # The top output is h (times its mask), recomputed from the saved h after the loop.
+    def loop_body(t, carry, saved_arrays, attn_arrays):
+        t, carry, saved_arrays, attn_arrays, _ = body(t, carry, saved_arrays, attn_arrays)
+        return t, carry, saved_arrays, attn_arrays
+
+    _, final, saved_arrays, attn_arrays = tf.while_loop(
+        lambda t, *_: t < length, loop_body,
+        (tf.constant(0), tuple(state), saved_arrays, attn_arrays))
+    saved = {'layers': [[a.stack() for a in arrays_k] for arrays_k in saved_arrays]}
+    if attention:
+        saved['attn'] = [a.stack() for a in attn_arrays]
+    top = saved['attn'][3] if attention and count == 1 else saved['layers'][-1][2]
+    outputs = top * masks[-1] if spec.dropout else top
+    return outputs, tuple(final), saved
+
+
+def _backward(spec, inputs, masks, weights, state, saved, d_outputs, d_final):
+    count = len(spec.units)
+    attention = spec.attn_length > 0
+    layers, attn_weights = _lstm_weights(spec, weights)
+    length = tf.shape(inputs)[0]
+    acts = [s[0] for s in saved['layers']]
+    cs = [s[1] for s in saved['layers']]
+    hs = [s[2] for s in saved['layers']]
+    c_prev = [_previous(state[2 * k], cs[k]) for k in range(count)]
+    h_prev = [_previous(state[2 * k + 1], hs[k]) for k in range(count)]
+    # Transposed kernels, once: d [input, h] = d pre @ kernel^T.
+    kernels_t = [tf.transpose(kernel) for kernel, _ in layers]
+    in_sizes = [spec.input_size if attention else 0] + list(spec.units[:-1])
+    if attention:
+        proj_a, attn_w, attn_v, query_kernel, query_bias, out_kernel, out_bias = attn_weights
+        cell_inputs, queries, attns_seq, ys, features_seq = saved['attn']
+        windows = tf.concat([state[2 * count + 1], ys], 0)         # [L + T, B, a]
+        features_all = tf.concat([state[2 * count + 2], features_seq], 0)
+        proj_a_t, attn_w_t = tf.transpose(proj_a), tf.transpose(attn_w)
+        query_kernel_t, out_kernel_t = tf.transpose(query_kernel), tf.transpose(out_kernel)
+        attn_length = spec.attn_length
+        units0 = spec.units[0]
+
+    def arrays(n):
+        return [tf.TensorArray(tf.float32, size=length) for _ in range(n)]
+
+    # Per layer d pre-activations; attention: d cell input, d query, d output, d feature, d v.
+    d_pre_arrays = arrays(count)
+    d_attn_arrays = arrays(5) if attention else []
+
+    def body(t, carry, d_pre_arrays, d_attn_arrays):
+        dcs, dhs = list(carry[0:2 * count:2]), list(carry[1:2 * count:2])
+        d_input = d_outputs[t]
+        new_pre = list(d_pre_arrays)
+        for k in range(count - 1, -1, -1):
+            d_out = d_input * masks[k][t] if spec.dropout else d_input
+            c_before = c_prev[k][t]
+            if k == 0 and attention:
+                d_attns, grad_window, grad_features = carry[2 * count:]
+                # The newest window entry is this step's output, whose every use is done.
+                d_feature = grad_features[-1]
+                d_y = d_out + grad_window[-1] + tf.matmul(d_feature, attn_w_t)
+                d_h_attns = tf.matmul(d_y, out_kernel_t)
+                d_attns_total = d_attns + d_h_attns[:, units0:]
+                d_query, d_v, grad_window, grad_features = _attend_backward(
+                    d_attns_total, queries[t], attn_v, windows[t:t + attn_length],
+                    features_all[t:t + attn_length], grad_window, grad_features)
+                d_ch = tf.matmul(d_query, query_kernel_t)
+                d_h = dhs[0] + d_h_attns[:, :units0] + d_ch[:, units0:]
+                d_c = dcs[0] + d_ch[:, :units0]
+                d_pre, dcs[0] = _gates_backward(d_h, d_c, acts[0][t], cs[0][t], c_before)
+                d_xh = tf.matmul(d_pre, kernels_t[0])
+                d_cell_input, dhs[0] = d_xh[:, :in_sizes[0]], d_xh[:, in_sizes[0]:]
+                attn_carry = [tf.matmul(d_cell_input, proj_a_t), grad_window, grad_features]
+                d_attn_arrays = [a.write(t, v) for a, v in zip(
+                    d_attn_arrays, (d_cell_input, d_query, d_y, d_feature, d_v))]
+            else:
+                d_pre, dcs[k] = _gates_backward(dhs[k] + d_out, dcs[k], acts[k][t], cs[k][t],
+                                                c_before)
+                d_xh = tf.matmul(d_pre, kernels_t[k])
+                if k > 0:
+                    d_input, dhs[k] = d_xh[:, :in_sizes[k]], d_xh[:, in_sizes[k]:]
+                else:
+                    dhs[k] = d_xh
+            new_pre[k] = new_pre[k].write(t, d_pre)
+        new_carry = [v for pair in zip(dcs, dhs) for v in pair]
+        if attention:
+            new_carry += attn_carry
+        return t - 1, tuple(new_carry), new_pre, d_attn_arrays
+
+    init = tuple(d_final)
+    _, d_state, d_pre_arrays, d_attn_arrays = tf.while_loop(
+        lambda t, *_: t >= 0, body, (length - 1, init, d_pre_arrays, d_attn_arrays))
+    d_pre = [a.stack() for a in d_pre_arrays]
+
+    # Weight gradients, each one matmul over all steps.
+    def layer_input(k):
+        below = (ys if attention and k == 1 else hs[k - 1])
+        return below * masks[k - 1] if spec.dropout else below
+
+    d_weights = []
+    for k in range(count):
+        if k == 0 and not attention:
+            d_weights += [_matmul_tn(h_prev[0], d_pre[0]), tf.zeros_like(layers[0][1])]
+            continue
+        x = cell_inputs if k == 0 else layer_input(k)
+        d_weights += [_matmul_tn(tf.concat([x, h_prev[k]], -1), d_pre[k]),
+                      tf.reduce_sum(_flat(d_pre[k]), 0)]
+    if attention:
+        d_cell_inputs, d_queries, d_ys, d_features, d_vs = [a.stack() for a in d_attn_arrays]
+        attns_prev = _previous(state[2 * count], attns_seq)
+        d_weights += [
+            _matmul_tn(attns_prev, d_cell_inputs),
+            _matmul_tn(ys, d_features),
+            tf.reduce_sum(d_vs, 0),
+            _matmul_tn(tf.concat([cs[0], hs[0]], -1), d_queries),
+            tf.reduce_sum(_flat(d_queries), 0),
+            _matmul_tn(tf.concat([hs[0], attns_seq], -1), d_ys),
+            tf.reduce_sum(_flat(d_ys), 0),
+        ]
+        d_inputs = d_cell_inputs
+    else:
+        d_inputs = d_pre[0]
+    return d_inputs, d_weights, list(d_state)
