@@ -56,24 +56,26 @@ def _attend(q, attn_v, window, features):
 
 
 @tf.function(jit_compile=True)
-def _attend_backward(da, q, attn_v, window, features, grad_window, grad_features):
+def _attend_backward(da, q, attn_v, window, features, grad_window, grad_features, grad_v):
     """Backward of one attention step, folded into the carried window gradients.
 
     grad_window / grad_features hold the gradient of the entries of the next step's
     window (oldest first); the returned ones are for this step's window: shifted by one
     (the newest entry is complete and was read off by the caller) plus this step's part.
-    Returns (d q, d attn_v, new grad_window, new grad_features).
+    grad_v [B, size] accumulates attn_v's gradient summed over steps and the window (the
+    sum over the batch is left to the caller: XLA's kernel for a sum over two axes is
+    much slower). Returns (d q, new grad_window, new grad_features, new grad_v).
     """
     u = tf.tanh(features + q[None])
     weights = tf.nn.softmax(tf.reduce_sum(attn_v * u, axis=-1), axis=0)  # [L, B]
     grad_weights = tf.reduce_sum(window * da[None], axis=-1)
     grad_scores = weights * (grad_weights - tf.reduce_sum(weights * grad_weights, 0, keepdims=True))
     grad_pre = grad_scores[:, :, None] * attn_v * (1.0 - u * u)
-    grad_v = tf.reduce_sum(grad_scores[:, :, None] * u, axis=[0, 1])
+    grad_v = grad_v + tf.reduce_sum(grad_scores[:, :, None] * u, axis=0)
     shift = lambda g: tf.concat([tf.zeros_like(g[:1]), g[:-1]], axis=0)  # noqa: E731
     new_window = shift(grad_window) + weights[:, :, None] * da[None]
     new_features = shift(grad_features) + grad_pre
-    return tf.reduce_sum(grad_pre, axis=0), grad_v, new_window, new_features
+    return tf.reduce_sum(grad_pre, axis=0), new_window, new_features, grad_v
 
 
 @dataclass(frozen=True)
@@ -234,9 +236,9 @@ def _backward(spec, inputs, masks, weights, state, saved, d_outputs, d_final):
     def arrays(n):
         return [tf.TensorArray(tf.float32, size=length) for _ in range(n)]
 
-    # Per layer d pre-activations; attention: d cell input, d query, d output, d feature, d v.
+    # Per layer d pre-activations; attention: d cell input, d query, d output, d feature.
     d_pre_arrays = arrays(count)
-    d_attn_arrays = arrays(5) if attention else []
+    d_attn_arrays = arrays(4) if attention else []
 
     def body(t, carry, d_pre_arrays, d_attn_arrays):
         dcs, dhs = list(carry[0:2 * count:2]), list(carry[1:2 * count:2])
@@ -246,24 +248,24 @@ def _backward(spec, inputs, masks, weights, state, saved, d_outputs, d_final):
             d_out = d_input * masks[k][t] if spec.dropout else d_input
             c_before = c_prev[k][t]
             if k == 0 and attention:
-                d_attns, grad_window, grad_features = carry[2 * count:]
+                d_attns, grad_window, grad_features, d_v = carry[2 * count:]
                 # The newest window entry is this step's output, whose every use is done.
                 d_feature = grad_features[-1]
                 d_y = d_out + grad_window[-1] + tf.matmul(d_feature, attn_w_t)
                 d_h_attns = tf.matmul(d_y, out_kernel_t)
                 d_attns_total = d_attns + d_h_attns[:, units0:]
-                d_query, d_v, grad_window, grad_features = _attend_backward(
+                d_query, grad_window, grad_features, d_v = _attend_backward(
                     d_attns_total, queries[t], attn_v, windows[t:t + attn_length],
-                    features_all[t:t + attn_length], grad_window, grad_features)
+                    features_all[t:t + attn_length], grad_window, grad_features, d_v)
                 d_ch = tf.matmul(d_query, query_kernel_t)
                 d_h = dhs[0] + d_h_attns[:, :units0] + d_ch[:, units0:]
                 d_c = dcs[0] + d_ch[:, :units0]
                 d_pre, dcs[0] = _gates_backward(d_h, d_c, acts[0][t], cs[0][t], c_before)
                 d_xh = tf.matmul(d_pre, kernels_t[0])
                 d_cell_input, dhs[0] = d_xh[:, :in_sizes[0]], d_xh[:, in_sizes[0]:]
-                attn_carry = [tf.matmul(d_cell_input, proj_a_t), grad_window, grad_features]
+                attn_carry = [tf.matmul(d_cell_input, proj_a_t), grad_window, grad_features, d_v]
                 d_attn_arrays = [a.write(t, v) for a, v in zip(
-                    d_attn_arrays, (d_cell_input, d_query, d_y, d_feature, d_v))]
+                    d_attn_arrays, (d_cell_input, d_query, d_y, d_feature))]
             else:
                 d_pre, dcs[k] = _gates_backward(dhs[k] + d_out, dcs[k], acts[k][t], cs[k][t],
                                                 c_before)
@@ -279,9 +281,12 @@ def _backward(spec, inputs, masks, weights, state, saved, d_outputs, d_final):
         return t - 1, tuple(new_carry), new_pre, d_attn_arrays
 
     init = tuple(d_final)
-    _, d_state, d_pre_arrays, d_attn_arrays = tf.while_loop(
+    if attention:
+        init += (tf.zeros_like(d_outputs[0][:, :1]) * attn_v,)  # d attn_v, per batch entry
+    _, d_carry, d_pre_arrays, d_attn_arrays = tf.while_loop(
         lambda t, *_: t >= 0, body, (length - 1, init, d_pre_arrays, d_attn_arrays))
     d_pre = [a.stack() for a in d_pre_arrays]
+    d_state = d_carry[:len(d_final)]
 
     # Weight gradients, each one matmul over all steps.
     def layer_input(k):
@@ -297,12 +302,12 @@ def _backward(spec, inputs, masks, weights, state, saved, d_outputs, d_final):
         d_weights += [_matmul_tn(tf.concat([x, h_prev[k]], -1), d_pre[k]),
                       tf.reduce_sum(_flat(d_pre[k]), 0)]
     if attention:
-        d_cell_inputs, d_queries, d_ys, d_features, d_vs = [a.stack() for a in d_attn_arrays]
+        d_cell_inputs, d_queries, d_ys, d_features = [a.stack() for a in d_attn_arrays]
         attns_prev = _previous(state[2 * count], attns_seq)
         d_weights += [
             _matmul_tn(attns_prev, d_cell_inputs),
             _matmul_tn(ys, d_features),
-            tf.reduce_sum(d_vs, 0),
+            tf.reduce_sum(d_carry[-1], 0),
             _matmul_tn(tf.concat([cs[0], hs[0]], -1), d_queries),
             tf.reduce_sum(_flat(d_queries), 0),
             _matmul_tn(tf.concat([hs[0], attns_seq], -1), d_ys),
