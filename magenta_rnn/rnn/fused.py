@@ -28,22 +28,21 @@ FORGET_BIAS = 1.0
 
 @tf.function(jit_compile=True)
 def _gates_forward(pre, c):
-    """(new_c, new_h, activations [i, j, f, o]) from gate pre-activations [B, 4u]."""
+    """(new_c, new_h, saved [i, j, f, o, tanh(new_c)]) from gate pre-activations [B, 4u]."""
     i, j, f, o = tf.split(pre, 4, axis=-1)
     i, j, f, o = tf.sigmoid(i), tf.tanh(j), tf.sigmoid(f + FORGET_BIAS), tf.sigmoid(o)
     new_c = c * f + i * j
-    new_h = tf.tanh(new_c) * o
-    return new_c, new_h, tf.concat([i, j, f, o], axis=-1)
+    tanh_c = tf.tanh(new_c)
+    return new_c, tanh_c * o, tf.concat([i, j, f, o, tanh_c], axis=-1)
 
 
 @tf.function(jit_compile=True)
-def _gates_backward(dh, dc, acts, c_new, c_prev):
+def _gates_backward(dh, dc, saved, c_prev):
     """(d pre-activations [B, 4u], d c_prev) of one BasicLSTMCell step."""
-    i, j, f, o = tf.split(acts, 4, axis=-1)
-    tc = tf.tanh(c_new)
-    dc = dc + dh * o * (1.0 - tc * tc)
+    i, j, f, o, tanh_c = tf.split(saved, 5, axis=-1)
+    dc = dc + dh * o * (1.0 - tanh_c * tanh_c)
     dpre = tf.concat([dc * j * i * (1.0 - i), dc * i * (1.0 - j * j),
-                      dc * c_prev * f * (1.0 - f), dh * tc * o * (1.0 - o)], axis=-1)
+                      dc * c_prev * f * (1.0 - f), dh * tanh_c * o * (1.0 - o)], axis=-1)
     return dpre, dc * f
 
 
@@ -146,6 +145,9 @@ def run_stack(spec: StackSpec, inputs: tf.Tensor, masks: Sequence[tf.Tensor],
 
 
 def _forward(spec, inputs, masks, weights, state):
+    """The forward loop. Returns (outputs, final state, saved): per-step values that the
+    backward loop only reads one step at a time stay in TensorArrays (no stacking copy);
+    those that the weight gradients need over all steps are stacked."""
     count = len(spec.units)
     attention = spec.attn_length > 0
     layers, attn_weights = _lstm_weights(spec, weights)
@@ -156,24 +158,27 @@ def _forward(spec, inputs, masks, weights, state):
     def arrays(n):
         return [tf.TensorArray(tf.float32, size=length) for _ in range(n)]
 
-    # Per layer: activations, c, h; attention: cell input, query, attns, output, features.
-    saved_arrays = [arrays(3) for _ in range(count)]
+    # Per layer: gate activations and tanh(c), incoming c, h (and layer 0's c with
+    # attention); attention: cell input, query, attns, output, its features.
+    layer_arrays = [arrays(4 if k == 0 and attention else 3) for k in range(count)]
     attn_arrays = arrays(5) if attention else []
 
-    def body(t, carry, saved_arrays, attn_arrays):
-        new_carry = []
-        new_saved = []
+    def body(t, carry, layer_arrays, attn_arrays):
+        new_carry, new_layer_arrays = [], []
         x = inputs[t]
+        c_prev = carry[0]
         if attention:
             attns, window, features = carry[2 * count:]
             cell_input = x + tf.matmul(attns, proj_a)
             pre = tf.matmul(tf.concat([cell_input, carry[1]], 1), layers[0][0]) + layers[0][1]
         else:
             pre = x + tf.matmul(carry[1], layers[0][0])
-        c, h, acts = _gates_forward(pre, carry[0])
+        c, h, acts = _gates_forward(pre, c_prev)
         new_carry += [c, h]
-        new_saved.append([a.write(t, v) for a, v in zip(saved_arrays[0], (acts, c, h))])
+        values = (acts, c_prev, h, c) if attention else (acts, c_prev, h)
+        new_layer_arrays.append([a.write(t, v) for a, v in zip(layer_arrays[0], values)])
         y = h
+        attn_carry = []
         if attention:
             query = tf.matmul(tf.concat([c, h], 1), query_kernel) + query_bias
             attns = _attend(query, attn_v, window, features)
@@ -183,29 +188,28 @@ def _forward(spec, inputs, masks, weights, state):
                           tf.concat([features[1:], feature[None]], 0)]
             attn_arrays = [a.write(t, v) for a, v in
                            zip(attn_arrays, (cell_input, query, attns, y, feature))]
-        else:
-            attn_carry = []
         layer_input = y * masks[0][t] if spec.dropout else y
         for k in range(1, count):
-            pre = tf.matmul(tf.concat([layer_input, carry[2 * k + 1]], 1), layers[k][0]) + layers[k][1]
-            c, h, acts = _gates_forward(pre, carry[2 * k])
+            c_prev = carry[2 * k]
+            pre = tf.matmul(tf.concat([layer_input, carry[2 * k + 1]], 1),
+                            layers[k][0]) + layers[k][1]
+            c, h, acts = _gates_forward(pre, c_prev)
             new_carry += [c, h]
-            new_saved.append([a.write(t, v) for a, v in zip(saved_arrays[k], (acts, c, h))])
+            new_layer_arrays.append([a.write(t, v) for a, v in
+                                     zip(layer_arrays[k], (acts, c_prev, h))])
             layer_input = h * masks[k][t] if spec.dropout else h
-        return t + 1, (*new_carry, *attn_carry), new_saved, attn_arrays, layer_input
+        return t + 1, (*new_carry, *attn_carry), new_layer_arrays, attn_arrays
 
-    # The top output is h (times its mask), recomputed from the saved h after the loop.
-    def loop_body(t, carry, saved_arrays, attn_arrays):
-        t, carry, saved_arrays, attn_arrays, _ = body(t, carry, saved_arrays, attn_arrays)
-        return t, carry, saved_arrays, attn_arrays
-
-    _, final, saved_arrays, attn_arrays = tf.while_loop(
-        lambda t, *_: t < length, loop_body,
-        (tf.constant(0), tuple(state), saved_arrays, attn_arrays))
-    saved = {'layers': [[a.stack() for a in arrays_k] for arrays_k in saved_arrays]}
+    _, final, layer_arrays, attn_arrays = tf.while_loop(
+        lambda t, *_: t < length, body, (tf.constant(0), tuple(state), layer_arrays, attn_arrays))
+    saved = {'acts': [a[0] for a in layer_arrays], 'c_prev': [a[1] for a in layer_arrays],
+             'h': [a[2].stack() for a in layer_arrays]}
     if attention:
-        saved['attn'] = [a.stack() for a in attn_arrays]
-    top = saved['attn'][3] if attention and count == 1 else saved['layers'][-1][2]
+        saved['c0'] = layer_arrays[0][3].stack()
+        saved['query'] = attn_arrays[1]
+        saved['cell_input'], saved['attns'], saved['y'], saved['feature'] = [
+            attn_arrays[i].stack() for i in (0, 2, 3, 4)]
+    top = saved['y'] if attention and count == 1 else saved['h'][-1]
     outputs = top * masks[-1] if spec.dropout else top
     return outputs, tuple(final), saved
 
@@ -215,19 +219,16 @@ def _backward(spec, inputs, masks, weights, state, saved, d_outputs, d_final):
     attention = spec.attn_length > 0
     layers, attn_weights = _lstm_weights(spec, weights)
     length = tf.shape(inputs)[0]
-    acts = [s[0] for s in saved['layers']]
-    cs = [s[1] for s in saved['layers']]
-    hs = [s[2] for s in saved['layers']]
-    c_prev = [_previous(state[2 * k], cs[k]) for k in range(count)]
+    hs = saved['h']
     h_prev = [_previous(state[2 * k + 1], hs[k]) for k in range(count)]
     # Transposed kernels, once: d [input, h] = d pre @ kernel^T.
     kernels_t = [tf.transpose(kernel) for kernel, _ in layers]
     in_sizes = [spec.input_size if attention else 0] + list(spec.units[:-1])
     if attention:
         proj_a, attn_w, attn_v, query_kernel, query_bias, out_kernel, out_bias = attn_weights
-        cell_inputs, queries, attns_seq, ys, features_seq = saved['attn']
+        ys = saved['y']
         windows = tf.concat([state[2 * count + 1], ys], 0)         # [L + T, B, a]
-        features_all = tf.concat([state[2 * count + 2], features_seq], 0)
+        features_all = tf.concat([state[2 * count + 2], saved['feature']], 0)
         proj_a_t, attn_w_t = tf.transpose(proj_a), tf.transpose(attn_w)
         query_kernel_t, out_kernel_t = tf.transpose(query_kernel), tf.transpose(out_kernel)
         attn_length = spec.attn_length
@@ -246,7 +247,7 @@ def _backward(spec, inputs, masks, weights, state, saved, d_outputs, d_final):
         new_pre = list(d_pre_arrays)
         for k in range(count - 1, -1, -1):
             d_out = d_input * masks[k][t] if spec.dropout else d_input
-            c_before = c_prev[k][t]
+            acts, c_prev = saved['acts'][k].read(t), saved['c_prev'][k].read(t)
             if k == 0 and attention:
                 d_attns, grad_window, grad_features, d_v = carry[2 * count:]
                 # The newest window entry is this step's output, whose every use is done.
@@ -255,20 +256,19 @@ def _backward(spec, inputs, masks, weights, state, saved, d_outputs, d_final):
                 d_h_attns = tf.matmul(d_y, out_kernel_t)
                 d_attns_total = d_attns + d_h_attns[:, units0:]
                 d_query, grad_window, grad_features, d_v = _attend_backward(
-                    d_attns_total, queries[t], attn_v, windows[t:t + attn_length],
+                    d_attns_total, saved['query'].read(t), attn_v, windows[t:t + attn_length],
                     features_all[t:t + attn_length], grad_window, grad_features, d_v)
                 d_ch = tf.matmul(d_query, query_kernel_t)
                 d_h = dhs[0] + d_h_attns[:, :units0] + d_ch[:, units0:]
                 d_c = dcs[0] + d_ch[:, :units0]
-                d_pre, dcs[0] = _gates_backward(d_h, d_c, acts[0][t], cs[0][t], c_before)
+                d_pre, dcs[0] = _gates_backward(d_h, d_c, acts, c_prev)
                 d_xh = tf.matmul(d_pre, kernels_t[0])
                 d_cell_input, dhs[0] = d_xh[:, :in_sizes[0]], d_xh[:, in_sizes[0]:]
                 attn_carry = [tf.matmul(d_cell_input, proj_a_t), grad_window, grad_features, d_v]
                 d_attn_arrays = [a.write(t, v) for a, v in zip(
                     d_attn_arrays, (d_cell_input, d_query, d_y, d_feature))]
             else:
-                d_pre, dcs[k] = _gates_backward(dhs[k] + d_out, dcs[k], acts[k][t], cs[k][t],
-                                                c_before)
+                d_pre, dcs[k] = _gates_backward(dhs[k] + d_out, dcs[k], acts, c_prev)
                 d_xh = tf.matmul(d_pre, kernels_t[k])
                 if k > 0:
                     d_input, dhs[k] = d_xh[:, :in_sizes[k]], d_xh[:, in_sizes[k]:]
@@ -298,17 +298,18 @@ def _backward(spec, inputs, masks, weights, state, saved, d_outputs, d_final):
         if k == 0 and not attention:
             d_weights += [_matmul_tn(h_prev[0], d_pre[0]), tf.zeros_like(layers[0][1])]
             continue
-        x = cell_inputs if k == 0 else layer_input(k)
+        x = saved['cell_input'] if k == 0 else layer_input(k)
         d_weights += [_matmul_tn(tf.concat([x, h_prev[k]], -1), d_pre[k]),
                       tf.reduce_sum(_flat(d_pre[k]), 0)]
     if attention:
         d_cell_inputs, d_queries, d_ys, d_features = [a.stack() for a in d_attn_arrays]
+        attns_seq = saved['attns']
         attns_prev = _previous(state[2 * count], attns_seq)
         d_weights += [
             _matmul_tn(attns_prev, d_cell_inputs),
             _matmul_tn(ys, d_features),
             tf.reduce_sum(d_carry[-1], 0),
-            _matmul_tn(tf.concat([cs[0], hs[0]], -1), d_queries),
+            _matmul_tn(tf.concat([saved['c0'], hs[0]], -1), d_queries),
             tf.reduce_sum(_flat(d_queries), 0),
             _matmul_tn(tf.concat([hs[0], attns_seq], -1), d_ys),
             tf.reduce_sum(_flat(d_ys), 0),
