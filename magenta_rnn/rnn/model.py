@@ -12,7 +12,9 @@ the output layer. Gate arithmetic and attention are fused XLA kernels (fewer ops
 step: op dispatch, not arithmetic, dominates at these sizes). The attention window also
 caches each entry's `entry @ attn_w` features (the original recomputes the 1x1
 convolution over the whole window every step), so a step costs one small matmul instead
-of `attn_length` of them.
+of `attn_length` of them. Training (training=True, 'first_layer' layout, no residual
+connections) runs the same recurrence through magenta_rnn.rnn.fused, whose hand-written
+backward pass replaces TF's gradient of the while loop.
 
 Two attention layouts exist in the wild (facts §9.5):
 * 'first_layer' (May 2017 on): only layer 0 is wrapped; the query is layer 0's (c, h).
