@@ -12,7 +12,9 @@ the output layer. Gate arithmetic and attention are fused XLA kernels (fewer ops
 step: op dispatch, not arithmetic, dominates at these sizes). The attention window also
 caches each entry's `entry @ attn_w` features (the original recomputes the 1x1
 convolution over the whole window every step), so a step costs one small matmul instead
-of `attn_length` of them.
+of `attn_length` of them. Training (training=True, 'first_layer' layout, no residual
+connections) runs the same recurrence through magenta_rnn.rnn.fused, whose hand-written
+backward pass replaces TF's gradient of the while loop.
 
 Two attention layouts exist in the wild (facts §9.5):
 * 'first_layer' (May 2017 on): only layer 0 is wrapped; the query is layer 0's (c, h).
@@ -30,6 +32,8 @@ from typing import Any
 
 import numpy as np
 import tensorflow as tf
+
+from magenta_rnn.rnn import fused
 
 FORGET_BIAS = 1.0
 ATTENTION_LAYOUTS = ('first_layer', 'whole_stack')
@@ -261,6 +265,8 @@ class EventsRnn(tf.Module):
         if self.attention_layout == 'whole_stack' and self.attention is not None:
             x, final_layers, final_attn = self._run_stack_attention(
                 x, layer_states, attn_state, keep, training)
+        elif training and not self.residual_connections and x.shape[1] != 1:
+            x, final_layers, final_attn = self._run_fused(x, layer_states, attn_state, keep)
         else:
             x, final_layers, final_attn = self._run_stacked(
                 x, layer_states, attn_state, keep, training)
@@ -331,6 +337,43 @@ class EventsRnn(tf.Module):
         flat = [-1, self.attn_length * self.attention.attn_size]
         return (attns, tf.reshape(tf.transpose(states, [1, 0, 2]), flat),
                 tf.reshape(tf.transpose(features, [1, 0, 2]), flat))
+
+    def _run_fused(self, x, layer_states, attn_state, keep):
+        """Training: the same recurrence as _run_stacked with a hand-written backward pass
+        (magenta_rnn.rnn.fused); what does not depend on the recurrence runs outside it."""
+        count = len(self.lstms)
+        first = self.lstms[0]
+        n_in = first.input_size
+        attn = self.attention
+        if attn is not None:
+            projected = (_matmul_last(x, attn.input_projection.kernel[:n_in])
+                         + attn.input_projection.bias)
+            weights = [first.kernel, first.bias]
+        else:
+            projected = _matmul_last(x, first.kernel[:n_in]) + first.bias
+            weights = [first.kernel[n_in:], first.bias]
+        inputs = self._time_major(projected)
+        for lstm in self.lstms[1:]:
+            weights += [lstm.kernel, lstm.bias]
+        if attn is not None:
+            weights += [attn.input_projection.kernel[n_in:], attn.attn_w, attn.attn_v,
+                        attn.query.kernel, attn.query.bias, attn.output_projection.kernel,
+                        attn.output_projection.bias]
+        masks = []
+        if keep < 1.0:
+            steps, batch = tf.shape(inputs)[0], tf.shape(inputs)[1]
+            masks = [tf.cast(tf.random.uniform(tf.stack([steps, batch, l.units])) < keep,
+                             tf.float32) * (1.0 / keep) for l in self.lstms]
+        state = [t for pair in layer_states for t in pair]
+        if attn is not None:
+            state += list(self._unpack_attn_state(attn_state))
+        spec = fused.StackSpec(units=tuple(self.rnn_layer_sizes), input_size=n_in,
+                               attn_length=self.attn_length, dropout=bool(masks))
+        outputs, final = fused.run_stack(spec, inputs, masks,
+                                         [tf.convert_to_tensor(w) for w in weights], state)
+        pairs = [(final[2 * k], final[2 * k + 1]) for k in range(count)]
+        final_attn = self._pack_attn_state(*final[2 * count:]) if attn is not None else ()
+        return self._time_major(outputs), pairs, final_attn
 
     def _run_stacked(self, x, layer_states, attn_state, keep, training):
         """Every layer in one time loop ('first_layer' layout).

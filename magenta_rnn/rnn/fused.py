@@ -1,0 +1,320 @@
+"""The training-time recurrence of the events RNN with a hand-written backward pass.
+
+Same math as EventsRnn._run_stacked (facts §9.1: BasicLSTMCell layers, gate columns
+i, j, f, o, forget bias +1, output dropout on every layer, attention on layer 0 in the
+'first_layer' layout), but TF's automatic gradient of a while loop is replaced by:
+
+* a forward loop that keeps, per step, only what the backward needs (gate activations,
+  cell states, outputs, attention queries);
+* a backward loop that runs only the recurrent chain: per step and layer one
+  [B, 4u] x [4u, in + u] matmul and one fused kernel for the gates; the attention
+  window's gradient is carried as a [L, B, size] tensor and shifted inside the fused
+  attention kernel (no per-step window pushes and their gradients);
+* every weight gradient computed after the loop as one [T*B, n]^T @ [T*B, m] matmul,
+  instead of a small outer product accumulated at every step.
+
+Both loops still run all layers together, so layer k's step t and layer k-1's next step
+can run side by side on two cores.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import tensorflow as tf
+
+FORGET_BIAS = 1.0
+
+
+@tf.function(jit_compile=True)
+def _gates_forward(pre, c):
+    """(new_c, new_h, saved [i, j, f, o, tanh(new_c)]) from gate pre-activations [B, 4u]."""
+    i, j, f, o = tf.split(pre, 4, axis=-1)
+    i, j, f, o = tf.sigmoid(i), tf.tanh(j), tf.sigmoid(f + FORGET_BIAS), tf.sigmoid(o)
+    new_c = c * f + i * j
+    tanh_c = tf.tanh(new_c)
+    return new_c, tanh_c * o, tf.concat([i, j, f, o, tanh_c], axis=-1)
+
+
+@tf.function(jit_compile=True)
+def _gates_backward(dh, dc, saved, c_prev):
+    """(d pre-activations [B, 4u], d c_prev) of one BasicLSTMCell step."""
+    i, j, f, o, tanh_c = tf.split(saved, 5, axis=-1)
+    dc = dc + dh * o * (1.0 - tanh_c * tanh_c)
+    dpre = tf.concat([dc * j * i * (1.0 - i), dc * i * (1.0 - j * j),
+                      dc * c_prev * f * (1.0 - f), dh * tanh_c * o * (1.0 - o)], axis=-1)
+    return dpre, dc * f
+
+
+@tf.function(jit_compile=True)
+def _attend(q, attn_v, window, features):
+    # Windows are time-major [L, B, size]; the softmax runs over L (axis 0).
+    scores = tf.reduce_sum(attn_v * tf.tanh(features + q[None]), axis=-1)
+    weights = tf.nn.softmax(scores, axis=0)
+    return tf.reduce_sum(weights[:, :, None] * window, axis=0)
+
+
+@tf.function(jit_compile=True)
+def _attend_backward(da, q, attn_v, window, features, grad_window, grad_features, grad_v):
+    """Backward of one attention step, folded into the carried window gradients.
+
+    grad_window / grad_features hold the gradient of the entries of the next step's
+    window (oldest first); the returned ones are for this step's window: shifted by one
+    (the newest entry is complete and was read off by the caller) plus this step's part.
+    grad_v [B, size] accumulates attn_v's gradient summed over steps and the window (the
+    sum over the batch is left to the caller: XLA's kernel for a sum over two axes is
+    much slower). Returns (d q, new grad_window, new grad_features, new grad_v).
+    """
+    u = tf.tanh(features + q[None])
+    weights = tf.nn.softmax(tf.reduce_sum(attn_v * u, axis=-1), axis=0)  # [L, B]
+    grad_weights = tf.reduce_sum(window * da[None], axis=-1)
+    grad_scores = weights * (grad_weights - tf.reduce_sum(weights * grad_weights, 0, keepdims=True))
+    grad_pre = grad_scores[:, :, None] * attn_v * (1.0 - u * u)
+    grad_v = grad_v + tf.reduce_sum(grad_scores[:, :, None] * u, axis=0)
+    shift = lambda g: tf.concat([tf.zeros_like(g[:1]), g[:-1]], axis=0)  # noqa: E731
+    new_window = shift(grad_window) + weights[:, :, None] * da[None]
+    new_features = shift(grad_features) + grad_pre
+    return tf.reduce_sum(grad_pre, axis=0), new_window, new_features, grad_v
+
+
+@dataclass(frozen=True)
+class StackSpec:
+    """The static shape of the stack: layer sizes, layer 0's input width, attention."""
+    units: tuple[int, ...]
+    input_size: int            # layer 0's cell input width (the attention projection's output)
+    attn_length: int = 0
+    dropout: bool = False
+
+
+def _lstm_weights(spec: StackSpec, weights: Sequence[tf.Tensor]):
+    """Splits the flat weight list: per layer (kernel, bias), then the attention weights."""
+    count = len(spec.units)
+    layers = [(weights[2 * k], weights[2 * k + 1]) for k in range(count)]
+    return layers, list(weights[2 * count:])
+
+
+def _flat(x):
+    return tf.reshape(x, [-1, tf.shape(x)[-1]])
+
+
+def _matmul_tn(a, b):
+    """Σ over time and batch of a^T b for time-major [T, B, n] and [T, B, m]: [n, m]."""
+    return tf.matmul(_flat(a), _flat(b), transpose_a=True)
+
+
+def _previous(init, sequence):
+    """[init, seq[0], ..., seq[T-2]]: each step's incoming state."""
+    return tf.concat([init[None], sequence[:-1]], axis=0)
+
+
+def run_stack(spec: StackSpec, inputs: tf.Tensor, masks: Sequence[tf.Tensor],
+              weights: Sequence[tf.Tensor], state: Sequence[tf.Tensor]):
+    """Runs the stack over time-major inputs and returns (outputs [T, B, u_top], final state).
+
+    inputs: without attention, layer 0's input pre-activations `x @ kernel[:n] + bias`
+    [T, B, 4 u0]; with attention, `x @ input_projection[:n] + its bias` [T, B, input_size].
+    masks: per layer dropout masks [T, B, u] (already scaled by 1/keep), or empty.
+    weights: per layer (kernel, bias) (layer 0 without attention: kernel = the h rows
+    only, bias unused); then attention's (attns rows of input_projection, attn_w, attn_v,
+    query kernel, query bias, output kernel, output bias).
+    state: per layer c, h [B, u]; with attention also attns [B, a] and the time-major
+    window and its features [L, B, a].
+    Gradients flow to inputs, weights and state (not to masks).
+    """
+    n_masks, n_weights = len(masks), len(weights)
+
+    @tf.custom_gradient
+    def fused(*args):
+        inputs = args[0]
+        masks = args[1:1 + n_masks]
+        weights = args[1 + n_masks:1 + n_masks + n_weights]
+        state = args[1 + n_masks + n_weights:]
+        outputs, final, saved = _forward(spec, inputs, masks, weights, state)
+
+        def backward(*grads):
+            grads = [tf.zeros_like(t) if g is None else g
+                     for g, t in zip(grads, (outputs, *final))]
+            d_inputs, d_weights, d_state = _backward(spec, inputs, masks, weights, state,
+                                                     saved, grads[0], grads[1:])
+            return (d_inputs, *([None] * n_masks), *d_weights, *d_state)
+
+        return (outputs, *final), backward
+
+    results = fused(inputs, *masks, *weights, *state)
+    return results[0], tuple(results[1:])
+
+
+def _forward(spec, inputs, masks, weights, state):
+    """The forward loop. Returns (outputs, final state, saved): per-step values that the
+    backward loop only reads one step at a time stay in TensorArrays (no stacking copy);
+    those that the weight gradients need over all steps are stacked."""
+    count = len(spec.units)
+    attention = spec.attn_length > 0
+    layers, attn_weights = _lstm_weights(spec, weights)
+    if attention:
+        proj_a, attn_w, attn_v, query_kernel, query_bias, out_kernel, out_bias = attn_weights
+    length = tf.shape(inputs)[0]
+
+    def arrays(n):
+        return [tf.TensorArray(tf.float32, size=length) for _ in range(n)]
+
+    # Per layer: gate activations and tanh(c), incoming c, h (and layer 0's c with
+    # attention); attention: cell input, query, attns, output, its features.
+    layer_arrays = [arrays(4 if k == 0 and attention else 3) for k in range(count)]
+    attn_arrays = arrays(5) if attention else []
+
+    def body(t, carry, layer_arrays, attn_arrays):
+        new_carry, new_layer_arrays = [], []
+        x = inputs[t]
+        c_prev = carry[0]
+        if attention:
+            attns, window, features = carry[2 * count:]
+            cell_input = x + tf.matmul(attns, proj_a)
+            pre = tf.matmul(tf.concat([cell_input, carry[1]], 1), layers[0][0]) + layers[0][1]
+        else:
+            pre = x + tf.matmul(carry[1], layers[0][0])
+        c, h, acts = _gates_forward(pre, c_prev)
+        new_carry += [c, h]
+        values = (acts, c_prev, h, c) if attention else (acts, c_prev, h)
+        new_layer_arrays.append([a.write(t, v) for a, v in zip(layer_arrays[0], values)])
+        y = h
+        attn_carry = []
+        if attention:
+            query = tf.matmul(tf.concat([c, h], 1), query_kernel) + query_bias
+            attns = _attend(query, attn_v, window, features)
+            y = tf.matmul(tf.concat([h, attns], 1), out_kernel) + out_bias
+            feature = tf.matmul(y, attn_w)
+            attn_carry = [attns, tf.concat([window[1:], y[None]], 0),
+                          tf.concat([features[1:], feature[None]], 0)]
+            attn_arrays = [a.write(t, v) for a, v in
+                           zip(attn_arrays, (cell_input, query, attns, y, feature))]
+        layer_input = y * masks[0][t] if spec.dropout else y
+        for k in range(1, count):
+            c_prev = carry[2 * k]
+            pre = tf.matmul(tf.concat([layer_input, carry[2 * k + 1]], 1),
+                            layers[k][0]) + layers[k][1]
+            c, h, acts = _gates_forward(pre, c_prev)
+            new_carry += [c, h]
+            new_layer_arrays.append([a.write(t, v) for a, v in
+                                     zip(layer_arrays[k], (acts, c_prev, h))])
+            layer_input = h * masks[k][t] if spec.dropout else h
+        return t + 1, (*new_carry, *attn_carry), new_layer_arrays, attn_arrays
+
+    _, final, layer_arrays, attn_arrays = tf.while_loop(
+        lambda t, *_: t < length, body, (tf.constant(0), tuple(state), layer_arrays, attn_arrays))
+    saved = {'acts': [a[0] for a in layer_arrays], 'c_prev': [a[1] for a in layer_arrays],
+             'h': [a[2].stack() for a in layer_arrays]}
+    if attention:
+        saved['c0'] = layer_arrays[0][3].stack()
+        saved['query'] = attn_arrays[1]
+        saved['cell_input'], saved['attns'], saved['y'], saved['feature'] = [
+            attn_arrays[i].stack() for i in (0, 2, 3, 4)]
+    top = saved['y'] if attention and count == 1 else saved['h'][-1]
+    outputs = top * masks[-1] if spec.dropout else top
+    return outputs, tuple(final), saved
+
+
+def _backward(spec, inputs, masks, weights, state, saved, d_outputs, d_final):
+    count = len(spec.units)
+    attention = spec.attn_length > 0
+    layers, attn_weights = _lstm_weights(spec, weights)
+    length = tf.shape(inputs)[0]
+    hs = saved['h']
+    h_prev = [_previous(state[2 * k + 1], hs[k]) for k in range(count)]
+    # Transposed kernels, once: d [input, h] = d pre @ kernel^T.
+    kernels_t = [tf.transpose(kernel) for kernel, _ in layers]
+    in_sizes = [spec.input_size if attention else 0] + list(spec.units[:-1])
+    if attention:
+        proj_a, attn_w, attn_v, query_kernel, query_bias, out_kernel, out_bias = attn_weights
+        ys = saved['y']
+        windows = tf.concat([state[2 * count + 1], ys], 0)         # [L + T, B, a]
+        features_all = tf.concat([state[2 * count + 2], saved['feature']], 0)
+        proj_a_t, attn_w_t = tf.transpose(proj_a), tf.transpose(attn_w)
+        query_kernel_t, out_kernel_t = tf.transpose(query_kernel), tf.transpose(out_kernel)
+        attn_length = spec.attn_length
+        units0 = spec.units[0]
+
+    def arrays(n):
+        return [tf.TensorArray(tf.float32, size=length) for _ in range(n)]
+
+    # Per layer d pre-activations; attention: d cell input, d query, d output, d feature.
+    d_pre_arrays = arrays(count)
+    d_attn_arrays = arrays(4) if attention else []
+
+    def body(t, carry, d_pre_arrays, d_attn_arrays):
+        dcs, dhs = list(carry[0:2 * count:2]), list(carry[1:2 * count:2])
+        d_input = d_outputs[t]
+        new_pre = list(d_pre_arrays)
+        for k in range(count - 1, -1, -1):
+            d_out = d_input * masks[k][t] if spec.dropout else d_input
+            acts, c_prev = saved['acts'][k].read(t), saved['c_prev'][k].read(t)
+            if k == 0 and attention:
+                d_attns, grad_window, grad_features, d_v = carry[2 * count:]
+                # The newest window entry is this step's output, whose every use is done.
+                d_feature = grad_features[-1]
+                d_y = d_out + grad_window[-1] + tf.matmul(d_feature, attn_w_t)
+                d_h_attns = tf.matmul(d_y, out_kernel_t)
+                d_attns_total = d_attns + d_h_attns[:, units0:]
+                d_query, grad_window, grad_features, d_v = _attend_backward(
+                    d_attns_total, saved['query'].read(t), attn_v, windows[t:t + attn_length],
+                    features_all[t:t + attn_length], grad_window, grad_features, d_v)
+                d_ch = tf.matmul(d_query, query_kernel_t)
+                d_h = dhs[0] + d_h_attns[:, :units0] + d_ch[:, units0:]
+                d_c = dcs[0] + d_ch[:, :units0]
+                d_pre, dcs[0] = _gates_backward(d_h, d_c, acts, c_prev)
+                d_xh = tf.matmul(d_pre, kernels_t[0])
+                d_cell_input, dhs[0] = d_xh[:, :in_sizes[0]], d_xh[:, in_sizes[0]:]
+                attn_carry = [tf.matmul(d_cell_input, proj_a_t), grad_window, grad_features, d_v]
+                d_attn_arrays = [a.write(t, v) for a, v in zip(
+                    d_attn_arrays, (d_cell_input, d_query, d_y, d_feature))]
+            else:
+                d_pre, dcs[k] = _gates_backward(dhs[k] + d_out, dcs[k], acts, c_prev)
+                d_xh = tf.matmul(d_pre, kernels_t[k])
+                if k > 0:
+                    d_input, dhs[k] = d_xh[:, :in_sizes[k]], d_xh[:, in_sizes[k]:]
+                else:
+                    dhs[k] = d_xh
+            new_pre[k] = new_pre[k].write(t, d_pre)
+        new_carry = [v for pair in zip(dcs, dhs) for v in pair]
+        if attention:
+            new_carry += attn_carry
+        return t - 1, tuple(new_carry), new_pre, d_attn_arrays
+
+    init = tuple(d_final)
+    if attention:
+        init += (tf.zeros_like(d_outputs[0][:, :1]) * attn_v,)  # d attn_v, per batch entry
+    _, d_carry, d_pre_arrays, d_attn_arrays = tf.while_loop(
+        lambda t, *_: t >= 0, body, (length - 1, init, d_pre_arrays, d_attn_arrays))
+    d_pre = [a.stack() for a in d_pre_arrays]
+    d_state = d_carry[:len(d_final)]
+
+    # Weight gradients, each one matmul over all steps.
+    def layer_input(k):
+        below = (ys if attention and k == 1 else hs[k - 1])
+        return below * masks[k - 1] if spec.dropout else below
+
+    d_weights = []
+    for k in range(count):
+        if k == 0 and not attention:
+            d_weights += [_matmul_tn(h_prev[0], d_pre[0]), tf.zeros_like(layers[0][1])]
+            continue
+        x = saved['cell_input'] if k == 0 else layer_input(k)
+        d_weights += [_matmul_tn(tf.concat([x, h_prev[k]], -1), d_pre[k]),
+                      tf.reduce_sum(_flat(d_pre[k]), 0)]
+    if attention:
+        d_cell_inputs, d_queries, d_ys, d_features = [a.stack() for a in d_attn_arrays]
+        attns_seq = saved['attns']
+        attns_prev = _previous(state[2 * count], attns_seq)
+        d_weights += [
+            _matmul_tn(attns_prev, d_cell_inputs),
+            _matmul_tn(ys, d_features),
+            tf.reduce_sum(d_carry[-1], 0),
+            _matmul_tn(tf.concat([saved['c0'], hs[0]], -1), d_queries),
+            tf.reduce_sum(_flat(d_queries), 0),
+            _matmul_tn(tf.concat([hs[0], attns_seq], -1), d_ys),
+            tf.reduce_sum(_flat(d_ys), 0),
+        ]
+        d_inputs = d_cell_inputs
+    else:
+        d_inputs = d_pre[0]
+    return d_inputs, d_weights, list(d_state)
