@@ -145,6 +145,7 @@ target, name, path, steps, hparams = sys.argv[1:6]
 steps = int(steps)
 module, attribute = target.split(':')
 events_model = getattr(importlib.import_module(module), attribute)
+train.split_cpu_threads()  # as the train command does
 config = events_model.load_config(name, hparams)
 facts = cli.encoder_facts(events_model.build_encoder(config))
 hparams = config.hparams

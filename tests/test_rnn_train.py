@@ -464,3 +464,19 @@ def test_benchmark_training_loop_overhead_against_a_bare_loop(tmp_path, capsys):
         print(f'\nsteps per CPU-second on {train.describe_device()}: bare loop {bare_rate:.2f}, '
               f'run_training {ours_rate:.2f} ({ours_rate / bare_rate:.2f}x)')
     assert ours_rate > 0.7 * bare_rate
+
+
+@pytest.mark.parametrize('env, expected', [({}, f'{max(1, (os.cpu_count() or 2) // 2)} 2'),
+                                           ({'TF_NUM_INTRAOP_THREADS': '3'}, '0 0')])  # left to TF
+def test_split_cpu_threads_unless_the_environment_says(env, expected):
+    import subprocess
+    import sys
+    program = ('from magenta_rnn.rnn import train; train.split_cpu_threads(); import tensorflow as tf; '
+               'print(tf.config.threading.get_intra_op_parallelism_threads(), '
+               'tf.config.threading.get_inter_op_parallelism_threads())')
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith('TF_NUM_')}
+    full_env.update(env, PYTHONPATH=repo, TF_CPP_MIN_LOG_LEVEL='3')
+    result = subprocess.run([sys.executable, '-c', program], env=full_env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.stdout.split()[-2:] == expected.split(), result.stderr[-2000:]

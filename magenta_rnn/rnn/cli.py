@@ -142,6 +142,8 @@ def run_train(model: EventsModel, warm_start_fn=None) -> None:
     from magenta_rnn.rnn import train  # TensorFlow loads here, after flags are checked.
     from magenta_rnn.rnn.model import build_events_rnn
 
+    train.split_cpu_threads()
+
     common = dict(build_model=build_events_rnn, hparams=config.hparams,
                   sequence_example_file=FLAGS.sequence_example_file, run_dir=FLAGS.run_dir,
                   **encoder_facts(encoder))

