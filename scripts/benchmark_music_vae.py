@@ -37,7 +37,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import peer  # noqa: E402  (scripts/peer.py)
-from benchmark_melody_rnn import NOTTINGHAM, _best, _row, _run  # noqa: E402
+from benchmark_events_rnn import SHARED_DATA, _best, _row, _run  # noqa: E402
+
+NOTTINGHAM = SHARED_DATA / 'nottingham' / 'MIDI' / 'melody'
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONFIG = 'cat-mel_2bar_small'
