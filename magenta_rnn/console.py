@@ -1,7 +1,7 @@
 """What every console script shares: one-line errors and absl's app with our flags in --help."""
 from __future__ import annotations
 
-import importlib
+import contextlib
 import importlib.abc
 import importlib.util
 import os
@@ -42,33 +42,43 @@ _START_UP_NOISE = re.compile(
     r'|Unable to register cu(DNN|FFT|BLAS) factory|computation_placer\.cc')
 
 
-class _QuietTensorflowImport(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Imports TensorFlow the first time something asks, with its start-up noise filtered."""
+class _QuietTensorflowImport(importlib.abc.MetaPathFinder):
+    """Finds TensorFlow the first time something imports it and hands it to a loader that
+    runs it with its start-up noise filtered."""
 
     def find_spec(self, fullname, path=None, target=None):
         if fullname != 'tensorflow':
             return None
         sys.meta_path.remove(self)
-        _import_tensorflow_filtering_stderr()
-        return importlib.util.spec_from_loader(fullname, self)
+        spec = importlib.util.find_spec(fullname)  # the real one, now that we are out of the way
+        if spec is not None and spec.loader is not None:
+            spec.loader = _FilteringLoader(spec.loader)
+        return spec
+
+
+class _FilteringLoader(importlib.abc.Loader):
+    def __init__(self, loader: importlib.abc.Loader):
+        self._loader = loader
 
     def create_module(self, spec):
-        return sys.modules['tensorflow']
+        return self._loader.create_module(spec)
 
     def exec_module(self, module) -> None:
-        pass
+        with _stderr_without_start_up_noise():
+            self._loader.exec_module(module)
+            module.config.list_physical_devices()  # where CUDA is probed
 
 
-def _import_tensorflow_filtering_stderr() -> None:
-    """Runs `import tensorflow` and the device probe with fd 2 captured, then replays the
-    captured lines that are not start-up noise (C++ logging writes to fd 2 directly)."""
+@contextlib.contextmanager
+def _stderr_without_start_up_noise():
+    """Captures fd 2 (C++ logging writes there directly), then replays every captured line
+    that is not start-up noise."""
     sys.stderr.flush()
     saved_stderr = os.dup(2)
     with tempfile.TemporaryFile(mode='w+b') as captured:
         os.dup2(captured.fileno(), 2)
         try:
-            tensorflow = importlib.import_module('tensorflow')
-            tensorflow.config.list_physical_devices()  # where CUDA is probed
+            yield
         finally:
             sys.stderr.flush()
             os.dup2(saved_stderr, 2)

@@ -151,7 +151,9 @@ def test_music_vae_config_trains_and_samples(tmp_path, config_name):
     train.train(config, run_dir, [path], num_steps=1, checkpoints_to_keep=1,
                 keep_checkpoint_every_n_hours=1, seed=0)
 
-    trained = TrainedModel(config, batch_size=2, checkpoint_dir_or_path=str(tmp_path / 'run' / 'train'))
+    trained = TrainedModel(config, batch_size=2, checkpoint_dir_or_path=str(tmp_path / 'run' / 'train'),
+                           seed=0)
     samples = trained.sample(n=2, length=config.hparams.max_seq_len, temperature=0.5)
     assert len(samples) == 2, spec['id']
     assert all(isinstance(s, music_pb2.NoteSequence) for s in samples)
+    assert max(len(s.notes) for s in samples) > 0, f'{spec["id"]}: only empty samples'

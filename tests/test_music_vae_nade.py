@@ -14,13 +14,13 @@ from magenta_rnn.music_vae import configs, data, trained_model  # noqa: E402
 from magenta_rnn.music_vae import model as model_lib  # noqa: E402
 from magenta_rnn.music_vae.flat_decoders import GrooveLstmDecoder  # noqa: E402
 from magenta_rnn.music_vae.nade import MultiLabelRnnNadeDecoder, Nade  # noqa: E402
+from magenta_rnn.protobuf import music_pb2  # noqa: E402
 
 TINY = 'batch_size=4,enc_rnn_size=[8],dec_rnn_size=[8],z_size=4,nade_num_hidden=5'
 
 
-def beat(hat_every: int) -> 'music_pb2.NoteSequence':
+def beat(hat_every: int) -> music_pb2.NoteSequence:
     """2 bars at 120 qpm: a kick every quarter, a closed hi-hat every `hat_every` steps."""
-    from magenta_rnn.protobuf import music_pb2  # pylint: disable=import-outside-toplevel
     ns = music_pb2.NoteSequence()
     ns.tempos.add(qpm=120)
     ns.time_signatures.add(numerator=4, denominator=4)

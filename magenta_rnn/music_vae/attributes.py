@@ -138,8 +138,11 @@ def compute_attribute_vector(latents: np.ndarray, values: np.ndarray, attribute:
         low_mean=float(values[low].mean()))
 
 
-def _record_dtype(z_size: int) -> np.dtype:
-    return np.dtype([('attribute', 'U64'), ('config', 'U128'), ('vector', np.float32, (z_size,)),
+def _record_dtype(vector: AttributeVector) -> np.dtype:
+    # String fields as wide as their values (a config may be a long .json path).
+    return np.dtype([('attribute', f'U{max(1, len(vector.attribute))}'),
+                     ('config', f'U{max(1, len(vector.config))}'),
+                     ('vector', np.float32, (len(vector.vector),)),
                      ('num_examples', np.int64), ('num_high', np.int64), ('num_low', np.int64),
                      ('high_mean', np.float64), ('low_mean', np.float64)])
 
@@ -147,13 +150,15 @@ def _record_dtype(z_size: int) -> np.dtype:
 def save_attribute_vector(path: str, vector: AttributeVector) -> None:
     """One .npy record holding the vector, its attribute and config names and statistics
     (readable with np.load, no pickle)."""
-    record = np.zeros((), _record_dtype(len(vector.vector)))
+    record = np.zeros((), _record_dtype(vector))
     for field in record.dtype.names:
         record[field] = getattr(vector, field)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    with open(path, 'wb') as f:   # np.save(path) would append .npy to other names
+    partial = f'{path}.part'
+    with open(partial, 'wb') as f:   # np.save(path) would append .npy to other names
         np.save(f, record, allow_pickle=False)
+    os.replace(partial, path)  # a reader never sees a half-written file
 
 
 def load_attribute_vector(path: str) -> AttributeVector:

@@ -130,9 +130,10 @@ def _load_attribute_examples(path: str) -> list:
         files = sorted(glob.glob(expanded))
         if not files:
             console.fail(f'--attribute_examples: no such file, directory or TFRecord: {path}')
+        from google.protobuf.message import DecodeError  # pylint: disable=import-outside-toplevel
         try:
             return [ns for f in files for ns in records.read_note_sequences(f)]
-        except Exception as e:  # pylint: disable=broad-except
+        except (OSError, ValueError, DecodeError) as e:
             console.fail(f'--attribute_examples: {path} is not a TFRecord of NoteSequences ({e})')
     sequences = []
     for f in midi_files:
@@ -239,6 +240,8 @@ def run() -> list[str]:
             checkpoint_dir_or_path=checkpoint, seed=FLAGS.seed)
     except trained_model.CheckpointError as e:
         console.fail(f'{flag}: {e}')
+    except (ValueError, NotImplementedError) as e:  # a config this model cannot build
+        console.fail(f'--config: {e}')
 
     length = config.hparams.max_seq_len
     if FLAGS.mode == 'interpolate':
@@ -279,8 +282,12 @@ def _apply_attribute(model, vector, examples: list, inputs: list, scales: list[f
                      vector.num_examples, vector.high_mean, vector.num_high, vector.low_mean,
                      vector.num_low, float((vector.vector ** 2).sum() ** 0.5))
         if FLAGS.attribute_vector_file:
-            attributes.save_attribute_vector(os.path.expanduser(FLAGS.attribute_vector_file),
-                                             vector)
+            try:
+                attributes.save_attribute_vector(
+                    os.path.expanduser(FLAGS.attribute_vector_file), vector)
+            except OSError as e:
+                console.fail(f'--attribute_vector_file: cannot write {FLAGS.attribute_vector_file}'
+                             f' ({e.strerror or e})')
             logging.info('Saved the vector to %s', FLAGS.attribute_vector_file)
     logging.info('Decoding %s with %s * vector...',
                  'the code of --input_midi_1' if inputs else 'one random code',

@@ -336,7 +336,7 @@ def main(argv) -> None:
         else:
             evaluate(config, run_dir, files, FLAGS.eval_num_batches, FLAGS.eval_dir_suffix,
                      FLAGS.seed)
-    except (configs.ConfigError, HParamsError, DataError, ValueError) as e:
+    except (configs.ConfigError, HParamsError, DataError, ValueError, NotImplementedError) as e:
         console.fail(str(e))
 
 

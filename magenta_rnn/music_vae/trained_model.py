@@ -419,6 +419,11 @@ class TrainedModel:
 
     def _teacher_forced_log_probs(self, inputs, outputs, lengths, z):
         num_steps = outputs.shape[1]
+        if not hasattr(self._model.decoder, 'logits'):
+            # NADE and GrooVAE outputs are not one categorical per step.
+            raise NotImplementedError(
+                f'reconstruction log-likelihoods need a categorical decoder; '
+                f'{type(self._model.decoder).__name__} has none')
         x_input = tf.pad(outputs[:, :num_steps - 1], [(0, 0), (1, 0), (0, 0)])
         logits = self._model.decoder.logits(x_input, z, lengths)
         return hierarchical.log_softmax(self._model.decoder, logits)

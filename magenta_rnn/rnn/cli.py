@@ -13,6 +13,7 @@ import logging
 from absl import flags
 
 from magenta_rnn.console import fail
+from magenta_rnn.rnn.config import EventsRnnConfig
 from magenta_rnn.rnn.events_model import EventsModel
 
 FLAGS = flags.FLAGS
@@ -39,7 +40,7 @@ def define_encoder_flag(model: EventsModel) -> None:
                           '; '.join(f'{value}: {text}' for value, text in choices.items()))
 
 
-def config_from_flags(model: EventsModel):
+def config_from_flags(model: EventsModel) -> EventsRnnConfig:
     """The config named by --config (or built by the model's encoder flag), with --hparams.
 
     Raises ConfigError/HParamsError; fails when neither or both are given.
