@@ -30,6 +30,16 @@ def _sample_rows(rng: np.random.Generator, probabilities: np.ndarray) -> np.ndar
     return np.minimum(chosen, probabilities.shape[1] - 1)
 
 
+def _primer_length(primers: Sequence[Any]) -> int:
+    """The one length all primers of a batch share; ValueError when empty or mixed."""
+    lengths = {len(p) for p in primers}
+    if 0 in lengths:
+        raise ValueError('the primer is empty: generation needs at least one event')
+    if len(lengths) != 1:
+        raise ValueError('all primers of one batch must have the same length')
+    return lengths.pop()
+
+
 class EventsSampler:
     """Extends event sequences with an events RNN and its encoder."""
 
@@ -53,12 +63,7 @@ class EventsSampler:
         rng = rng if rng is not None else np.random.default_rng()
         if not primers:
             return []
-        lengths = {len(p) for p in primers}
-        if 0 in lengths:
-            raise ValueError('the primer is empty: generation needs at least one event')
-        if len(lengths) != 1:
-            raise ValueError('all primers of one batch must have the same length')
-        primer_length = lengths.pop()
+        primer_length = _primer_length(primers)
         if primer_length >= num_steps:
             raise ValueError(f'the primer ({primer_length} steps) is already as long as the '
                              f'requested {num_steps} steps')
@@ -107,11 +112,7 @@ class EventsSampler:
         rng = rng if rng is not None else np.random.default_rng()
         if not primers:
             return []
-        lengths = {len(p) for p in primers}
-        if 0 in lengths:
-            raise ValueError('the primer is empty: generation needs at least one event')
-        if len(lengths) != 1:
-            raise ValueError('all primers of one batch must have the same length')
+        _primer_length(primers)
         sequences = [copy.deepcopy(p) for p in primers]
         active = np.arange(len(sequences))
         state = None
