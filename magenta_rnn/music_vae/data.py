@@ -124,6 +124,25 @@ def combine_converter_tensors(results: Iterable[ConverterTensors], max_num_tenso
                                                              randomize, rng))
 
 
+# What makes a piece unusable to a converter (it then gives no examples), facts §11.4.
+UNQUANTIZABLE = (sequences_lib.BadTimeSignatureError, NonIntegerStepsPerBarError,
+                 sequences_lib.NegativeTimeError)
+
+
+def quantize_in_bars(note_sequence: music_pb2.NoteSequence, steps_per_quarter: int,
+                     steps_per_bar: int, errors: tuple[type[Exception], ...] = UNQUANTIZABLE
+                     ) -> music_pb2.NoteSequence | None:
+    """`note_sequence` quantized at steps_per_quarter, or None when it raises one of
+    `errors` or its bars are not steps_per_bar long."""
+    try:
+        quantized = sequences_lib.quantize_note_sequence(note_sequence, steps_per_quarter)
+        if sequences_lib.steps_per_bar_in_quantized_sequence(quantized) != steps_per_bar:
+            return None
+    except errors:
+        return None
+    return quantized
+
+
 def maybe_pad_sequences(seqs: Sequence[np.ndarray], depth: int, dtype: Any = np.float32,
                         length: int | None = None) -> np.ndarray:
     """Stacks [len_i, depth] arrays into [n, max(len_i) or length, depth], zero-padded."""
@@ -295,13 +314,8 @@ class OneHotMelodyConverter(BaseNoteSequenceConverter):
         filtered.CopyFrom(note_sequence)
         del filtered.notes[:]
         filtered.notes.extend(n for n in note_sequence.notes if self._is_valid_note(n))
-        try:
-            quantized = sequences_lib.quantize_note_sequence(filtered, self._steps_per_quarter)
-            if (sequences_lib.steps_per_bar_in_quantized_sequence(quantized)
-                    != self._steps_per_bar):
-                return []
-        except (sequences_lib.BadTimeSignatureError, NonIntegerStepsPerBarError,
-                sequences_lib.NegativeTimeError):
+        quantized = quantize_in_bars(filtered, self._steps_per_quarter, self._steps_per_bar)
+        if quantized is None:
             return []
         melodies, _ = extract_melodies(
             quantized, min_bars=1, gap_bars=self._gap_bars,
@@ -422,14 +436,8 @@ class DrumsConverter(BaseNoteSequenceConverter):
     def _extract_event_tuples(self, note_sequence: music_pb2.NoteSequence
                               ) -> list[tuple[frozenset, ...]]:
         """The deduplicated drum windows of one time-change piece, as tuples of class sets."""
-        try:
-            quantized = sequences_lib.quantize_note_sequence(note_sequence,
-                                                             self._steps_per_quarter)
-            if (sequences_lib.steps_per_bar_in_quantized_sequence(quantized)
-                    != self._steps_per_bar):
-                return []
-        except (sequences_lib.BadTimeSignatureError, NonIntegerStepsPerBarError,
-                sequences_lib.NegativeTimeError):
+        quantized = quantize_in_bars(note_sequence, self._steps_per_quarter, self._steps_per_bar)
+        if quantized is None:
             return []
         # Quantize first, then keep the classed drum notes: the total length still
         # counts the other notes, as the original's does.

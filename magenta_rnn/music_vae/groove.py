@@ -116,15 +116,10 @@ class GrooveConverter(data.BaseNoteSequenceConverter):
     def _grid(self, note_sequence: music_pb2.NoteSequence
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """Hits, velocities and offsets [steps, classes] (float64), or None if unusable."""
-        try:
-            quantized = sequences_lib.quantize_note_sequence(note_sequence,
-                                                             self._steps_per_quarter)
-            if (sequences_lib.steps_per_bar_in_quantized_sequence(quantized)
-                    != self._steps_per_bar):
-                return None
-        except (sequences_lib.QuantizationError, NonIntegerStepsPerBarError):
-            return None
-        if not quantized.notes:
+        quantized = data.quantize_in_bars(
+            note_sequence, self._steps_per_quarter, self._steps_per_bar,
+            errors=(sequences_lib.QuantizationError, NonIntegerStepsPerBarError))
+        if quantized is None or not quantized.notes:
             return None
         qpm = quantized.tempos[0].qpm if quantized.tempos else OUTPUT_QPM
         step_length = 60.0 / qpm / quantized.quantization_info.steps_per_quarter

@@ -18,8 +18,6 @@ from typing import Any
 import numpy as np
 
 from magenta_rnn.music import constants
-from magenta_rnn.music import sequences as sequences_lib
-from magenta_rnn.music.events import NonIntegerStepsPerBarError
 from magenta_rnn.music_vae import data
 from magenta_rnn.protobuf import music_pb2
 
@@ -90,14 +88,9 @@ class TrioConverter(data.BaseNoteSequenceConverter):
         return self._steps_per_bar
 
     def _piece_to_tensors(self, note_sequence: music_pb2.NoteSequence) -> data.ConverterTensors:
-        try:
-            quantized = sequences_lib.quantize_note_sequence(note_sequence,
-                                                             self._steps_per_quarter)
-            if (sequences_lib.steps_per_bar_in_quantized_sequence(quantized)
-                    != self._steps_per_bar):
-                return data.ConverterTensors()
-        except (sequences_lib.BadTimeSignatureError, NonIntegerStepsPerBarError,
-                sequences_lib.NegativeTimeError):
+        quantized = data.quantize_in_bars(note_sequence, self._steps_per_quarter,
+                                          self._steps_per_bar)
+        if quantized is None:
             return data.ConverterTensors()
 
         spb = self._steps_per_bar
