@@ -169,36 +169,43 @@ wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
 print('RESULT ' + json.dumps(dict(wall=wall / steps, cpu=cpu / steps)))
 '''
 
-# Both drivers run the real command's main and note when the model is loaded and when the
-# last file is written.
-PEER_GENERATE = r'''
-import importlib, json, sys, time
+# Generation drivers (both sides) run the real command's main and note when the model is
+# loaded and when the last file is written; this preamble, prepended to each, does the noting.
+TIMED_COMMAND = r'''
+import json, sys, time
+marks = {}
+def mark_after(owner, name, key, first_only=False):
+    # owner.name now notes marks[key] / marks[key + '_cpu'] when it returns.
+    original = getattr(owner, name)
+    def timed(*args, **kwargs):
+        result = original(*args, **kwargs)
+        if not (first_only and key in marks):
+            marks[key], marks[key + '_cpu'] = time.perf_counter(), time.process_time()
+        return result
+    setattr(owner, name, timed)
+def run_command(entry_point, program, args):
+    sys.argv = [program] + args
+    try:
+        entry_point()
+    except SystemExit:
+        pass
+    print('RESULT ' + json.dumps(dict(wall=marks['written'] - marks['loaded'],
+                                      cpu=marks['written_cpu'] - marks['loaded_cpu'])))
+'''
+
+PEER_GENERATE = TIMED_COMMAND + r'''
+import importlib
 import note_seq
 from magenta.models.shared import sequence_generator
 module = importlib.import_module(sys.argv[1])
-marks = {}
-initialize = sequence_generator.BaseSequenceGenerator.initialize
-def timed_initialize(self):
-    initialize(self)
-    if 'loaded' not in marks:  # generate() calls it again before every output (a no-op)
-        marks['loaded'], marks['loaded_cpu'] = time.perf_counter(), time.process_time()
-sequence_generator.BaseSequenceGenerator.initialize = timed_initialize
-write = note_seq.sequence_proto_to_midi_file
-def timed_write(*args, **kwargs):
-    write(*args, **kwargs)
-    marks['written'], marks['written_cpu'] = time.perf_counter(), time.process_time()
-note_seq.sequence_proto_to_midi_file = timed_write
-sys.argv = [sys.argv[1].rsplit('.', 1)[-1]] + sys.argv[2:]
-try:
-    module.console_entry_point()
-except SystemExit:
-    pass
-print('RESULT ' + json.dumps(dict(wall=marks['written'] - marks['loaded'],
-                                  cpu=marks['written_cpu'] - marks['loaded_cpu'])))
+# generate() calls initialize again before every output (a no-op): the first one counts.
+mark_after(sequence_generator.BaseSequenceGenerator, 'initialize', 'loaded', first_only=True)
+mark_after(note_seq, 'sequence_proto_to_midi_file', 'written')
+run_command(module.console_entry_point, sys.argv[1].rsplit('.', 1)[-1], sys.argv[2:])
 '''
 
-OUR_GENERATE = r'''
-import importlib, json, os, sys, time
+OUR_GENERATE = TIMED_COMMAND + r'''
+import importlib, os
 from magenta_rnn.rnn import cli
 module = importlib.import_module(sys.argv[1])
 if os.environ.get('BENCH_FULL_ROUNDS'):
@@ -210,26 +217,10 @@ if os.environ.get('BENCH_FULL_ROUNDS'):
         init(self, *args, **kwargs)
         self.track_time = False
     generator.RoundEnds.__init__ = full_rounds
-marks = {}
-load = cli.load_generation_model
-def timed_load(*args, **kwargs):
-    result = load(*args, **kwargs)
-    marks['loaded'], marks['loaded_cpu'] = time.perf_counter(), time.process_time()
-    return result
-cli.load_generation_model = timed_load
-write = cli.write_outputs
-def timed_write(*args, **kwargs):
-    result = write(*args, **kwargs)
-    marks['written'], marks['written_cpu'] = time.perf_counter(), time.process_time()
-    return result
-cli.write_outputs = timed_write
-sys.argv = [sys.argv[1].rsplit('.', 2)[-2] + '_generate'] + sys.argv[2:]
-try:
-    module.console_entry_point()
-except SystemExit:
-    pass
-print('RESULT ' + json.dumps(dict(wall=marks['written'] - marks['loaded'],
-                                  cpu=marks['written_cpu'] - marks['loaded_cpu'])))
+mark_after(cli, 'load_generation_model', 'loaded')
+mark_after(cli, 'write_outputs', 'written')
+run_command(module.console_entry_point, sys.argv[1].rsplit('.', 2)[-2] + '_generate',
+            sys.argv[2:])
 '''
 
 

@@ -37,7 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import peer  # noqa: E402  (scripts/peer.py)
-from benchmark_events_rnn import SHARED_DATA, _best, _row, _run  # noqa: E402
+from benchmark_events_rnn import SHARED_DATA, TIMED_COMMAND, _best, _row, _run  # noqa: E402
 
 NOTTINGHAM = SHARED_DATA / 'nottingham' / 'MIDI' / 'melody'
 
@@ -135,52 +135,20 @@ print('RESULT ' + json.dumps(dict(wall=wall / steps, cpu=cpu / steps)))
 
 # Both drivers run the real command's main and note when the model is loaded and when the
 # last file is written.
-PEER_SAMPLE = r'''
-import json, sys, time
+PEER_SAMPLE = TIMED_COMMAND + r'''
 import note_seq
 from magenta.models.music_vae import music_vae_generate, TrainedModel
-marks = {}
-init = TrainedModel.__init__
-def timed_init(self, *args, **kwargs):
-    init(self, *args, **kwargs)
-    marks['loaded'], marks['loaded_cpu'] = time.perf_counter(), time.process_time()
-TrainedModel.__init__ = timed_init
-write = note_seq.sequence_proto_to_midi_file
-def timed_write(*args, **kwargs):
-    write(*args, **kwargs)
-    marks['written'], marks['written_cpu'] = time.perf_counter(), time.process_time()
-note_seq.sequence_proto_to_midi_file = timed_write
-sys.argv = ['music_vae_generate'] + sys.argv[1:]
-try:
-    music_vae_generate.console_entry_point()
-except SystemExit:
-    pass
-print('RESULT ' + json.dumps(dict(wall=marks['written'] - marks['loaded'],
-                                  cpu=marks['written_cpu'] - marks['loaded_cpu'])))
+mark_after(TrainedModel, '__init__', 'loaded')
+mark_after(note_seq, 'sequence_proto_to_midi_file', 'written')
+run_command(music_vae_generate.console_entry_point, 'music_vae_generate', sys.argv[1:])
 '''
 
-OUR_SAMPLE = r'''
-import json, sys, time
+OUR_SAMPLE = TIMED_COMMAND + r'''
 from magenta_rnn.music import midi_io
 from magenta_rnn.music_vae import generate, trained_model
-marks = {}
-init = trained_model.TrainedModel.__init__
-def timed_init(self, *args, **kwargs):
-    init(self, *args, **kwargs)
-    marks['loaded'], marks['loaded_cpu'] = time.perf_counter(), time.process_time()
-trained_model.TrainedModel.__init__ = timed_init
-write = midi_io.note_sequence_to_midi_file
-def timed_write(*args, **kwargs):
-    write(*args, **kwargs)
-    marks['written'], marks['written_cpu'] = time.perf_counter(), time.process_time()
-midi_io.note_sequence_to_midi_file = timed_write
-sys.argv = ['music_vae_generate'] + sys.argv[1:]
-try:
-    generate.console_entry_point()
-except SystemExit:
-    pass
-print('RESULT ' + json.dumps(dict(wall=marks['written'] - marks['loaded'],
-                                  cpu=marks['written_cpu'] - marks['loaded_cpu'])))
+mark_after(trained_model.TrainedModel, '__init__', 'loaded')
+mark_after(midi_io, 'note_sequence_to_midi_file', 'written')
+run_command(generate.console_entry_point, 'music_vae_generate', sys.argv[1:])
 '''
 
 
