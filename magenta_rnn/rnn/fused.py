@@ -202,11 +202,11 @@ def _forward(spec, inputs, masks, weights, state):
 
     _, final, layer_arrays, attn_arrays = tf.while_loop(
         lambda t, *_: t < length, body, (tf.constant(0), tuple(state), layer_arrays, attn_arrays))
-    saved = {'acts': [a[0] for a in layer_arrays], 'c_prev': [a[1] for a in layer_arrays],
-             'h': [a[2].stack() for a in layer_arrays]}
+    saved = {name: [a[i].stack() for a in layer_arrays]
+             for i, name in enumerate(('acts', 'c_prev', 'h'))}
     if attention:
         saved['c0'] = layer_arrays[0][3].stack()
-        saved['query'] = attn_arrays[1]
+        saved['query'] = attn_arrays[1].stack()
         saved['cell_input'], saved['attns'], saved['y'], saved['feature'] = [
             attn_arrays[i].stack() for i in (0, 2, 3, 4)]
     top = saved['y'] if attention and count == 1 else saved['h'][-1]
@@ -247,7 +247,7 @@ def _backward(spec, inputs, masks, weights, state, saved, d_outputs, d_final):
         new_pre = list(d_pre_arrays)
         for k in range(count - 1, -1, -1):
             d_out = d_input * masks[k][t] if spec.dropout else d_input
-            acts, c_prev = saved['acts'][k].read(t), saved['c_prev'][k].read(t)
+            acts, c_prev = saved['acts'][k][t], saved['c_prev'][k][t]
             if k == 0 and attention:
                 d_attns, grad_window, grad_features, d_v = carry[2 * count:]
                 # The newest window entry is this step's output, whose every use is done.
@@ -256,7 +256,7 @@ def _backward(spec, inputs, masks, weights, state, saved, d_outputs, d_final):
                 d_h_attns = tf.matmul(d_y, out_kernel_t)
                 d_attns_total = d_attns + d_h_attns[:, units0:]
                 d_query, grad_window, grad_features, d_v = _attend_backward(
-                    d_attns_total, saved['query'].read(t), attn_v, windows[t:t + attn_length],
+                    d_attns_total, saved['query'][t], attn_v, windows[t:t + attn_length],
                     features_all[t:t + attn_length], grad_window, grad_features, d_v)
                 d_ch = tf.matmul(d_query, query_kernel_t)
                 d_h = dhs[0] + d_h_attns[:, :units0] + d_ch[:, units0:]
