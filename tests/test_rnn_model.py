@@ -168,6 +168,21 @@ def test_numpy_stepper_equals_compiled_step(layout, residual):
     np.testing.assert_allclose(probs, expected.numpy(), atol=1e-5)
 
 
+def test_numpy_stepper_reads_only_the_kernel_rows_of_sparse_inputs():
+    """One-hot inputs take the row-gather path; its result equals the compiled step's."""
+    model = build_events_rnn(hparams(rnn_layer_sizes=[6, 5]), 40, 7)
+    randomize(model)
+    x = np.zeros((3, 4, 40), np.float32)
+    x[:, :, 0] = 0.5                             # a scaled entry besides the one-hot one
+    x[np.arange(3)[:, None], np.arange(4), [[3, 9, 9, 39], [0, 1, 2, 3], [39, 38, 1, 5]]] = 1.0
+    stepper = NumpyStepper(model)
+    expected, expected_state = model.step(x, model.zero_state(3), 1.0)
+    probs, state = stepper.step(x, stepper.zero_state(3), 1.0)
+    np.testing.assert_allclose(probs, expected.numpy(), atol=1e-5)
+    for ours, theirs in zip(state, expected_state):
+        np.testing.assert_allclose(ours, theirs.numpy(), atol=1e-5)
+
+
 def test_numpy_stepper_multi_head_index_inputs():
     model = build_events_rnn(hparams(rnn_layer_sizes=[4]), 1, [2, 3], input_depth=6)
     randomize(model)

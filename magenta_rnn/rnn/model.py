@@ -544,9 +544,14 @@ def _find_openblas_local_threads():
 _OPENBLAS_LOCAL_THREADS: list = []
 
 
-def _single_thread_blas():
-    """A context setting this thread's OpenBLAS to one thread: generation's matmuls are tiny,
-    and OpenBLAS's thread pool makes them ~10x slower on a shared CPU."""
+# Above this many LSTM weights (performance_with_dynamics' 3x512 has 5.9M) a generation
+# step is bound by reading them and gains from every core (1.5x on 2 cores); below it,
+# OpenBLAS's thread pool makes the tiny matmuls ~10x slower on a shared CPU.
+_MULTI_THREAD_WEIGHTS = 2_000_000
+
+
+def _single_thread_blas(enabled: bool = True):
+    """A context setting this thread's OpenBLAS to one thread (a no-op if not enabled)."""
     import contextlib
 
     if not _OPENBLAS_LOCAL_THREADS:
@@ -555,7 +560,7 @@ def _single_thread_blas():
 
     @contextlib.contextmanager
     def context():
-        if function is None:
+        if function is None or not enabled:
             yield
             return
         previous = function(1)
@@ -564,6 +569,17 @@ def _single_thread_blas():
         finally:
             function(previous)
     return context()
+
+
+def _sparse_matmul(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """x @ kernel; for a mostly-zero x (one-hot event encodings) only the kernel rows x
+    selects are read, since reading the whole kernel is what a small batch's step costs."""
+    rows, cols = np.nonzero(x)
+    if len(cols) * 8 > x.size:
+        return x @ kernel
+    out = np.zeros((x.shape[0], kernel.shape[1]), np.float32)
+    np.add.at(out, rows, kernel[cols] * x[rows, cols][:, None])
+    return out
 
 
 class NumpyStepper:
@@ -591,13 +607,18 @@ class NumpyStepper:
                 query_bias=get(a.query.bias), output_kernel=get(a.output_projection.kernel),
                 output_bias=get(a.output_projection.bias))
         self.output = (get(model.output_layer.kernel), get(model.output_layer.bias))
+        self.single_thread = sum(k.size for k, _ in self.lstms) < _MULTI_THREAD_WEIGHTS
 
     def zero_state(self, batch_size: int) -> tuple[np.ndarray, ...]:
         return tuple(np.zeros((batch_size, n), np.float32) for n in self.model.state_sizes())
 
     @staticmethod
-    def _lstm(kernel, bias, x, c, h):
-        i, j, f, o = np.split(np.concatenate([x, h], 1) @ kernel + bias, 4, axis=1)
+    def _lstm(kernel, bias, x, c, h, sparse_input: bool = False):
+        if sparse_input:
+            gates = _sparse_matmul(x, kernel[:x.shape[1]]) + h @ kernel[x.shape[1]:]
+        else:
+            gates = np.concatenate([x, h], 1) @ kernel
+        i, j, f, o = np.split(gates + bias, 4, axis=1)
         c = c * _np_sigmoid(f + FORGET_BIAS) + _np_sigmoid(i) * np.tanh(j)
         return c, np.tanh(c) * _np_sigmoid(o)
 
@@ -610,7 +631,7 @@ class NumpyStepper:
 
     def step(self, inputs, state, temperature: float = 1.0):
         """(softmax [B, T, C] or a list per head, new state) for inputs [B, T, input_size]."""
-        with _single_thread_blas():
+        with _single_thread_blas(self.single_thread):
             return self._step(inputs, state, temperature)
 
     def _step(self, inputs, state, temperature):
@@ -649,7 +670,8 @@ class NumpyStepper:
                     window = np.concatenate([window[:, 1:], out[:, None]], 1)
                     features = np.concatenate([features[:, 1:], (out @ a['attn_w'])[:, None]], 1)
                 else:
-                    cells[k] = list(self._lstm(kernel, bias, layer_input, *cells[k]))
+                    cells[k] = list(self._lstm(kernel, bias, layer_input, *cells[k],
+                                               sparse_input=k == 0 and not whole))
                     out = cells[k][1]
                 if model.residual_connections:
                     out = out + layer_input
