@@ -156,13 +156,14 @@ class _Conductor(tf.Module):
         states = [(parts[2 * k], parts[2 * k + 1]) for k in range(len(self.cells))]
         # Zero inputs: the first layer's input projection is its bias.
         first_projected = self.cells[0].bias + tf.zeros_like(parts[1][:, :1])
+        kernels = [cell.split_kernel() for cell in self.cells]
         outputs = []
         for _ in range(self.num_steps):
             x = None
             for k, cell in enumerate(self.cells):
                 projected = first_projected if k == 0 else cell.project_inputs(
-                    lstm.input_dropout(x, self.dropout_keep_prob, training))
-                x, states[k] = cell.step(projected, states[k])
+                    lstm.input_dropout(x, self.dropout_keep_prob, training), kernels[k][0])
+                x, states[k] = cell.step(projected, states[k], kernels[k][1])
             outputs.append(x)
         return tf.reshape(tf.stack(outputs, axis=1), [-1, self.layer_sizes[-1]])
 

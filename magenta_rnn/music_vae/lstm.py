@@ -56,14 +56,24 @@ class LstmCell(tf.Module):
                 name='kernel')
             self.bias = tf.Variable(tf.zeros([4 * units]), name='bias')
 
-    def project_inputs(self, x: tf.Tensor) -> tf.Tensor:
-        """x @ W_x + b for inputs of any leading shape (done once for a whole sequence)."""
-        return tf.tensordot(x, self.kernel[:self.input_size], axes=1) + self.bias
+    def split_kernel(self) -> tuple[tf.Tensor, tf.Tensor]:
+        """(input rows, recurrent rows) of the kernel. Time loops take them once, outside
+        the loop: a slice taken inside a loop body has a whole-kernel gradient every step."""
+        return self.kernel[:self.input_size], self.kernel[self.input_size:]
 
-    def step(self, projected_input: tf.Tensor, state: tuple[tf.Tensor, tf.Tensor]
+    def project_inputs(self, x: tf.Tensor, input_kernel: tf.Tensor | None = None) -> tf.Tensor:
+        """x @ W_x + b for inputs of any leading shape (done once for a whole sequence)."""
+        if input_kernel is None:
+            input_kernel = self.kernel[:self.input_size]
+        return tf.tensordot(x, input_kernel, axes=1) + self.bias
+
+    def step(self, projected_input: tf.Tensor, state: tuple[tf.Tensor, tf.Tensor],
+             recurrent_kernel: tf.Tensor | None = None
              ) -> tuple[tf.Tensor, tuple[tf.Tensor, tf.Tensor]]:
         c, h = state
-        gates = projected_input + tf.matmul(h, self.kernel[self.input_size:])
+        if recurrent_kernel is None:
+            recurrent_kernel = self.kernel[self.input_size:]
+        gates = projected_input + tf.matmul(h, recurrent_kernel)
         i, j, f, o = tf.split(gates, 4, axis=-1)
         new_c = c * tf.sigmoid(f + FORGET_BIAS) + tf.sigmoid(i) * tf.tanh(j)
         new_h = tf.tanh(new_c) * tf.sigmoid(o)
@@ -103,13 +113,14 @@ def run_lstm(cell: LstmCell, inputs: tf.Tensor, lengths: tf.Tensor,
     num_steps = tf.shape(inputs)[1]
     batch_size = tf.shape(inputs)[0]
     state = initial_state if initial_state is not None else cell.zero_state(batch_size)
-    projected = _time_major(cell.project_inputs(inputs))
+    input_kernel, recurrent_kernel = cell.split_kernel()
+    projected = _time_major(cell.project_inputs(inputs, input_kernel))
     mask = _time_major(tf.sequence_mask(lengths, num_steps, dtype=tf.bool)[:, :, tf.newaxis])
 
     def step(carry, elems):
         c, h, _ = carry
         projected_t, valid = elems
-        output, (new_c, new_h) = cell.step(projected_t, (c, h))
+        output, (new_c, new_h) = cell.step(projected_t, (c, h), recurrent_kernel)
         return (tf.where(valid, new_c, c), tf.where(valid, new_h, h),
                 tf.where(valid, output, tf.zeros_like(output)))
 
@@ -247,8 +258,9 @@ class CategoricalLstmDecoder(tf.Module):
                          [size for size in self.layer_sizes for _ in range(2)], axis=-1)
         return [(parts[2 * k], parts[2 * k + 1]) for k in range(len(self.cells))]
 
-    def _stack_step(self, first_projected: tf.Tensor, states, training: bool):
-        """One step of the whole stack given layer 0's projected input."""
+    def _stack_step(self, first_projected: tf.Tensor, states, training: bool, kernels):
+        """One step of the whole stack given layer 0's projected input; kernels: each
+        cell's split_kernel(), taken outside the time loop."""
         new_states = []
         x = None
         for k, cell in enumerate(self.cells):
@@ -256,8 +268,8 @@ class CategoricalLstmDecoder(tf.Module):
                 projected = first_projected
             else:
                 projected = cell.project_inputs(
-                    input_dropout(x, self.dropout_keep_prob, training))
-            x, state = cell.step(projected, states[k])
+                    input_dropout(x, self.dropout_keep_prob, training), kernels[k][0])
+            x, state = cell.step(projected, states[k], kernels[k][1])
             new_states.append(state)
         return self.output_projection(x), new_states
 
@@ -300,12 +312,15 @@ class CategoricalLstmDecoder(tf.Module):
         else:
             aux_time = _time_major(aux)
         flat_states = [t for state in states for t in state]
+        kernels = [cell.split_kernel() for cell in self.cells]
+        previous_kernel = kernels[0][0][:self.output_depth]
 
         def first_projection(previous, aux_t):
             if dropout:
                 return self.cells[0].project_inputs(input_dropout(
-                    tf.concat([previous, aux_t], axis=-1), self.dropout_keep_prob, True))
-            return tf.matmul(previous, self.cells[0].kernel[:self.output_depth]) + aux_t
+                    tf.concat([previous, aux_t], axis=-1), self.dropout_keep_prob, True),
+                    kernels[0][0])
+            return tf.matmul(previous, previous_kernel) + aux_t
 
         def unflatten(flat):
             return [(flat[2 * k], flat[2 * k + 1]) for k in range(len(self.cells))]
@@ -316,16 +331,16 @@ class CategoricalLstmDecoder(tf.Module):
                     flat, _ = carry
                     x_t, aux_t = elems
                     logits, new_states = self._stack_step(
-                        first_projection(x_t, aux_t), unflatten(flat), training)
+                        first_projection(x_t, aux_t), unflatten(flat), training, kernels)
                     return [t for st in new_states for t in st], logits
                 elems = (x_time, aux_time)
             else:
-                projected_time = tf.tensordot(x_time, self.cells[0].kernel[:self.output_depth],
-                                              axes=1) + aux_time
+                projected_time = tf.tensordot(x_time, previous_kernel, axes=1) + aux_time
 
                 def step(carry, projected_t):
                     flat, _ = carry
-                    logits, new_states = self._stack_step(projected_t, unflatten(flat), training)
+                    logits, new_states = self._stack_step(projected_t, unflatten(flat), training,
+                                                          kernels)
                     return [t for st in new_states for t in st], logits
                 elems = projected_time
             _, logits = tf.scan(step, elems, initializer=(
@@ -342,7 +357,7 @@ class CategoricalLstmDecoder(tf.Module):
             use_sample = tf.logical_and(coin, tf.logical_not(is_first))
             previous = tf.where(use_sample[:, tf.newaxis], sampled, x_t)
             logits, new_states = self._stack_step(first_projection(previous, aux_t),
-                                                  unflatten(flat), training)
+                                                  unflatten(flat), training, kernels)
             return [t for st in new_states for t in st], logits
 
         _, logits = tf.scan(sampled_step, (x_time, aux_time, coins, first_step),
@@ -364,13 +379,14 @@ class CategoricalLstmDecoder(tf.Module):
         previous = (tf.zeros([n, self.output_depth]) if start_inputs is None
                     else tf.cast(start_inputs, tf.float32))
         flat_states = [t for state in states for t in state]
-        kernel_x = self.cells[0].kernel[:self.output_depth]
+        kernels = [cell.split_kernel() for cell in self.cells]
+        kernel_x = kernels[0][0][:self.output_depth]
 
         def step(carry, aux_t):
             flat, previous, finished, _ = carry
             logits, new_states = self._stack_step(
                 tf.matmul(previous, kernel_x) + aux_t,
-                [(flat[2 * k], flat[2 * k + 1]) for k in range(len(self.cells))], False)
+                [(flat[2 * k], flat[2 * k + 1]) for k in range(len(self.cells))], False, kernels)
             sample = self.sample_outputs(logits, temperature)
             emitted = tf.where(finished[:, tf.newaxis], tf.zeros_like(sample), sample)
             if end_token is not None:
