@@ -81,14 +81,16 @@ class OutputLstmDecoder(tf.Module):
                          [size for size in self.layer_sizes for _ in range(2)], axis=-1)
         return [(parts[2 * k], parts[2 * k + 1]) for k in range(len(self.cells))]
 
-    def _step(self, cell_input: tf.Tensor, flat_states: list[tf.Tensor], training: bool
-              ) -> tuple[tf.Tensor, list[tf.Tensor]]:
-        """One step of the stack from the full layer-0 input; returns (projection, states)."""
+    def _step(self, cell_input: tf.Tensor, flat_states: list[tf.Tensor], training: bool,
+              kernels) -> tuple[tf.Tensor, list[tf.Tensor]]:
+        """One step of the stack from the full layer-0 input; returns (projection, states).
+        kernels: each cell's split_kernel(), taken outside the time loop."""
         x = cell_input
         new_flat = []
         for k, cell in enumerate(self.cells):
-            x = lstm.input_dropout(x, self.dropout_keep_prob, training)
-            x, (c, h) = cell(x, (flat_states[2 * k], flat_states[2 * k + 1]))
+            x = cell.project_inputs(lstm.input_dropout(x, self.dropout_keep_prob, training),
+                                    kernels[k][0])
+            x, (c, h) = cell.step(x, (flat_states[2 * k], flat_states[2 * k + 1]), kernels[k][1])
             new_flat += [c, h]
         return self.output_projection(x), new_flat
 
@@ -121,11 +123,13 @@ class OutputLstmDecoder(tf.Module):
         x_time = _time_major(x_input)
         aux_time = self._aux(z, controls, batch_size, num_steps)
         zeros = tf.zeros([batch_size, self.projection_depth])
+        kernels = [cell.split_kernel() for cell in self.cells]
         if isinstance(sampling_probability, float) and sampling_probability == 0.0:
             def step(carry, elems):
                 flat, _ = carry
                 x_t, aux_t = elems
-                projection, new_flat = self._step(tf.concat([x_t, aux_t], -1), flat, training)
+                projection, new_flat = self._step(tf.concat([x_t, aux_t], -1), flat, training,
+                                                   kernels)
                 return new_flat, projection
             _, outputs = tf.scan(step, (x_time, aux_time), initializer=(flat_states, zeros))
             return _time_major(outputs)
@@ -143,7 +147,8 @@ class OutputLstmDecoder(tf.Module):
                 lambda: self.sample_outputs(previous_projection, self.training_sample_temperature),
                 lambda: tf.zeros([batch_size, self.output_depth])))
             previous = tf.where(use_sample[:, tf.newaxis], sampled, x_t)
-            projection, new_flat = self._step(tf.concat([previous, aux_t], -1), flat, training)
+            projection, new_flat = self._step(tf.concat([previous, aux_t], -1), flat, training,
+                                              kernels)
             return new_flat, projection
 
         _, outputs = tf.scan(sampled_step, (x_time, aux_time, coins, first_step),
@@ -182,10 +187,12 @@ class OutputLstmDecoder(tf.Module):
         aux_time = self._aux(z, controls, n, max_length)
         previous = (tf.zeros([n, self.output_depth]) if start_inputs is None
                     else tf.cast(start_inputs, tf.float32))
+        kernels = [cell.split_kernel() for cell in self.cells]
 
         def step(carry, aux_t):
             flat, previous = carry
-            projection, new_flat = self._step(tf.concat([previous, aux_t], -1), flat, False)
+            projection, new_flat = self._step(tf.concat([previous, aux_t], -1), flat, False,
+                                              kernels)
             return new_flat, self.sample_outputs(projection, temperature)
 
         _, samples = tf.scan(step, aux_time, initializer=(flat_states, previous))
