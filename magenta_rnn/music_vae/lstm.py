@@ -13,6 +13,8 @@ from collections.abc import Sequence
 
 import tensorflow as tf
 
+from magenta_rnn.rnn import fused
+
 FORGET_BIAS = 1.0
 
 
@@ -164,35 +166,30 @@ class BidirectionalLstmEncoder(tf.Module):
 def run_bidirectional_lstm(fw_cell: LstmCell, bw_cell: LstmCell, inputs: tf.Tensor,
                            reversed_inputs: tf.Tensor, lengths: tf.Tensor
                            ) -> tuple[tf.Tensor, tf.Tensor]:
-    """run_lstm of both directions in one loop (one batched matmul per step).
+    """run_lstm of both directions, each in the events RNN's loop with a hand-written
+    backward (one weight-gradient matmul over all steps instead of one per step); the
+    two loops are independent and run side by side.
 
-    `reversed_inputs` is `inputs` reversed within each length, so both directions
-    share the same validity mask. Returns outputs [2, batch, time, units] (the
-    backward ones still in reversed order) and final h [2, batch, units].
+    `reversed_inputs` is `inputs` reversed within each length. Returns outputs
+    [2, batch, time, units] (the backward ones still in reversed order) and final h
+    [2, batch, units], with run_lstm's semantics: zero outputs past each length and the
+    final state that of step length - 1 (steps past a length are run but never used).
     """
+    lengths = tf.cast(lengths, tf.int32)
     num_steps = tf.shape(inputs)[1]
-    batch_size = tf.shape(inputs)[0]
-    units = fw_cell.units
-    projected = tf.stack([fw_cell.project_inputs(inputs), bw_cell.project_inputs(reversed_inputs)])
-    projected = tf.transpose(projected, [2, 0, 1, 3])  # [time, 2, batch, 4 units]
-    recurrent_kernels = tf.stack([fw_cell.kernel[fw_cell.input_size:],
-                                  bw_cell.kernel[bw_cell.input_size:]])
-    mask = tf.transpose(tf.sequence_mask(lengths, num_steps, dtype=tf.bool))
-    mask = mask[:, tf.newaxis, :, tf.newaxis]  # [time, 1, batch, 1]
-
-    def step(carry, elems):
-        c, h, _ = carry
-        projected_t, valid = elems
-        gates = projected_t + tf.matmul(h, recurrent_kernels)
-        i, j, f, o = tf.split(gates, 4, axis=-1)
-        new_c = c * tf.sigmoid(f + FORGET_BIAS) + tf.sigmoid(i) * tf.tanh(j)
-        new_h = tf.tanh(new_c) * tf.sigmoid(o)
-        return (tf.where(valid, new_c, c), tf.where(valid, new_h, h),
-                tf.where(valid, new_h, tf.zeros_like(new_h)))
-
-    zeros = tf.zeros([2, batch_size, units])
-    _, hs, outputs = tf.scan(step, (projected, mask), initializer=(zeros, zeros, zeros))
-    return tf.transpose(outputs, [1, 2, 0, 3]), hs[-1]
+    mask = tf.transpose(tf.sequence_mask(lengths, num_steps, dtype=tf.float32))[:, :, None]
+    last = tf.stack([tf.maximum(lengths - 1, 0), tf.range(tf.shape(inputs)[0])], axis=1)
+    outputs, finals = [], []
+    for cell, x in ((fw_cell, inputs), (bw_cell, reversed_inputs)):
+        input_kernel, recurrent_kernel = cell.split_kernel()
+        projected = _time_major(cell.project_inputs(x, input_kernel))
+        zeros = tf.zeros([tf.shape(x)[0], cell.units])
+        spec = fused.StackSpec(units=(cell.units,), input_size=0)
+        hs, _ = fused.run_stack(spec, projected, [],
+                                [recurrent_kernel, tf.zeros([4 * cell.units])], [zeros, zeros])
+        outputs.append(_batch_major(hs * mask))
+        finals.append(tf.where(lengths[:, None] > 0, tf.gather_nd(hs, last), 0.0))
+    return tf.stack(outputs), tf.stack(finals)
 
 
 def sampling_probability(hparams, step: tf.Tensor, training: bool) -> tf.Tensor | float:
