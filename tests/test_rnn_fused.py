@@ -52,11 +52,8 @@ def loss_and_gradients(model, x, weights, keep, fused):
         ([6], 3, 0.5),         # attention on the only layer, dropout on its output
         ([5, 4, 3], 2, 0.5),   # drum_kit's shape: attention, three layers, dropout
 ])
-@pytest.mark.parametrize('halves', [False, True], ids=['whole_batch', 'two_half_batches'])
-def test_fused_backward_equals_autodiff_of_the_step_loop(rnn_layer_sizes, attn_length, keep,
-                                                         halves):
+def test_fused_backward_equals_autodiff_of_the_step_loop(rnn_layer_sizes, attn_length, keep):
     model = small_model(rnn_layer_sizes, attn_length, keep)
-    model._train_in_halves = lambda: halves  # batch 3 splits unevenly: 1 + 2
     rng = np.random.default_rng(1)
     x = rng.normal(0, 1, (3, 9, INPUT_SIZE)).astype(np.float32)
     weights = tf.constant(rng.normal(0, 1, (3, 9, NUM_CLASSES)).astype(np.float32))

@@ -204,6 +204,39 @@ def test_gradients_are_clipped_per_tensor_not_by_global_norm():
     assert none is None
 
 
+@pytest.mark.parametrize('attn_length', [0, 3])
+def test_train_step_in_two_half_batches_equals_the_whole_batch(monkeypatch, attn_length):
+    from magenta_rnn.rnn.model import build_events_rnn
+    hparams = make_hparams(rnn_layer_sizes=[6, 5], attn_length=attn_length)
+    rng = np.random.default_rng(3)
+    inputs = tf.constant(rng.normal(0, 1, (5, 7, 4)).astype(np.float32))  # 5 = 2 + 3
+    labels = tf.constant(rng.integers(0, 4, (5, 7)))
+    lengths = tf.constant([7, 3, 5, 1, 6])
+
+    def one_step(in_halves):
+        monkeypatch.setattr(train, 'train_in_halves', lambda model: in_halves)
+        tf.random.set_seed(0)
+        model = build_events_rnn(hparams, 4, 4)
+        model(inputs[:1])
+        before = [v.numpy() for v in model.trainable_variables]
+        # Plain SGD with rate 1 and no clipping: each weight moves by minus its gradient.
+        step = train.make_train_step(model, keras.optimizers.SGD(1.0), tf.Variable(0, dtype=tf.int64),
+                                     1e9, 4, 4, 0)
+        finite, stats = step(inputs, labels, lengths)
+        assert bool(finite)
+        moves = [b - v.numpy() for b, v in zip(before, model.trainable_variables)]
+        return {k: float(v) for k, v in stats.items()}, moves
+
+    whole_stats, whole_moves = one_step(False)
+    half_stats, half_moves = one_step(True)
+    assert whole_stats['entries'] == half_stats['entries'] == 22
+    for name, value in whole_stats.items():
+        assert half_stats[name] == pytest.approx(value, rel=1e-5), name
+    for whole, half in zip(whole_moves, half_moves):
+        assert np.abs(whole).max() > 0
+        np.testing.assert_allclose(half, whole, atol=1e-5 * np.abs(whole).max())
+
+
 def test_adam_uses_tf1_defaults():
     optimizer = train.make_optimizer(make_hparams(learning_rate=0.001))
     assert optimizer.epsilon == 1e-8 and optimizer.beta_1 == 0.9 and optimizer.beta_2 == 0.999

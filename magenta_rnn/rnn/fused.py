@@ -144,37 +144,6 @@ def run_stack(spec: StackSpec, inputs: tf.Tensor, masks: Sequence[tf.Tensor],
     return results[0], tuple(results[1:])
 
 
-def _batch_axis(tensor: tf.Tensor) -> int:
-    # Time-major sequences and attention windows are [T or L, B, n]; states are [B, n].
-    return 1 if tensor.shape.rank == 3 else 0
-
-
-def run_stack_in_halves(spec: StackSpec, inputs: tf.Tensor, masks: Sequence[tf.Tensor],
-                        weights: Sequence[tf.Tensor], state: Sequence[tf.Tensor]):
-    """run_stack on each half of the batch, as two independent loops, joined again.
-
-    Same results and gradients as run_stack (the weight gradients add up over the halves).
-    Pays on a CPU when one layer's step is a long chain of small ops, as layer 0's with
-    attention is: the layers above it wait, and with two half-batch loops each core has a
-    chain of its own instead of idling half the step.
-    """
-    batch = tf.shape(inputs)[1]
-    sizes = tf.stack([batch // 2, batch - batch // 2])
-
-    def halves(tensor):
-        return tf.split(tensor, sizes, axis=_batch_axis(tensor))
-
-    split_inputs = halves(inputs)
-    split_masks = [halves(mask) for mask in masks]
-    split_state = [halves(tensor) for tensor in state]
-    results = [run_stack(spec, split_inputs[i], [mask[i] for mask in split_masks], weights,
-                         [tensor[i] for tensor in split_state]) for i in range(2)]
-    outputs = tf.concat([results[0][0], results[1][0]], axis=1)
-    final = tuple(tf.concat(pair, axis=_batch_axis(pair[0]))
-                  for pair in zip(results[0][1], results[1][1]))
-    return outputs, final
-
-
 def _forward(spec, inputs, masks, weights, state):
     """The forward loop. Returns (outputs, final state, saved): per-step values that the
     backward loop only reads one step at a time stay in TensorArrays (no stacking copy);

@@ -369,18 +369,11 @@ class EventsRnn(tf.Module):
             state += list(self._unpack_attn_state(attn_state))
         spec = fused.StackSpec(units=tuple(self.rnn_layer_sizes), input_size=n_in,
                                attn_length=self.attn_length, dropout=bool(masks))
-        run = fused.run_stack_in_halves if self._train_in_halves() else fused.run_stack
-        outputs, final = run(spec, inputs, masks, [tf.convert_to_tensor(w) for w in weights],
-                             state)
+        outputs, final = fused.run_stack(spec, inputs, masks,
+                                         [tf.convert_to_tensor(w) for w in weights], state)
         pairs = [(final[2 * k], final[2 * k + 1]) for k in range(count)]
         final_attn = self._pack_attn_state(*final[2 * count:]) if attn is not None else ()
         return self._time_major(outputs), pairs, final_attn
-
-    def _train_in_halves(self) -> bool:
-        # Measured on 2 cores, [128,128] at batch 64: attention_rnn 224 -> 185 ms per step,
-        # drum_kit 410 -> 320; without attention the layers already keep both cores busy
-        # (basic_rnn, performance 3x512: no change). A GPU runs one kernel at a time.
-        return self.attention is not None and not tf.config.list_logical_devices('GPU')
 
     def _run_stacked(self, x, layer_states, attn_state, keep, training):
         """Every layer in one time loop ('first_layer' layout).
