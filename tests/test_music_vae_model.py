@@ -152,6 +152,63 @@ def test_model_loss_and_gradients_equal_those_with_the_plainest_encoder(monkeypa
         np.testing.assert_allclose(grad.numpy(), expected.numpy(), rtol=1e-4, atol=1e-6)
 
 
+def _plain_decoder_logits(decoder, x_input, z, coins):
+    """The decoder as the plainest step loop of its cells (eager, autodiff): where coins[t, b],
+    the previous step's sample_outputs replaces the true previous output."""
+    states = decoder.initial_state(z, x_input.shape[0])
+    logits_steps, previous_logits = [], None
+    for t in range(x_input.shape[1]):
+        previous = x_input[:, t]
+        if previous_logits is not None:
+            sampled = tf.stop_gradient(decoder.sample_outputs(previous_logits))
+            previous = tf.where(coins[t][:, None], sampled, previous)
+        x = tf.concat([previous, z], axis=-1)
+        for k, cell in enumerate(decoder.cells):
+            x, states[k] = cell(x, states[k])
+        previous_logits = decoder.output_projection(x)
+        logits_steps.append(previous_logits)
+    return tf.stack(logits_steps, axis=1)
+
+
+@pytest.mark.parametrize('sampled', [False, True], ids=['teacher_forcing', 'greedy_feedback'])
+def test_decoder_fused_loop_logits_and_gradients_equal_a_plain_step_loop(monkeypatch, sampled):
+    decoder = model_lib.make_decoder('categorical_lstm', tiny_hparams(dec_rnn_size=[4, 5]),
+                                     DEPTH)
+    for variable in decoder.trainable_variables:
+        variable.assign(tf.random.stateless_normal(variable.shape, [1, 2], stddev=0.7))
+    # Greedy "samples" make the fed-back inputs deterministic on both paths.
+    monkeypatch.setattr(decoder, 'sample_outputs',
+                        lambda logits: tf.one_hot(tf.argmax(logits, -1), DEPTH))
+    x = tf.constant(one_hot_batch(5, batch=3))
+    x_input = tf.pad(x[:, :-1], [(0, 0), (1, 0), (0, 0)])
+    z = tf.random.stateless_normal([3, 3], [3, 4])
+    weights = tf.random.stateless_normal([3, 8, DEPTH], [5, 6])
+    coins = tf.constant(np.random.default_rng(2).random((8, 3)) < 0.6) & (tf.range(8) > 0)[:, None]
+
+    def loss_and_grads(run):
+        with tf.GradientTape() as tape:
+            tape.watch(z)
+            logits = run()
+            loss = tf.reduce_sum(logits * weights)
+        return logits, tape.gradient(loss, list(decoder.trainable_variables) + [z])
+
+    probability = 1.0 if sampled else 0.0
+    if sampled:  # logits() draws its coins from uniform < probability: all True after t = 0
+        coins = tf.broadcast_to((tf.range(8) > 0)[:, None], [8, 3])
+    logits, grads = loss_and_grads(lambda: decoder.logits(x_input, z, None, None, probability,
+                                                          training=True))
+    expected, expected_grads = loss_and_grads(
+        lambda: _plain_decoder_logits(decoder, x_input, z, coins if sampled else coins & False))
+    np.testing.assert_allclose(logits.numpy(), expected.numpy(), atol=1e-5)
+    names = [v.name for v in decoder.trainable_variables] + ['z']
+    for name, grad, want in zip(names, grads, expected_grads):
+        assert np.abs(want.numpy()).max() > 0, name
+        np.testing.assert_allclose(grad.numpy(), want.numpy(), atol=1e-4, err_msg=name)
+    if sampled:  # the fed-back inputs differ from the truth, so the test sees them
+        teacher = decoder.logits(x_input, z, None, None, 0.0, training=True)
+        assert np.abs(teacher.numpy() - logits.numpy()).max() > 1e-3
+
+
 def test_loss_pieces_and_beta_annealing():
     hp = tiny_hparams(free_bits=0.5)
     model = model_lib.MusicVAE(hp, DEPTH, DEPTH)

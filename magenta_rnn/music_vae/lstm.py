@@ -295,71 +295,69 @@ class CategoricalLstmDecoder(tf.Module):
         del lengths  # Steps past a length are computed and masked out of the loss.
         num_steps = x_input.shape[1]
         batch_size = tf.shape(x_input)[0]
-        states = self.initial_state(z, batch_size)
-        aux = self._aux_projection(z, controls, num_steps)
-        dropout = training and self.dropout_keep_prob < 1.0
-        teacher_forcing = isinstance(sampling_probability, float) and sampling_probability == 0.0
-        x_time = _time_major(x_input)
-        if dropout:
-            z_time = tf.zeros([num_steps, batch_size, 0]) if z is None else tf.tile(
-                z[tf.newaxis], [num_steps, 1, 1])
-            c_time = (tf.zeros([num_steps, batch_size, 0]) if not self.control_depth
-                      else _time_major(tf.cast(controls, tf.float32)))
-            aux_time = tf.concat([z_time, c_time], axis=-1)
-        else:
-            aux_time = _time_major(aux)
-        flat_states = [t for state in states for t in state]
+        flat_states = [t for state in self.initial_state(z, batch_size) for t in state]
         kernels = [cell.split_kernel() for cell in self.cells]
-        previous_kernel = kernels[0][0][:self.output_depth]
+        x_time = _time_major(x_input)
+        coins = None
+        if not (isinstance(sampling_probability, float) and sampling_probability == 0.0):
+            coins = tf.logical_and(tf.random.uniform([num_steps, batch_size]) < sampling_probability,
+                                   (tf.range(num_steps) > 0)[:, tf.newaxis])
+        if not (training and self.dropout_keep_prob < 1.0):
+            aux_time = _time_major(self._aux_projection(z, controls, num_steps))
+            return self._fused_logits(x_time, aux_time, flat_states, kernels, coins)
 
-        def first_projection(previous, aux_t):
-            if dropout:
-                return self.cells[0].project_inputs(input_dropout(
-                    tf.concat([previous, aux_t], axis=-1), self.dropout_keep_prob, True),
-                    kernels[0][0])
-            return tf.matmul(previous, previous_kernel) + aux_t
+        # With dropout, layer 0's input [previous output, z, controls] is dropped before
+        # its projection, at every step: a plain step loop.
+        z_time = tf.zeros([num_steps, batch_size, 0]) if z is None else tf.tile(
+            z[tf.newaxis], [num_steps, 1, 1])
+        c_time = (tf.zeros([num_steps, batch_size, 0]) if not self.control_depth
+                  else _time_major(tf.cast(controls, tf.float32)))
+        aux_time = tf.concat([z_time, c_time], axis=-1)
+        if coins is None:
+            coins = tf.zeros([num_steps, batch_size], tf.bool)
 
-        def unflatten(flat):
-            return [(flat[2 * k], flat[2 * k + 1]) for k in range(len(self.cells))]
-
-        if teacher_forcing:
-            if dropout:
-                def step(carry, elems):
-                    flat, _ = carry
-                    x_t, aux_t = elems
-                    logits, new_states = self._stack_step(
-                        first_projection(x_t, aux_t), unflatten(flat), training, kernels)
-                    return [t for st in new_states for t in st], logits
-                elems = (x_time, aux_time)
-            else:
-                projected_time = tf.tensordot(x_time, previous_kernel, axes=1) + aux_time
-
-                def step(carry, projected_t):
-                    flat, _ = carry
-                    logits, new_states = self._stack_step(projected_t, unflatten(flat), training,
-                                                          kernels)
-                    return [t for st in new_states for t in st], logits
-                elems = projected_time
-            _, logits = tf.scan(step, elems, initializer=(
-                flat_states, tf.zeros([batch_size, self.output_depth])))
-            return _batch_major(logits)
-
-        coins = tf.random.uniform([num_steps, batch_size]) < sampling_probability
-        first_step = tf.range(num_steps) == 0
-
-        def sampled_step(carry, elems):
+        def step(carry, elems):
             flat, previous_logits = carry
-            x_t, aux_t, coin, is_first = elems
+            x_t, aux_t, coin = elems
             sampled = tf.stop_gradient(self.sample_outputs(previous_logits))
-            use_sample = tf.logical_and(coin, tf.logical_not(is_first))
-            previous = tf.where(use_sample[:, tf.newaxis], sampled, x_t)
-            logits, new_states = self._stack_step(first_projection(previous, aux_t),
-                                                  unflatten(flat), training, kernels)
+            previous = tf.where(coin[:, tf.newaxis], sampled, x_t)
+            projected = self.cells[0].project_inputs(input_dropout(
+                tf.concat([previous, aux_t], axis=-1), self.dropout_keep_prob, True),
+                kernels[0][0])
+            logits, new_states = self._stack_step(
+                projected, [(flat[2 * k], flat[2 * k + 1]) for k in range(len(self.cells))],
+                training, kernels)
             return [t for st in new_states for t in st], logits
 
-        _, logits = tf.scan(sampled_step, (x_time, aux_time, coins, first_step),
+        _, logits = tf.scan(step, (x_time, aux_time, coins),
                             initializer=(flat_states, tf.zeros([batch_size, self.output_depth])))
         return _batch_major(logits)
+
+    def _fused_logits(self, x_time, aux_time, flat_states, kernels, coins) -> tf.Tensor:
+        """logits() without dropout, in the events RNN's fused loop (rnn.fused: one
+        weight-gradient matmul per kernel after the loop instead of one per step); the
+        output projection runs once over all steps. coins [T, B]: where each step's
+        previous output is a sample instead of the truth (None: teacher forcing)."""
+        previous_kernel, zero_bias = kernels[0][0][:self.output_depth], tf.zeros(
+            [4 * self.layer_sizes[0]])
+        weights = [kernels[0][1], zero_bias]  # layer 0's bias is inside aux_time
+        for cell in self.cells[1:]:
+            weights += [cell.kernel, cell.bias]
+        spec = fused.StackSpec(units=tuple(self.layer_sizes), input_size=0)
+        # Tensors, not variables: the fused op's gradient is given per input.
+        out_kernel, out_bias = (tf.convert_to_tensor(v) for v in (
+            self.output_projection.kernel, self.output_projection.bias))
+        if coins is None:
+            inputs, feedback = tf.tensordot(x_time, previous_kernel, axes=1) + aux_time, None
+        else:
+            inputs, feedback = aux_time, fused.Feedback(
+                x_time, coins, tf.stop_gradient(out_kernel), tf.stop_gradient(out_bias),
+                lambda logits: tf.stop_gradient(self.sample_outputs(logits)))
+            weights.append(previous_kernel)
+        outputs, _ = fused.run_stack(spec, inputs, [],
+                                     [tf.convert_to_tensor(w) for w in weights], flat_states,
+                                     feedback)
+        return _batch_major(tf.tensordot(outputs, out_kernel, axes=1) + out_bias)
 
     def sample_outputs(self, logits: tf.Tensor, temperature: float | tf.Tensor = 1.0
                        ) -> tf.Tensor:

@@ -18,7 +18,7 @@ can run side by side on two cores.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import tensorflow as tf
@@ -86,6 +86,18 @@ class StackSpec:
     dropout: bool = False
 
 
+@dataclass(frozen=True)
+class Feedback:
+    """Scheduled sampling: layer 0's input at step t is, where coins[t], a sample of the
+    stack's previous output distribution softmax(top h @ out_kernel + out_bias) instead of
+    truth[t]. Samples carry no gradient; the fed input's kernel rows are the last weight."""
+    truth: tf.Tensor          # [T, B, d] time-major
+    coins: tf.Tensor          # [T, B] bool, False at t = 0
+    out_kernel: tf.Tensor
+    out_bias: tf.Tensor
+    sample: Callable[[tf.Tensor], tf.Tensor]   # logits [B, d] -> one-hot [B, d]
+
+
 def _lstm_weights(spec: StackSpec, weights: Sequence[tf.Tensor]):
     """Splits the flat weight list: per layer (kernel, bias), then the attention weights."""
     count = len(spec.units)
@@ -108,7 +120,8 @@ def _previous(init, sequence):
 
 
 def run_stack(spec: StackSpec, inputs: tf.Tensor, masks: Sequence[tf.Tensor],
-              weights: Sequence[tf.Tensor], state: Sequence[tf.Tensor]):
+              weights: Sequence[tf.Tensor], state: Sequence[tf.Tensor],
+              feedback: Feedback | None = None):
     """Runs the stack over time-major inputs and returns (outputs [T, B, u_top], final state).
 
     inputs: without attention, layer 0's input pre-activations `x @ kernel[:n] + bias`
@@ -119,8 +132,12 @@ def run_stack(spec: StackSpec, inputs: tf.Tensor, masks: Sequence[tf.Tensor],
     query kernel, query bias, output kernel, output bias).
     state: per layer c, h [B, u]; with attention also attns [B, a] and the time-major
     window and its features [L, B, a].
+    feedback (no attention, no dropout): layer 0 also reads the fed-back or true input
+    through the last weight, its kernel rows.
     Gradients flow to inputs, weights and state (not to masks).
     """
+    if feedback is not None and (spec.attn_length or spec.dropout):
+        raise ValueError('feedback is implemented without attention and dropout only')
     n_masks, n_weights = len(masks), len(weights)
 
     @tf.custom_gradient
@@ -129,13 +146,13 @@ def run_stack(spec: StackSpec, inputs: tf.Tensor, masks: Sequence[tf.Tensor],
         masks = args[1:1 + n_masks]
         weights = args[1 + n_masks:1 + n_masks + n_weights]
         state = args[1 + n_masks + n_weights:]
-        outputs, final, saved = _forward(spec, inputs, masks, weights, state)
+        outputs, final, saved = _forward(spec, inputs, masks, weights, state, feedback)
 
         def backward(*grads):
             grads = [tf.zeros_like(t) if g is None else g
                      for g, t in zip(grads, (outputs, *final))]
             d_inputs, d_weights, d_state = _backward(spec, inputs, masks, weights, state,
-                                                     saved, grads[0], grads[1:])
+                                                     saved, grads[0], grads[1:], feedback)
             return (d_inputs, *([None] * n_masks), *d_weights, *d_state)
 
         return (outputs, *final), backward
@@ -144,7 +161,7 @@ def run_stack(spec: StackSpec, inputs: tf.Tensor, masks: Sequence[tf.Tensor],
     return results[0], tuple(results[1:])
 
 
-def _forward(spec, inputs, masks, weights, state):
+def _forward(spec, inputs, masks, weights, state, feedback=None):
     """The forward loop. Returns (outputs, final state, saved): per-step values that the
     backward loop only reads one step at a time stay in TensorArrays (no stacking copy);
     those that the weight gradients need over all steps are stacked."""
@@ -159,11 +176,12 @@ def _forward(spec, inputs, masks, weights, state):
         return [tf.TensorArray(tf.float32, size=length) for _ in range(n)]
 
     # Per layer: gate activations and tanh(c), incoming c, h (and layer 0's c with
-    # attention); attention: cell input, query, attns, output, its features.
+    # attention); attention: cell input, query, attns, output, its features; feedback:
+    # layer 0's fed input.
     layer_arrays = [arrays(4 if k == 0 and attention else 3) for k in range(count)]
-    attn_arrays = arrays(5) if attention else []
+    extra_arrays = arrays(5) if attention else arrays(1) if feedback is not None else []
 
-    def body(t, carry, layer_arrays, attn_arrays):
+    def body(t, carry, layer_arrays, extra_arrays):
         new_carry, new_layer_arrays = [], []
         x = inputs[t]
         c_prev = carry[0]
@@ -173,6 +191,13 @@ def _forward(spec, inputs, masks, weights, state):
             pre = tf.matmul(tf.concat([cell_input, carry[1]], 1), layers[0][0]) + layers[0][1]
         else:
             pre = x + tf.matmul(carry[1], layers[0][0])
+            if feedback is not None:
+                top_h = carry[2 * count - 1]
+                sampled = feedback.sample(tf.matmul(top_h, feedback.out_kernel)
+                                          + feedback.out_bias)
+                fed = tf.where(feedback.coins[t][:, None], sampled, feedback.truth[t])
+                pre += tf.matmul(fed, weights[-1])
+                extra_arrays = [extra_arrays[0].write(t, fed)]
         c, h, acts = _gates_forward(pre, c_prev)
         new_carry += [c, h]
         values = (acts, c_prev, h, c) if attention else (acts, c_prev, h)
@@ -186,8 +211,8 @@ def _forward(spec, inputs, masks, weights, state):
             feature = tf.matmul(y, attn_w)
             attn_carry = [attns, tf.concat([window[1:], y[None]], 0),
                           tf.concat([features[1:], feature[None]], 0)]
-            attn_arrays = [a.write(t, v) for a, v in
-                           zip(attn_arrays, (cell_input, query, attns, y, feature))]
+            extra_arrays = [a.write(t, v) for a, v in
+                           zip(extra_arrays, (cell_input, query, attns, y, feature))]
         layer_input = y * masks[0][t] if spec.dropout else y
         for k in range(1, count):
             c_prev = carry[2 * k]
@@ -198,23 +223,25 @@ def _forward(spec, inputs, masks, weights, state):
             new_layer_arrays.append([a.write(t, v) for a, v in
                                      zip(layer_arrays[k], (acts, c_prev, h))])
             layer_input = h * masks[k][t] if spec.dropout else h
-        return t + 1, (*new_carry, *attn_carry), new_layer_arrays, attn_arrays
+        return t + 1, (*new_carry, *attn_carry), new_layer_arrays, extra_arrays
 
-    _, final, layer_arrays, attn_arrays = tf.while_loop(
-        lambda t, *_: t < length, body, (tf.constant(0), tuple(state), layer_arrays, attn_arrays))
+    _, final, layer_arrays, extra_arrays = tf.while_loop(
+        lambda t, *_: t < length, body, (tf.constant(0), tuple(state), layer_arrays, extra_arrays))
     saved = {name: [a[i].stack() for a in layer_arrays]
              for i, name in enumerate(('acts', 'c_prev', 'h'))}
     if attention:
         saved['c0'] = layer_arrays[0][3].stack()
-        saved['query'] = attn_arrays[1].stack()
+        saved['query'] = extra_arrays[1].stack()
         saved['cell_input'], saved['attns'], saved['y'], saved['feature'] = [
-            attn_arrays[i].stack() for i in (0, 2, 3, 4)]
+            extra_arrays[i].stack() for i in (0, 2, 3, 4)]
+    if feedback is not None:
+        saved['fed'] = extra_arrays[0].stack()
     top = saved['y'] if attention and count == 1 else saved['h'][-1]
     outputs = top * masks[-1] if spec.dropout else top
     return outputs, tuple(final), saved
 
 
-def _backward(spec, inputs, masks, weights, state, saved, d_outputs, d_final):
+def _backward(spec, inputs, masks, weights, state, saved, d_outputs, d_final, feedback=None):
     count = len(spec.units)
     attention = spec.attn_length > 0
     layers, attn_weights = _lstm_weights(spec, weights)
@@ -317,4 +344,6 @@ def _backward(spec, inputs, masks, weights, state, saved, d_outputs, d_final):
         d_inputs = d_cell_inputs
     else:
         d_inputs = d_pre[0]
+    if feedback is not None:
+        d_weights.append(_matmul_tn(saved['fed'], d_pre[0]))
     return d_inputs, d_weights, list(d_state)
