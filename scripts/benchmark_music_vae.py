@@ -108,6 +108,8 @@ import json, sys, time
 import numpy as np
 import tensorflow as tf
 from magenta_rnn.music_vae import configs, model as model_lib
+from magenta_rnn.rnn.train import split_cpu_threads
+split_cpu_threads()  # as music_vae_train does
 windows, batch_size, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 arrays = np.load(windows)
 config = configs.load_config('cat-mel_2bar_small', f'batch_size={batch_size}')

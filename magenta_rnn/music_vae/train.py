@@ -328,6 +328,8 @@ def main(argv) -> None:
         config = configs.load_config(FLAGS.config, FLAGS.hparams)
         files = _expand_examples_path(FLAGS.examples_path)
         run_dir = os.path.expanduser(FLAGS.run_dir)
+        from magenta_rnn.rnn.train import split_cpu_threads  # pylint: disable=import-outside-toplevel
+        split_cpu_threads()
         if FLAGS.mode == 'train':
             train(config, run_dir, files, FLAGS.num_steps, FLAGS.checkpoints_to_keep,
                   FLAGS.keep_checkpoint_every_n_hours, FLAGS.save_checkpoint_secs,

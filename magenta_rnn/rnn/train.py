@@ -163,11 +163,13 @@ def _build(build_model: Callable[..., Any], hparams: HParams, input_size: int,
 
 
 def split_cpu_threads() -> None:
-    """Lets two ops run at once (the LSTM layers overlap in time), each on half the cores.
+    """Lets two ops run at once (LSTM layers, half batches or encoder directions overlap
+    in time), each on half the cores.
 
     TensorFlow's default gives every op all cores, and on a small machine the threads then
-    fight: on 2 cores attention_rnn trains at 0.22 s/step instead of 0.26 and basic_rnn at
-    0.076 instead of 0.082 (performance 3x512 is unchanged). TF_NUM_INTRAOP_THREADS /
+    fight: on 2 cores attention_rnn trains at 0.22 s/step instead of 0.26, basic_rnn at
+    0.076 instead of 0.082 and MusicVAE cat-mel_2bar_small (batch 64) at 0.21 instead of
+    0.23-0.27 (performance 3x512 is unchanged). TF_NUM_INTRAOP_THREADS /
     TF_NUM_INTEROP_THREADS, when set, win; once TensorFlow has started this does nothing.
     """
     if 'TF_NUM_INTRAOP_THREADS' in os.environ or 'TF_NUM_INTEROP_THREADS' in os.environ:
