@@ -11,6 +11,7 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 import tensorflow as tf  # noqa: E402
 
 from magenta_rnn.hparams import HParams  # noqa: E402
+from magenta_rnn.rnn import fused  # noqa: E402
 from magenta_rnn.rnn.model import build_events_rnn  # noqa: E402
 
 INPUT_SIZE, NUM_CLASSES = 6, 7
@@ -28,13 +29,13 @@ def small_model(rnn_layer_sizes, attn_length, keep):
     return model
 
 
-def loss_and_gradients(model, x, weights, keep, fused):
+def loss_and_gradients(model, x, weights, keep, use_fused):
     """A loss over the logits and every final state entry (window included), its gradients."""
     with tf.GradientTape() as tape:
         inputs = model._expand_inputs(tf.constant(x))
         layer_states, attn_state = model._split_state(list(model.zero_state(x.shape[0])))
         tf.random.set_seed(7)  # the same dropout masks on both paths (same ops, same order)
-        if fused:
+        if use_fused:
             outputs, pairs, final_attn = model._run_fused(inputs, layer_states, attn_state, keep)
         else:
             outputs, pairs, final_attn = model._run_stacked(inputs, layer_states, attn_state,
@@ -52,7 +53,13 @@ def loss_and_gradients(model, x, weights, keep, fused):
         ([6], 3, 0.5),         # attention on the only layer, dropout on its output
         ([5, 4, 3], 2, 0.5),   # drum_kit's shape: attention, three layers, dropout
 ])
-def test_fused_backward_equals_autodiff_of_the_step_loop(rnn_layer_sizes, attn_length, keep):
+@pytest.mark.parametrize('fold', [False, True], ids=['plain', 'folded_projection'])
+def test_fused_backward_equals_autodiff_of_the_step_loop(rnn_layer_sizes, attn_length, keep,
+                                                         fold, monkeypatch):
+    if fold and not attn_length:
+        pytest.skip('only layer 0 with attention folds its input projection')
+    # Both ways of running layer 0 with attention (the sizes decide which in real models).
+    monkeypatch.setattr(fused, 'folds_input_projection', lambda *sizes: fold)
     model = small_model(rnn_layer_sizes, attn_length, keep)
     rng = np.random.default_rng(1)
     x = rng.normal(0, 1, (3, 9, INPUT_SIZE)).astype(np.float32)
@@ -60,12 +67,12 @@ def test_fused_backward_equals_autodiff_of_the_step_loop(rnn_layer_sizes, attn_l
     plain_loss, plain_final, plain_grads = loss_and_gradients(model, x, weights, keep, False)
     fused_loss, fused_final, fused_grads = loss_and_gradients(model, x, weights, keep, True)
     assert fused_loss == pytest.approx(plain_loss, abs=1e-5)
-    for plain, fused in zip(plain_final, fused_final):
-        np.testing.assert_allclose(fused, plain, atol=1e-5)
-    for variable, plain, fused in zip(model.trainable_variables, plain_grads, fused_grads):
+    for plain, mine in zip(plain_final, fused_final):
+        np.testing.assert_allclose(mine, plain, atol=1e-5)
+    for variable, plain, mine in zip(model.trainable_variables, plain_grads, fused_grads):
         scale = np.abs(plain.numpy()).max()
         assert scale > 0, variable.name  # every weight takes part
-        np.testing.assert_allclose(fused.numpy(), plain.numpy(), atol=1e-4 * scale,
+        np.testing.assert_allclose(mine.numpy(), plain.numpy(), atol=1e-4 * scale,
                                    err_msg=variable.name)
 
 
@@ -74,3 +81,8 @@ def test_training_forward_without_dropout_equals_inference(attn_length):
     model = small_model([5, 4], attn_length, 1.0)
     x = np.random.default_rng(2).normal(0, 1, (2, 7, INPUT_SIZE)).astype(np.float32)
     np.testing.assert_allclose(model(x, training=True).numpy(), model(x).numpy(), atol=1e-6)
+
+
+def test_the_input_projection_is_folded_for_wide_inputs_only():
+    assert fused.folds_input_projection(518, 128, 128)       # drum_kit
+    assert not fused.folds_input_projection(74, 128, 128)    # attention_rnn

@@ -84,6 +84,21 @@ class StackSpec:
     input_size: int            # layer 0's cell input width (the attention projection's output)
     attn_length: int = 0
     dropout: bool = False
+    # Layer 0 with attention: the input projection is folded into layer 0's kernel
+    # (folds_input_projection); run_stack then takes the raw inputs and the projection's
+    # x rows and bias as two more weights.
+    fold_projection: bool = False
+
+
+def folds_input_projection(input_size: int, attn_size: int, units: int) -> bool:
+    """Whether to fold the attention input projection into layer 0's kernel: the same sum,
+    associated differently. Per step [attns, h] @ [a + u, 4u] instead of attns @ [a, n] and
+    then [cell_input, h] @ [n + u, 4u]; over all steps x @ (projection_x @ kernel_x), one
+    [n, 4u] matmul instead of two [n, n] and [n, 4u] ones (and so in the gradients). Pays
+    for wide inputs (drum_kit's 518), not for narrow ones (attention_rnn's 74)."""
+    folded = (attn_size + units) * 4 * units
+    plain = attn_size * input_size + (input_size + units) * 4 * units
+    return folded < plain
 
 
 @dataclass(frozen=True)
@@ -114,6 +129,13 @@ def _matmul_tn(a, b):
     return tf.matmul(_flat(a), _flat(b), transpose_a=True)
 
 
+def _matmul_last(x, kernel):
+    """[T, B, n] @ [n, m] as one [T*B, n] matmul: [T, B, m]."""
+    shape = tf.shape(x)
+    flat = tf.matmul(tf.reshape(x, [-1, kernel.shape[0]]), kernel)
+    return tf.reshape(flat, tf.stack([shape[0], shape[1], kernel.shape[1]]))
+
+
 def _previous(init, sequence):
     """[init, seq[0], ..., seq[T-2]]: each step's incoming state."""
     return tf.concat([init[None], sequence[:-1]], axis=0)
@@ -125,11 +147,13 @@ def run_stack(spec: StackSpec, inputs: tf.Tensor, masks: Sequence[tf.Tensor],
     """Runs the stack over time-major inputs and returns (outputs [T, B, u_top], final state).
 
     inputs: without attention, layer 0's input pre-activations `x @ kernel[:n] + bias`
-    [T, B, 4 u0]; with attention, `x @ input_projection[:n] + its bias` [T, B, input_size].
+    [T, B, 4 u0]; with attention, `x @ input_projection[:n] + its bias` [T, B, input_size],
+    or with spec.fold_projection x itself (it gets no gradient: it is data).
     masks: per layer dropout masks [T, B, u] (already scaled by 1/keep), or empty.
     weights: per layer (kernel, bias) (layer 0 without attention: kernel = the h rows
     only, bias unused); then attention's (attns rows of input_projection, attn_w, attn_v,
-    query kernel, query bias, output kernel, output bias).
+    query kernel, query bias, output kernel, output bias; folded: also input_projection[:n]
+    and its bias).
     state: per layer c, h [B, u]; with attention also attns [B, a] and the time-major
     window and its features [L, B, a].
     feedback (no attention, no dropout): layer 0 also reads the fed-back or true input
@@ -169,28 +193,40 @@ def _forward(spec, inputs, masks, weights, state, feedback=None):
     attention = spec.attn_length > 0
     layers, attn_weights = _lstm_weights(spec, weights)
     if attention:
-        proj_a, attn_w, attn_v, query_kernel, query_bias, out_kernel, out_bias = attn_weights
+        proj_a, attn_w, attn_v, query_kernel, query_bias, out_kernel, out_bias = attn_weights[:7]
     length = tf.shape(inputs)[0]
+    if spec.fold_projection:
+        proj_x, proj_bias = attn_weights[7:]
+        kernel_x, kernel_h = layers[0][0][:spec.input_size], layers[0][0][spec.input_size:]
+        inputs_pre = (_matmul_last(inputs, tf.matmul(proj_x, kernel_x))
+                      + tf.matmul(proj_bias[None], kernel_x)[0] + layers[0][1])
+        attns_h_kernel = tf.concat([tf.matmul(proj_a, kernel_x), kernel_h], 0)
 
     def arrays(n):
         return [tf.TensorArray(tf.float32, size=length) for _ in range(n)]
 
     # Per layer: gate activations and tanh(c), incoming c, h (and layer 0's c with
-    # attention); attention: cell input, query, attns, output, its features; feedback:
-    # layer 0's fed input.
+    # attention); attention: query, attns, output, its features (and the cell input,
+    # unless folded); feedback: layer 0's fed input.
     layer_arrays = [arrays(4 if k == 0 and attention else 3) for k in range(count)]
-    extra_arrays = arrays(5) if attention else arrays(1) if feedback is not None else []
+    attn_names = ('query', 'attns', 'y', 'feature')
+    if not spec.fold_projection:
+        attn_names += ('cell_input',)
+    extra_arrays = (arrays(len(attn_names)) if attention
+                    else arrays(1) if feedback is not None else [])
 
     def body(t, carry, layer_arrays, extra_arrays):
         new_carry, new_layer_arrays = [], []
-        x = inputs[t]
         c_prev = carry[0]
-        if attention:
+        if spec.fold_projection:
             attns, window, features = carry[2 * count:]
-            cell_input = x + tf.matmul(attns, proj_a)
+            pre = inputs_pre[t] + tf.matmul(tf.concat([attns, carry[1]], 1), attns_h_kernel)
+        elif attention:
+            attns, window, features = carry[2 * count:]
+            cell_input = inputs[t] + tf.matmul(attns, proj_a)
             pre = tf.matmul(tf.concat([cell_input, carry[1]], 1), layers[0][0]) + layers[0][1]
         else:
-            pre = x + tf.matmul(carry[1], layers[0][0])
+            pre = inputs[t] + tf.matmul(carry[1], layers[0][0])
             if feedback is not None:
                 top_h = carry[2 * count - 1]
                 sampled = feedback.sample(tf.matmul(top_h, feedback.out_kernel)
@@ -211,8 +247,10 @@ def _forward(spec, inputs, masks, weights, state, feedback=None):
             feature = tf.matmul(y, attn_w)
             attn_carry = [attns, tf.concat([window[1:], y[None]], 0),
                           tf.concat([features[1:], feature[None]], 0)]
-            extra_arrays = [a.write(t, v) for a, v in
-                           zip(extra_arrays, (cell_input, query, attns, y, feature))]
+            values = (query, attns, y, feature)
+            if not spec.fold_projection:
+                values += (cell_input,)
+            extra_arrays = [a.write(t, v) for a, v in zip(extra_arrays, values)]
         layer_input = y * masks[0][t] if spec.dropout else y
         for k in range(1, count):
             c_prev = carry[2 * k]
@@ -231,9 +269,7 @@ def _forward(spec, inputs, masks, weights, state, feedback=None):
              for i, name in enumerate(('acts', 'c_prev', 'h'))}
     if attention:
         saved['c0'] = layer_arrays[0][3].stack()
-        saved['query'] = extra_arrays[1].stack()
-        saved['cell_input'], saved['attns'], saved['y'], saved['feature'] = [
-            extra_arrays[i].stack() for i in (0, 2, 3, 4)]
+        saved.update((name, a.stack()) for name, a in zip(attn_names, extra_arrays))
     if feedback is not None:
         saved['fed'] = extra_arrays[0].stack()
     top = saved['y'] if attention and count == 1 else saved['h'][-1]
@@ -252,7 +288,7 @@ def _backward(spec, inputs, masks, weights, state, saved, d_outputs, d_final, fe
     kernels_t = [tf.transpose(kernel) for kernel, _ in layers]
     in_sizes = [spec.input_size if attention else 0] + list(spec.units[:-1])
     if attention:
-        proj_a, attn_w, attn_v, query_kernel, query_bias, out_kernel, out_bias = attn_weights
+        proj_a, attn_w, attn_v, query_kernel, query_bias, out_kernel, out_bias = attn_weights[:7]
         ys = saved['y']
         windows = tf.concat([state[2 * count + 1], ys], 0)         # [L + T, B, a]
         features_all = tf.concat([state[2 * count + 2], saved['feature']], 0)
@@ -260,13 +296,18 @@ def _backward(spec, inputs, masks, weights, state, saved, d_outputs, d_final, fe
         query_kernel_t, out_kernel_t = tf.transpose(query_kernel), tf.transpose(out_kernel)
         attn_length = spec.attn_length
         units0 = spec.units[0]
+        if spec.fold_projection:
+            kernel_x_t = kernels_t[0][:, :spec.input_size]
+            attns_h_kernel_t = tf.concat([tf.matmul(kernel_x_t, proj_a_t),
+                                          kernels_t[0][:, spec.input_size:]], 1)
 
     def arrays(n):
         return [tf.TensorArray(tf.float32, size=length) for _ in range(n)]
 
-    # Per layer d pre-activations; attention: d cell input, d query, d output, d feature.
+    # Per layer d pre-activations; attention: d query, d output, d feature (and d cell
+    # input, unless folded).
     d_pre_arrays = arrays(count)
-    d_attn_arrays = arrays(4) if attention else []
+    d_attn_arrays = arrays(3 if spec.fold_projection else 4) if attention else []
 
     def body(t, carry, d_pre_arrays, d_attn_arrays):
         dcs, dhs = list(carry[0:2 * count:2]), list(carry[1:2 * count:2])
@@ -289,11 +330,17 @@ def _backward(spec, inputs, masks, weights, state, saved, d_outputs, d_final, fe
                 d_h = dhs[0] + d_h_attns[:, :units0] + d_ch[:, units0:]
                 d_c = dcs[0] + d_ch[:, :units0]
                 d_pre, dcs[0] = _gates_backward(d_h, d_c, acts, c_prev)
-                d_xh = tf.matmul(d_pre, kernels_t[0])
-                d_cell_input, dhs[0] = d_xh[:, :in_sizes[0]], d_xh[:, in_sizes[0]:]
-                attn_carry = [tf.matmul(d_cell_input, proj_a_t), grad_window, grad_features, d_v]
-                d_attn_arrays = [a.write(t, v) for a, v in zip(
-                    d_attn_arrays, (d_cell_input, d_query, d_y, d_feature))]
+                values = (d_query, d_y, d_feature)
+                if spec.fold_projection:
+                    d_attns_h = tf.matmul(d_pre, attns_h_kernel_t)
+                    d_attns, dhs[0] = d_attns_h[:, :units0], d_attns_h[:, units0:]
+                else:
+                    d_xh = tf.matmul(d_pre, kernels_t[0])
+                    d_cell_input, dhs[0] = d_xh[:, :in_sizes[0]], d_xh[:, in_sizes[0]:]
+                    d_attns = tf.matmul(d_cell_input, proj_a_t)
+                    values += (d_cell_input,)
+                attn_carry = [d_attns, grad_window, grad_features, d_v]
+                d_attn_arrays = [a.write(t, v) for a, v in zip(d_attn_arrays, values)]
             else:
                 d_pre, dcs[k] = _gates_backward(dhs[k] + d_out, dcs[k], acts, c_prev)
                 d_xh = tf.matmul(d_pre, kernels_t[k])
@@ -320,20 +367,33 @@ def _backward(spec, inputs, masks, weights, state, saved, d_outputs, d_final, fe
         below = (ys if attention and k == 1 else hs[k - 1])
         return below * masks[k - 1] if spec.dropout else below
 
+    if attention:
+        attns_prev = _previous(state[2 * count], saved['attns'])
+    if spec.fold_projection:
+        # d pre-activations through x @ (P_x K_x) + b_P K_x + attns_prev @ (P_a K_x): the
+        # [n, 4u] sums over all steps first, the small products with K_x^T and P^T after.
+        proj_x, proj_bias = attn_weights[7:]
+        d_pre_x, d_pre_a = _matmul_tn(inputs, d_pre[0]), _matmul_tn(attns_prev, d_pre[0])
+        d_bias0 = tf.reduce_sum(_flat(d_pre[0]), 0)
+        d_kernel_x = (tf.matmul(proj_x, d_pre_x, transpose_a=True)
+                      + proj_bias[:, None] * d_bias0[None]
+                      + tf.matmul(proj_a, d_pre_a, transpose_a=True))
     d_weights = []
     for k in range(count):
         if k == 0 and not attention:
             d_weights += [_matmul_tn(h_prev[0], d_pre[0]), tf.zeros_like(layers[0][1])]
-            continue
-        x = saved['cell_input'] if k == 0 else layer_input(k)
-        d_weights += [_matmul_tn(tf.concat([x, h_prev[k]], -1), d_pre[k]),
-                      tf.reduce_sum(_flat(d_pre[k]), 0)]
+        elif k == 0 and spec.fold_projection:
+            d_weights += [tf.concat([d_kernel_x, _matmul_tn(h_prev[0], d_pre[0])], 0), d_bias0]
+        else:
+            x = saved['cell_input'] if k == 0 else layer_input(k)
+            d_weights += [_matmul_tn(tf.concat([x, h_prev[k]], -1), d_pre[k]),
+                          tf.reduce_sum(_flat(d_pre[k]), 0)]
     if attention:
-        d_cell_inputs, d_queries, d_ys, d_features = [a.stack() for a in d_attn_arrays]
+        d_queries, d_ys, d_features, *rest = [a.stack() for a in d_attn_arrays]
         attns_seq = saved['attns']
-        attns_prev = _previous(state[2 * count], attns_seq)
         d_weights += [
-            _matmul_tn(attns_prev, d_cell_inputs),
+            tf.matmul(d_pre_a, kernel_x_t) if spec.fold_projection
+            else _matmul_tn(attns_prev, rest[0]),
             _matmul_tn(ys, d_features),
             tf.reduce_sum(d_carry[-1], 0),
             _matmul_tn(tf.concat([saved['c0'], hs[0]], -1), d_queries),
@@ -341,7 +401,12 @@ def _backward(spec, inputs, masks, weights, state, saved, d_outputs, d_final, fe
             _matmul_tn(tf.concat([hs[0], attns_seq], -1), d_ys),
             tf.reduce_sum(_flat(d_ys), 0),
         ]
-        d_inputs = d_cell_inputs
+        if spec.fold_projection:
+            d_weights += [tf.matmul(d_pre_x, kernel_x_t),
+                          tf.linalg.matvec(kernel_x_t, d_bias0, transpose_a=True)]
+            d_inputs = None
+        else:
+            d_inputs = rest[0]
     else:
         d_inputs = d_pre[0]
     if feedback is not None:

@@ -345,7 +345,12 @@ class EventsRnn(tf.Module):
         first = self.lstms[0]
         n_in = first.input_size
         attn = self.attention
-        if attn is not None:
+        fold = attn is not None and fused.folds_input_projection(n_in, attn.attn_size,
+                                                                  first.units)
+        if fold:
+            projected = x  # the projection happens inside, folded into layer 0's kernel
+            weights = [first.kernel, first.bias]
+        elif attn is not None:
             projected = (_matmul_last(x, attn.input_projection.kernel[:n_in])
                          + attn.input_projection.bias)
             weights = [first.kernel, first.bias]
@@ -359,6 +364,8 @@ class EventsRnn(tf.Module):
             weights += [attn.input_projection.kernel[n_in:], attn.attn_w, attn.attn_v,
                         attn.query.kernel, attn.query.bias, attn.output_projection.kernel,
                         attn.output_projection.bias]
+        if fold:
+            weights += [attn.input_projection.kernel[:n_in], attn.input_projection.bias]
         masks = []
         if keep < 1.0:
             steps, batch = tf.shape(inputs)[0], tf.shape(inputs)[1]
@@ -368,7 +375,8 @@ class EventsRnn(tf.Module):
         if attn is not None:
             state += list(self._unpack_attn_state(attn_state))
         spec = fused.StackSpec(units=tuple(self.rnn_layer_sizes), input_size=n_in,
-                               attn_length=self.attn_length, dropout=bool(masks))
+                               attn_length=self.attn_length, dropout=bool(masks),
+                               fold_projection=fold)
         outputs, final = fused.run_stack(spec, inputs, masks,
                                          [tf.convert_to_tensor(w) for w in weights], state)
         pairs = [(final[2 * k], final[2 * k + 1]) for k in range(count)]
