@@ -150,7 +150,7 @@ config = events_model.load_config(name, hparams)
 facts = cli.encoder_facts(events_model.build_encoder(config))
 hparams = config.hparams
 model = train._build(build_events_rnn, hparams, facts['input_size'], facts['num_classes'],
-                     facts['input_depth'])
+                     facts['input_depth'], facts['one_hot_width'])
 optimizer = train.make_optimizer(hparams)
 optimizer.build(model.trainable_variables)
 step = tf.Variable(0, dtype=tf.int64)

@@ -86,3 +86,22 @@ def test_training_forward_without_dropout_equals_inference(attn_length):
 def test_the_input_projection_is_folded_for_wide_inputs_only():
     assert fused.folds_input_projection(518, 128, 128)       # drum_kit
     assert not fused.folds_input_projection(74, 128, 128)    # attention_rnn
+
+
+def test_one_hot_rows_give_the_dense_fold_exactly(monkeypatch):
+    """drum_kit's inputs: a one-hot block, then dense columns; padded steps all zero."""
+    monkeypatch.setattr(fused, 'folds_input_projection', lambda *sizes: True)
+    model = small_model([5, 4, 3], 2, 0.5)
+    rng = np.random.default_rng(4)
+    x = np.zeros((3, 9, INPUT_SIZE), np.float32)
+    x[np.arange(3)[:, None], np.arange(9), rng.integers(0, 4, (3, 9))] = 1.0
+    x[..., 4:] = rng.choice([-1.0, 1.0], (3, 9, 2))
+    x[1, 6:] = 0.0  # padding
+    weights = tf.constant(rng.normal(0, 1, (3, 9, NUM_CLASSES)).astype(np.float32))
+    model.one_hot_width = 0
+    dense = loss_and_gradients(model, x, weights, 0.5, True)
+    model.one_hot_width = 4
+    rows = loss_and_gradients(model, x, weights, 0.5, True)
+    assert rows[0] == pytest.approx(dense[0], abs=1e-5)
+    for variable, want, got in zip(model.trainable_variables, dense[2], rows[2]):
+        np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-5, err_msg=variable.name)

@@ -24,7 +24,7 @@ EXPECTED_TRAIN_TAGS = {'loss', 'metrics/perplexity', 'metrics/accuracy', 'metric
 EXPECTED_EVAL_TAGS = (EXPECTED_TRAIN_TAGS - {'global_step/sec'}) | {'metrics/per_class_accuracy'}
 
 
-def build_standin(hparams, input_size, num_classes, input_depth=None):
+def build_standin(hparams, input_size, num_classes, input_depth=None, one_hot_width=0):
     """A tiny per-step model with the events RNN's call signature (no recurrence: fast)."""
     total = num_classes if isinstance(num_classes, int) else sum(num_classes)
     inputs = keras.Input([None, input_size])
@@ -366,7 +366,7 @@ def test_eval_without_checkpoint_raises(tmp_path):
                        once=True)
 
 
-def build_identity(hparams, input_size, num_classes, input_depth=None):
+def build_identity(hparams, input_size, num_classes, input_depth=None, one_hot_width=0):
     """Logits = inputs, so a test chooses every prediction through the records."""
     inputs = keras.Input([None, input_size])
     return keras.Model(inputs, keras.layers.Dense(num_classes, use_bias=False,
@@ -439,7 +439,7 @@ def test_benchmark_training_loop_overhead_against_a_bare_loop(tmp_path, capsys):
     """run_training vs a bare tf.function loop, same 2x128 LSTM stand-in and data, per CPU-second."""
     batch, length, depth, steps = 64, 64, 38, 40
 
-    def build_lstm(hparams, input_size, num_classes, input_depth=None):
+    def build_lstm(hparams, input_size, num_classes, input_depth=None, one_hot_width=0):
         inputs = keras.Input([None, input_size])
         hidden = inputs
         for size in hparams.rnn_layer_sizes:

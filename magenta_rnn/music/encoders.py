@@ -421,6 +421,11 @@ class LookbackEventSequenceEncoderDecoder(EventSequenceEncoderDecoder):
         return list(self._lookback_distances)
 
     @property
+    def one_hot_width(self) -> int:
+        """The inputs' first columns, the current event's one-hot: exactly one 1 per step."""
+        return self._one_hot_encoding.num_classes
+
+    @property
     def input_size(self) -> int:
         num_one_hot = self._one_hot_encoding.num_classes
         num_lookbacks = len(self._lookback_distances)

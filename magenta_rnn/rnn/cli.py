@@ -123,7 +123,8 @@ def encoder_facts(encoder) -> dict:
     return dict(input_size=encoder.input_size, num_classes=encoder.num_classes,
                 default_event_label=encoder.default_event_label,
                 class_num_steps=encoder.class_num_steps,
-                input_depth=getattr(encoder, 'input_depth', None))
+                input_depth=getattr(encoder, 'input_depth', None),
+                one_hot_width=getattr(encoder, 'one_hot_width', 0))
 
 
 def run_train(model: EventsModel, warm_start_fn=None) -> None:

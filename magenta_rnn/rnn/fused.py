@@ -88,6 +88,9 @@ class StackSpec:
     # (folds_input_projection); run_stack then takes the raw inputs and the projection's
     # x rows and bias as two more weights.
     fold_projection: bool = False
+    # With fold_projection: the raw inputs' first columns are one one-hot block (all zero on
+    # padded steps), so x @ W reads rows of W there instead of multiplying.
+    one_hot_width: int = 0
 
 
 def folds_input_projection(input_size: int, attn_size: int, units: int) -> bool:
@@ -134,6 +137,37 @@ def _matmul_last(x, kernel):
     shape = tf.shape(x)
     flat = tf.matmul(tf.reshape(x, [-1, kernel.shape[0]]), kernel)
     return tf.reshape(flat, tf.stack([shape[0], shape[1], kernel.shape[1]]))
+
+
+def _one_hot_rows(spec: StackSpec, x: tf.Tensor) -> tf.Tensor:
+    """[T, B] index of each step's hot column in x's one-hot block; one_hot_width (an
+    all-zero row of the kernels _project_raw reads) where the block is all zero."""
+    hot = x[..., :spec.one_hot_width]
+    return tf.where(tf.reduce_max(hot, -1) > 0, tf.argmax(hot, -1, output_type=tf.int32),
+                    spec.one_hot_width)
+
+
+def _project_raw(spec: StackSpec, x: tf.Tensor, rows: tf.Tensor | None, kernel: tf.Tensor):
+    """x @ kernel for raw inputs [T, B, n]; with a one-hot block, a row gather there."""
+    width = spec.one_hot_width
+    if not width:
+        return _matmul_last(x, kernel)
+    padded = tf.concat([kernel[:width], tf.zeros_like(kernel[:1])], 0)
+    result = tf.gather(padded, rows)
+    if width < x.shape[-1]:
+        result += _matmul_last(x[..., width:], kernel[width:])
+    return result
+
+
+def _raw_tn(spec: StackSpec, x: tf.Tensor, rows: tf.Tensor | None, d: tf.Tensor):
+    """Σ over steps of x^T d for raw inputs (the gradient of _project_raw's kernel)."""
+    width = spec.one_hot_width
+    if not width:
+        return _matmul_tn(x, d)
+    hot = tf.math.unsorted_segment_sum(_flat(d), tf.reshape(rows, [-1]), width + 1)[:width]
+    if width < x.shape[-1]:
+        hot = tf.concat([hot, _matmul_tn(x[..., width:], d)], 0)
+    return hot
 
 
 def _previous(init, sequence):
@@ -198,7 +232,8 @@ def _forward(spec, inputs, masks, weights, state, feedback=None):
     if spec.fold_projection:
         proj_x, proj_bias = attn_weights[7:]
         kernel_x, kernel_h = layers[0][0][:spec.input_size], layers[0][0][spec.input_size:]
-        inputs_pre = (_matmul_last(inputs, tf.matmul(proj_x, kernel_x))
+        rows = _one_hot_rows(spec, inputs) if spec.one_hot_width else None
+        inputs_pre = (_project_raw(spec, inputs, rows, tf.matmul(proj_x, kernel_x))
                       + tf.matmul(proj_bias[None], kernel_x)[0] + layers[0][1])
         attns_h_kernel = tf.concat([tf.matmul(proj_a, kernel_x), kernel_h], 0)
 
@@ -270,6 +305,8 @@ def _forward(spec, inputs, masks, weights, state, feedback=None):
     if attention:
         saved['c0'] = layer_arrays[0][3].stack()
         saved.update((name, a.stack()) for name, a in zip(attn_names, extra_arrays))
+        if spec.fold_projection:
+            saved['rows'] = rows
     if feedback is not None:
         saved['fed'] = extra_arrays[0].stack()
     top = saved['y'] if attention and count == 1 else saved['h'][-1]
@@ -373,7 +410,8 @@ def _backward(spec, inputs, masks, weights, state, saved, d_outputs, d_final, fe
         # d pre-activations through x @ (P_x K_x) + b_P K_x + attns_prev @ (P_a K_x): the
         # [n, 4u] sums over all steps first, the small products with K_x^T and P^T after.
         proj_x, proj_bias = attn_weights[7:]
-        d_pre_x, d_pre_a = _matmul_tn(inputs, d_pre[0]), _matmul_tn(attns_prev, d_pre[0])
+        d_pre_x = _raw_tn(spec, inputs, saved['rows'], d_pre[0])
+        d_pre_a = _matmul_tn(attns_prev, d_pre[0])
         d_bias0 = tf.reduce_sum(_flat(d_pre[0]), 0)
         d_kernel_x = (tf.matmul(proj_x, d_pre_x, transpose_a=True)
                       + proj_bias[:, None] * d_bias0[None]

@@ -187,7 +187,7 @@ class EventsRnn(tf.Module):
                  num_classes: int | Sequence[int], input_depth: int | None = None,
                  dropout_keep_prob: float = 1.0, attn_length: int = 0,
                  residual_connections: bool = False, attention_layout: str = 'first_layer',
-                 name: str = 'events_rnn'):
+                 one_hot_width: int = 0, name: str = 'events_rnn'):
         super().__init__(name=name)
         if not rnn_layer_sizes:
             raise ValueError('rnn_layer_sizes must name at least one layer')
@@ -200,6 +200,8 @@ class EventsRnn(tf.Module):
         self.rnn_layer_sizes = [int(s) for s in rnn_layer_sizes]
         self.input_size = int(input_size)
         self.input_depth = None if input_depth is None else int(input_depth)
+        # The inputs' first one_hot_width columns are one-hot (training reads rows there).
+        self.one_hot_width = int(one_hot_width)
         self.multi_head = not isinstance(num_classes, int)
         self.class_sizes = [int(c) for c in num_classes] if self.multi_head else [int(num_classes)]
         self.num_classes = sum(self.class_sizes)
@@ -376,7 +378,8 @@ class EventsRnn(tf.Module):
             state += list(self._unpack_attn_state(attn_state))
         spec = fused.StackSpec(units=tuple(self.rnn_layer_sizes), input_size=n_in,
                                attn_length=self.attn_length, dropout=bool(masks),
-                               fold_projection=fold)
+                               fold_projection=fold,
+                               one_hot_width=self.one_hot_width if fold else 0)
         outputs, final = fused.run_stack(spec, inputs, masks,
                                          [tf.convert_to_tensor(w) for w in weights], state)
         pairs = [(final[2 * k], final[2 * k + 1]) for k in range(count)]
@@ -506,9 +509,10 @@ class EventsRnn(tf.Module):
 
 def build_events_rnn(hparams: Any, input_size: int, num_classes: int | Sequence[int],
                      input_depth: int | None = None,
-                     attention_layout: str = 'first_layer') -> EventsRnn:
+                     attention_layout: str = 'first_layer', one_hot_width: int = 0) -> EventsRnn:
     """The events RNN for `hparams` (rnn_layer_sizes, dropout_keep_prob, attn_length,
-    residual_connections); `input_depth` set means inputs are [B, T, 1] class indices."""
+    residual_connections); `input_depth` set means inputs are [B, T, 1] class indices;
+    `one_hot_width` > 0 says the inputs' first columns are one one-hot block."""
     def get(name, default):
         return getattr(hparams, name) if name in hparams else default
 
@@ -520,7 +524,7 @@ def build_events_rnn(hparams: Any, input_size: int, num_classes: int | Sequence[
         dropout_keep_prob=get('dropout_keep_prob', 1.0),
         attn_length=get('attn_length', 0),
         residual_connections=get('residual_connections', False),
-        attention_layout=attention_layout)
+        attention_layout=attention_layout, one_hot_width=one_hot_width)
 
 
 def _np_sigmoid(x):

@@ -3,8 +3,8 @@
 Training writes checkpoints and summaries to `<run_dir>/train`; eval watches that
 directory for new checkpoints and writes its summaries to `<run_dir>/eval`.
 
-`build_model(hparams, input_size, num_classes, input_depth=None)` must return a
-Keras model mapping float32 inputs [B, T, input_size] to logits
+`build_model(hparams, input_size, num_classes, input_depth=None, one_hot_width=0)` must
+return a Keras model mapping float32 inputs [B, T, input_size] to logits
 [B, T, sum(num_classes)]; `magenta_rnn.rnn.model.build_events_rnn` is one.
 """
 from __future__ import annotations
@@ -155,8 +155,9 @@ def _signature(input_size: int, num_classes: NumClasses) -> list[tf.TensorSpec]:
 
 
 def _build(build_model: Callable[..., Any], hparams: HParams, input_size: int,
-           num_classes: NumClasses, input_depth: int | None):
-    model = build_model(hparams, input_size, num_classes, input_depth=input_depth)
+           num_classes: NumClasses, input_depth: int | None, one_hot_width: int = 0):
+    model = build_model(hparams, input_size, num_classes, input_depth=input_depth,
+                        one_hot_width=one_hot_width)
     # Create the weights now so that restoring a checkpoint fills them at once.
     model(tf.zeros([1, 1, input_size], tf.float32), training=False)
     return model
@@ -279,6 +280,7 @@ def run_training(build_model: Callable[..., Any], hparams: HParams,
                  class_num_steps: ClassNumSteps = None, num_training_steps: int = 0,
                  summary_frequency: int = 10, num_checkpoints: int = 10,
                  seed: int | None = None, input_depth: int | None = None,
+                 one_hot_width: int = 0,
                  save_checkpoint_secs: float = SAVE_CHECKPOINT_SECS,
                  warm_start_fn: Callable[[Any], None] | None = None) -> dict[str, float]:
     """Trains until the global step reaches num_training_steps (0: forever).
@@ -298,7 +300,7 @@ def run_training(build_model: Callable[..., Any], hparams: HParams,
         tf.random.set_seed(seed)
         np.random.seed(seed)
 
-    model = _build(build_model, hparams, input_size, num_classes, input_depth)
+    model = _build(build_model, hparams, input_size, num_classes, input_depth, one_hot_width)
     optimizer = make_optimizer(hparams)
     optimizer.build(model.trainable_variables)
     global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name='global_step')
@@ -405,7 +407,7 @@ def evaluate_checkpoint(model, checkpoint_path: str, dataset: tf.data.Dataset, e
 def run_eval(build_model: Callable[..., Any], hparams: HParams, sequence_example_file: str,
              run_dir: str, input_size: int, num_classes: NumClasses, default_event_label: int,
              class_num_steps: ClassNumSteps = None, num_eval_examples: int = 0,
-             input_depth: int | None = None, once: bool = False,
+             input_depth: int | None = None, one_hot_width: int = 0, once: bool = False,
              eval_interval_secs: float = EVAL_INTERVAL_SECS,
              timeout_secs: float = EVAL_TIMEOUT_SECS,
              stop_at_step: int = 0) -> list[tuple[int, dict[str, float]]]:
@@ -433,7 +435,7 @@ def run_eval(build_model: Callable[..., Any], hparams: HParams, sequence_example
                  describe_device(), record_count, num_batches, hparams.batch_size,
                  f' + {record_count % hparams.batch_size}' if record_count % hparams.batch_size else '')
 
-    model = _build(build_model, hparams, input_size, num_classes, input_depth)
+    model = _build(build_model, hparams, input_size, num_classes, input_depth, one_hot_width)
     dataset = data.make_dataset(sequence_example_file, hparams.batch_size, input_size,
                                 data.label_size_of(num_classes), training=False,
                                 num_records=num_eval_examples or None)
