@@ -14,7 +14,9 @@ i, j, f, o, forget bias +1, output dropout on every layer, attention on layer 0 
   instead of a small outer product accumulated at every step.
 
 Both loops still run all layers together, so layer k's step t and layer k-1's next step
-can run side by side on two cores.
+can run side by side on two cores. MusicVAE's LSTMs (LSTMBlockCell: the same gates and
+forget bias) run their training loops here too; for its decoder, scheduled sampling feeds
+each step's sampled output back inside the forward loop (Feedback).
 """
 from __future__ import annotations
 
@@ -132,11 +134,13 @@ def _matmul_tn(a, b):
     return tf.matmul(_flat(a), _flat(b), transpose_a=True)
 
 
-def _matmul_last(x, kernel):
-    """[T, B, n] @ [n, m] as one [T*B, n] matmul: [T, B, m]."""
+def matmul_last(x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
+    """x [..., n] @ kernel [n, m] as one 2-D matmul."""
+    if x.shape.rank == 2:
+        return tf.matmul(x, kernel)
     shape = tf.shape(x)
     flat = tf.matmul(tf.reshape(x, [-1, kernel.shape[0]]), kernel)
-    return tf.reshape(flat, tf.stack([shape[0], shape[1], kernel.shape[1]]))
+    return tf.reshape(flat, tf.concat([shape[:-1], [kernel.shape[1]]], 0))
 
 
 def _one_hot_rows(spec: StackSpec, x: tf.Tensor) -> tf.Tensor:
@@ -151,11 +155,11 @@ def _project_raw(spec: StackSpec, x: tf.Tensor, rows: tf.Tensor | None, kernel: 
     """x @ kernel for raw inputs [T, B, n]; with a one-hot block, a row gather there."""
     width = spec.one_hot_width
     if not width:
-        return _matmul_last(x, kernel)
+        return matmul_last(x, kernel)
     padded = tf.concat([kernel[:width], tf.zeros_like(kernel[:1])], 0)
     result = tf.gather(padded, rows)
     if width < x.shape[-1]:
-        result += _matmul_last(x[..., width:], kernel[width:])
+        result += matmul_last(x[..., width:], kernel[width:])
     return result
 
 

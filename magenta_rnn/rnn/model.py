@@ -152,16 +152,7 @@ class _Dense(tf.Module):
         self.bias = _zeros([output_size], 'bias')
 
     def __call__(self, x: tf.Tensor) -> tf.Tensor:
-        return _matmul_last(x, self.kernel) + self.bias
-
-
-def _matmul_last(x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
-    """x [..., n] @ kernel [n, m] as one 2-D matmul."""
-    if x.shape.rank == 2:
-        return tf.matmul(x, kernel)
-    shape = tf.shape(x)
-    flat = tf.matmul(tf.reshape(x, [-1, kernel.shape[0]]), kernel)
-    return tf.reshape(flat, tf.concat([shape[:-1], [kernel.shape[1]]], 0))
+        return fused.matmul_last(x, self.kernel) + self.bias
 
 
 class _Attention(tf.Module):
@@ -353,11 +344,11 @@ class EventsRnn(tf.Module):
             projected = x  # the projection happens inside, folded into layer 0's kernel
             weights = [first.kernel, first.bias]
         elif attn is not None:
-            projected = (_matmul_last(x, attn.input_projection.kernel[:n_in])
+            projected = (fused.matmul_last(x, attn.input_projection.kernel[:n_in])
                          + attn.input_projection.bias)
             weights = [first.kernel, first.bias]
         else:
-            projected = _matmul_last(x, first.kernel[:n_in]) + first.bias
+            projected = fused.matmul_last(x, first.kernel[:n_in]) + first.bias
             weights = [first.kernel[n_in:], first.bias]
         inputs = self._time_major(projected)
         for lstm in self.lstms[1:]:
@@ -402,10 +393,10 @@ class EventsRnn(tf.Module):
         n_in = first.input_size
         attn = self.attention
         if attn is not None:
-            projected = (_matmul_last(x, attn.input_projection.kernel[:n_in])
+            projected = (fused.matmul_last(x, attn.input_projection.kernel[:n_in])
                          + attn.input_projection.bias)
         else:
-            projected = _matmul_last(x, first.kernel[:n_in]) + first.bias
+            projected = fused.matmul_last(x, first.kernel[:n_in]) + first.bias
         elems = (self._time_major(projected),)
         if self.residual_connections:
             elems += (self._time_major(x),)
@@ -476,7 +467,7 @@ class EventsRnn(tf.Module):
         attn = self.attention
         n_in = self.lstms[0].input_size
         proj_x = self._time_major(
-            _matmul_last(x, attn.input_projection.kernel[:n_in]) + attn.input_projection.bias)
+            fused.matmul_last(x, attn.input_projection.kernel[:n_in]) + attn.input_projection.bias)
         proj_a = attn.input_projection.kernel[n_in:]
         out_kernel = attn.output_projection.kernel
         top = self.lstms[-1].units
