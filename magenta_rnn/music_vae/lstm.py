@@ -14,8 +14,7 @@ from collections.abc import Sequence
 import tensorflow as tf
 
 from magenta_rnn.rnn import fused
-
-FORGET_BIAS = 1.0
+from magenta_rnn.rnn.fused import FORGET_BIAS  # LSTMBlockCell's default, as the fused loop's
 
 
 def _normal_initializer(stddev: float):

@@ -49,7 +49,8 @@ def _gates_backward(dh, dc, saved, c_prev):
 
 
 @tf.function(jit_compile=True)
-def _attend(q, attn_v, window, features):
+def attend(q, attn_v, window, features):
+    """Σ_i softmax_i(v·tanh(features_i + q)) · window_i, one fused XLA kernel."""
     # Windows are time-major [L, B, size]; the softmax runs over L (axis 0).
     scores = tf.reduce_sum(attn_v * tf.tanh(features + q[None]), axis=-1)
     weights = tf.nn.softmax(scores, axis=0)
@@ -281,7 +282,7 @@ def _forward(spec, inputs, masks, weights, state, feedback=None):
         attn_carry = []
         if attention:
             query = tf.matmul(tf.concat([c, h], 1), query_kernel) + query_bias
-            attns = _attend(query, attn_v, window, features)
+            attns = attend(query, attn_v, window, features)
             y = tf.matmul(tf.concat([h, attns], 1), out_kernel) + out_bias
             feature = tf.matmul(y, attn_w)
             attn_carry = [attns, tf.concat([window[1:], y[None]], 0),

@@ -34,8 +34,7 @@ import numpy as np
 import tensorflow as tf
 
 from magenta_rnn.rnn import fused
-
-FORGET_BIAS = 1.0
+from magenta_rnn.rnn.fused import FORGET_BIAS
 ATTENTION_LAYOUTS = ('first_layer', 'whole_stack')
 
 
@@ -68,14 +67,6 @@ def _lstm_gates(gates: tf.Tensor, c: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
 
 
 @tf.function(jit_compile=True)
-def _attend_forward(y, attn_v, attn_states, features):
-    # Windows are time-major [L, B, size]; the softmax runs over L (axis 0).
-    scores = tf.reduce_sum(attn_v * tf.tanh(features + y[None]), axis=-1)
-    weights = tf.nn.softmax(scores, axis=0)
-    return tf.reduce_sum(weights[:, :, None] * attn_states, axis=0)
-
-
-@tf.function(jit_compile=True)
 def _attend_backward(grad, y, attn_v, attn_states, features):
     # Recomputes the forward pass (cheaper than keeping [B, L, size] activations per step).
     u = tf.tanh(features + y[None])
@@ -94,7 +85,7 @@ def _attend(y, attn_v, attn_states, features):
     """Σ_i softmax_i(v·tanh(features_i + y)) · attn_states_i, one fused XLA kernel each way."""
     def backward(grad):
         return _attend_backward(grad, y, attn_v, attn_states, features)
-    return _attend_forward(y, attn_v, attn_states, features), backward
+    return fused.attend(y, attn_v, attn_states, features), backward
 
 
 @tf.custom_gradient
