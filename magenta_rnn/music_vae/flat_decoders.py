@@ -20,10 +20,6 @@ from magenta_rnn.music_vae import lstm
 LOG_LOSS_EPSILON = 1e-7  # tf.losses.log_loss's default epsilon.
 
 
-def _time_major(x: tf.Tensor) -> tf.Tensor:
-    return tf.transpose(x, [1, 0] + list(range(2, len(x.shape))))
-
-
 class OutputLstmDecoder(tf.Module):
     """LSTM decoder over real-valued outputs [batch, time, output_depth].
 
@@ -101,7 +97,7 @@ class OutputLstmDecoder(tf.Module):
         if self.z_size:
             parts.append(tf.tile(z[tf.newaxis], [num_steps, 1, 1]))
         if self.control_depth:
-            parts.append(_time_major(tf.cast(controls, tf.float32)))
+            parts.append(lstm.time_major(tf.cast(controls, tf.float32)))
         if not parts:
             return tf.zeros([num_steps, batch_size, 0])
         return tf.concat(parts, axis=-1)
@@ -120,7 +116,7 @@ class OutputLstmDecoder(tf.Module):
         num_steps = x_input.shape[1]
         batch_size = tf.shape(x_input)[0]
         flat_states = [t for state in self.initial_state(z, batch_size) for t in state]
-        x_time = _time_major(x_input)
+        x_time = lstm.time_major(x_input)
         aux_time = self._aux(z, controls, batch_size, num_steps)
         zeros = tf.zeros([batch_size, self.projection_depth])
         kernels = [cell.split_kernel() for cell in self.cells]
@@ -132,7 +128,7 @@ class OutputLstmDecoder(tf.Module):
                                                    kernels)
                 return new_flat, projection
             _, outputs = tf.scan(step, (x_time, aux_time), initializer=(flat_states, zeros))
-            return _time_major(outputs)
+            return lstm.time_major(outputs)
 
         coins = tf.random.uniform([num_steps, batch_size]) < sampling_probability
         first_step = tf.range(num_steps) == 0
@@ -153,7 +149,7 @@ class OutputLstmDecoder(tf.Module):
 
         _, outputs = tf.scan(sampled_step, (x_time, aux_time, coins, first_step),
                              initializer=(flat_states, zeros))
-        return _time_major(outputs)
+        return lstm.time_major(outputs)
 
     def reconstruction_loss(self, x_input: tf.Tensor, x_target: tf.Tensor, x_length: tf.Tensor,
                             z: tf.Tensor | None, controls: tf.Tensor | None = None,
@@ -196,7 +192,7 @@ class OutputLstmDecoder(tf.Module):
             return new_flat, self.sample_outputs(projection, temperature)
 
         _, samples = tf.scan(step, aux_time, initializer=(flat_states, previous))
-        return _time_major(samples)
+        return lstm.time_major(samples)
 
 
 class GrooveLstmDecoder(OutputLstmDecoder):

@@ -96,38 +96,12 @@ def input_dropout(x: tf.Tensor, keep_prob: float, training: bool) -> tf.Tensor:
     return tf.nn.dropout(x, rate=1.0 - keep_prob)
 
 
-def _time_major(x: tf.Tensor) -> tf.Tensor:
+def time_major(x: tf.Tensor) -> tf.Tensor:
+    """[batch, time, ...] -> [time, batch, ...]; its own inverse (batch_major)."""
     return tf.transpose(x, [1, 0] + list(range(2, len(x.shape))))
 
 
-def _batch_major(x: tf.Tensor) -> tf.Tensor:
-    return tf.transpose(x, [1, 0] + list(range(2, len(x.shape))))
-
-
-def run_lstm(cell: LstmCell, inputs: tf.Tensor, lengths: tf.Tensor,
-             initial_state: tuple[tf.Tensor, tf.Tensor] | None = None
-             ) -> tuple[tf.Tensor, tuple[tf.Tensor, tf.Tensor]]:
-    """dynamic_rnn semantics: outputs are zero and the state frozen past each length.
-
-    inputs [batch, time, depth]; returns (outputs [batch, time, units], final (c, h)).
-    """
-    num_steps = tf.shape(inputs)[1]
-    batch_size = tf.shape(inputs)[0]
-    state = initial_state if initial_state is not None else cell.zero_state(batch_size)
-    input_kernel, recurrent_kernel = cell.split_kernel()
-    projected = _time_major(cell.project_inputs(inputs, input_kernel))
-    mask = _time_major(tf.sequence_mask(lengths, num_steps, dtype=tf.bool)[:, :, tf.newaxis])
-
-    def step(carry, elems):
-        c, h, _ = carry
-        projected_t, valid = elems
-        output, (new_c, new_h) = cell.step(projected_t, (c, h), recurrent_kernel)
-        return (tf.where(valid, new_c, c), tf.where(valid, new_h, h),
-                tf.where(valid, output, tf.zeros_like(output)))
-
-    cs, hs, outputs = tf.scan(step, (projected, mask),
-                              initializer=(state[0], state[1], tf.zeros_like(state[1])))
-    return _batch_major(outputs), (cs[-1], hs[-1])
+batch_major = time_major
 
 
 class BidirectionalLstmEncoder(tf.Module):
@@ -165,13 +139,13 @@ class BidirectionalLstmEncoder(tf.Module):
 def run_bidirectional_lstm(fw_cell: LstmCell, bw_cell: LstmCell, inputs: tf.Tensor,
                            reversed_inputs: tf.Tensor, lengths: tf.Tensor
                            ) -> tuple[tf.Tensor, tf.Tensor]:
-    """run_lstm of both directions, each in the events RNN's loop with a hand-written
+    """Both directions of an LSTM layer, each in the events RNN's loop with a hand-written
     backward (one weight-gradient matmul over all steps instead of one per step); the
     two loops are independent and run side by side.
 
     `reversed_inputs` is `inputs` reversed within each length. Returns outputs
     [2, batch, time, units] (the backward ones still in reversed order) and final h
-    [2, batch, units], with run_lstm's semantics: zero outputs past each length and the
+    [2, batch, units], with dynamic_rnn's semantics: zero outputs past each length and the
     final state that of step length - 1 (steps past a length are run but never used).
     """
     lengths = tf.cast(lengths, tf.int32)
@@ -181,12 +155,12 @@ def run_bidirectional_lstm(fw_cell: LstmCell, bw_cell: LstmCell, inputs: tf.Tens
     outputs, finals = [], []
     for cell, x in ((fw_cell, inputs), (bw_cell, reversed_inputs)):
         input_kernel, recurrent_kernel = cell.split_kernel()
-        projected = _time_major(cell.project_inputs(x, input_kernel))
+        projected = time_major(cell.project_inputs(x, input_kernel))
         zeros = tf.zeros([tf.shape(x)[0], cell.units])
         spec = fused.StackSpec(units=(cell.units,), input_size=0)
         hs, _ = fused.run_stack(spec, projected, [],
                                 [recurrent_kernel, tf.zeros([4 * cell.units])], [zeros, zeros])
-        outputs.append(_batch_major(hs * mask))
+        outputs.append(batch_major(hs * mask))
         finals.append(tf.where(lengths[:, None] > 0, tf.gather_nd(hs, last), 0.0))
     return tf.stack(outputs), tf.stack(finals)
 
@@ -296,13 +270,13 @@ class CategoricalLstmDecoder(tf.Module):
         batch_size = tf.shape(x_input)[0]
         flat_states = [t for state in self.initial_state(z, batch_size) for t in state]
         kernels = [cell.split_kernel() for cell in self.cells]
-        x_time = _time_major(x_input)
+        x_time = time_major(x_input)
         coins = None
         if not (isinstance(sampling_probability, float) and sampling_probability == 0.0):
             coins = tf.logical_and(tf.random.uniform([num_steps, batch_size]) < sampling_probability,
                                    (tf.range(num_steps) > 0)[:, tf.newaxis])
         if not (training and self.dropout_keep_prob < 1.0):
-            aux_time = _time_major(self._aux_projection(z, controls, num_steps))
+            aux_time = time_major(self._aux_projection(z, controls, num_steps))
             return self._fused_logits(x_time, aux_time, flat_states, kernels, coins)
 
         # With dropout, layer 0's input [previous output, z, controls] is dropped before
@@ -310,7 +284,7 @@ class CategoricalLstmDecoder(tf.Module):
         z_time = tf.zeros([num_steps, batch_size, 0]) if z is None else tf.tile(
             z[tf.newaxis], [num_steps, 1, 1])
         c_time = (tf.zeros([num_steps, batch_size, 0]) if not self.control_depth
-                  else _time_major(tf.cast(controls, tf.float32)))
+                  else time_major(tf.cast(controls, tf.float32)))
         aux_time = tf.concat([z_time, c_time], axis=-1)
         if coins is None:
             coins = tf.zeros([num_steps, batch_size], tf.bool)
@@ -330,7 +304,7 @@ class CategoricalLstmDecoder(tf.Module):
 
         _, logits = tf.scan(step, (x_time, aux_time, coins),
                             initializer=(flat_states, tf.zeros([batch_size, self.output_depth])))
-        return _batch_major(logits)
+        return batch_major(logits)
 
     def _fused_logits(self, x_time, aux_time, flat_states, kernels, coins) -> tf.Tensor:
         """logits() without dropout, in the events RNN's fused loop (rnn.fused: one
@@ -356,7 +330,7 @@ class CategoricalLstmDecoder(tf.Module):
         outputs, _ = fused.run_stack(spec, inputs, [],
                                      [tf.convert_to_tensor(w) for w in weights], flat_states,
                                      feedback)
-        return _batch_major(tf.tensordot(outputs, out_kernel, axes=1) + out_bias)
+        return batch_major(tf.tensordot(outputs, out_kernel, axes=1) + out_bias)
 
     def sample_outputs(self, logits: tf.Tensor, temperature: float | tf.Tensor = 1.0
                        ) -> tf.Tensor:
@@ -369,7 +343,7 @@ class CategoricalLstmDecoder(tf.Module):
                ) -> tf.Tensor:
         """[n, max_length, depth] one-hot samples; steps after an end token are zero."""
         states = self.initial_state(z, n)
-        aux_time = _time_major(self._aux_projection(z, controls, max_length))
+        aux_time = time_major(self._aux_projection(z, controls, max_length))
         previous = (tf.zeros([n, self.output_depth]) if start_inputs is None
                     else tf.cast(start_inputs, tf.float32))
         flat_states = [t for state in states for t in state]
@@ -389,4 +363,4 @@ class CategoricalLstmDecoder(tf.Module):
 
         *_, samples = tf.scan(step, aux_time, initializer=(
             flat_states, previous, tf.zeros([n], tf.bool), tf.zeros([n, self.output_depth])))
-        return _batch_major(samples)
+        return batch_major(samples)
