@@ -344,14 +344,12 @@ def test_encode_makes_a_sequence_example():
 
 
 @pytest.mark.slow
-def test_extraction_and_encoding_match_the_original(shared_data):
+def test_extraction_and_encoding_match_the_original(shared_data, peer):
     """Runs scripts/compare_melody_encoding_with_peer.py on a few Nottingham files."""
     import os
     import subprocess
     import sys
     from pathlib import Path
-    if not os.path.exists('/work/peer_venv/bin/python'):
-        pytest.skip('the original Magenta (peer venv) is not installed')
     root = Path(__file__).resolve().parents[1]
     result = subprocess.run(
         [sys.executable, str(root / 'scripts' / 'compare_melody_encoding_with_peer.py'),

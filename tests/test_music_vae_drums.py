@@ -183,23 +183,13 @@ def test_unknown_pitch_class_name_is_an_error():
 
 
 @pytest.mark.slow
-def test_converter_matches_the_original_on_groove(shared_data, tmp_path):
+def test_converter_matches_the_original_on_groove(peer, groove_train_examples):
     """Exact input/output tensors of 50 Groove train files, against the peer."""
-    import csv
     import os
     import subprocess
     import sys
 
-    from magenta_rnn import records
-    from magenta_rnn.music import midi_io
-
-    if not os.path.exists('/work/peer_venv/bin/python'):
-        pytest.skip('the original Magenta is not installed at /work/peer_venv')
-    groove = shared_data / 'groove'
-    rows = [row for row in csv.DictReader(open(groove / 'info.csv')) if row['split'] == 'train']
-    path = str(tmp_path / 'groove.tfrecord')
-    records.write_records(path, [midi_io.midi_file_to_note_sequence(
-        str(groove / row['midi_filename'])).SerializeToString() for row in rows[:50]])
+    path = groove_train_examples(50)
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     result = subprocess.run(
         [sys.executable, os.path.join(repo, 'scripts', 'compare_music_vae_converter_with_peer.py'),

@@ -254,19 +254,16 @@ def test_generate_flag_errors(tmp_path):
 
 
 @pytest.mark.slow
-def test_trained_model_matches_the_original_on_its_checkpoint(tmp_path):
+def test_trained_model_matches_the_original_on_its_checkpoint(peer, tmp_path):
     """The original trains cat-mel_2bar_small one step; both TrainedModels load that
     checkpoint and must give the same mu, sigma and argmax decodings."""
-    if not os.path.exists('/work/peer_venv/bin/python'):
-        pytest.skip('the original Magenta is not installed at /work/peer_venv')
     examples = str(tmp_path / 'melodies.tfrecord')
     records.write_records(examples, [melody([60 + k, 62, 64, 65, 67, 69, 71], 4)
                                      .SerializeToString() for k in range(6)])
-    peer_train = (f'source /work/peer_venv/peer_env.sh && /work/peer_venv/bin/python -m '
-                  f'magenta.models.music_vae.music_vae_train --config=cat-mel_2bar_small '
-                  f'--run_dir={tmp_path}/peer --examples_path={examples} --num_steps=1 '
-                  f'--hparams=batch_size=4 --cache_dataset=false')
-    subprocess.run(['bash', '-c', peer_train], check=True, capture_output=True, timeout=600)
+    peer.run_peer(['-m', 'magenta.models.music_vae.music_vae_train',
+                   '--config=cat-mel_2bar_small', f'--run_dir={tmp_path}/peer',
+                   f'--examples_path={examples}', '--num_steps=1', '--hparams=batch_size=4',
+                   '--cache_dataset=false'], capture_output=True, timeout=600)
     result = subprocess.run(
         [sys.executable, os.path.join(REPO, 'scripts', 'compare_music_vae_trained_model_with_peer.py'),
          '--config=cat-mel_2bar_small', f'--checkpoint={tmp_path}/peer/train',

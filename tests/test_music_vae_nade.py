@@ -284,22 +284,15 @@ def test_trained_model_samples_nade_drums_and_grooves(tmp_path):
                              'nade_num_hidden=16'),
     ('groovae_2bar_humanize', 'batch_size=8,enc_rnn_size=[32],dec_rnn_size=[32],z_size=8'),
 ])
-def test_train_and_generate_on_groove(shared_data, tmp_path, name, hparams):
+def test_train_and_generate_on_groove(groove_train_examples, tmp_path, name, hparams):
     """music_vae_train for 3 steps on 40 Groove train files, then music_vae_generate."""
-    import csv
     import os
     import subprocess
     import sys
 
-    from magenta_rnn import records
     from magenta_rnn.music import midi_io
 
-    groove_dir = shared_data / 'groove'
-    rows = [row for row in csv.DictReader(open(groove_dir / 'info.csv'))
-            if row['split'] == 'train']
-    examples = str(tmp_path / 'groove.tfrecord')
-    records.write_records(examples, [midi_io.midi_file_to_note_sequence(
-        str(groove_dir / row['midi_filename'])).SerializeToString() for row in rows[:40]])
+    examples = groove_train_examples(40)
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, PYTHONPATH=repo, TF_CPP_MIN_LOG_LEVEL='2')
     run_dir, out = tmp_path / 'run', tmp_path / 'out'
@@ -323,31 +316,20 @@ def test_train_and_generate_on_groove(shared_data, tmp_path, name, hparams):
 
 @pytest.mark.slow
 @pytest.mark.parametrize('name', ['nade-drums_2bar_full', 'groovae_2bar_humanize'])
-def test_trained_model_matches_the_original_on_its_checkpoint(shared_data, tmp_path, name):
+def test_trained_model_matches_the_original_on_its_checkpoint(peer, groove_train_examples,
+                                                             tmp_path, name):
     """The original trains the full-size config 2 steps on 12 Groove files; our
     TrainedModel loads that checkpoint by the original's variable names and gives the
     same mu, sigma and (temperature 1e-6) decodings."""
-    import csv
     import os
     import subprocess
     import sys
 
-    from magenta_rnn import records
-    from magenta_rnn.music import midi_io
-
-    if not os.path.exists('/work/peer_venv/bin/python'):
-        pytest.skip('the original Magenta is not installed at /work/peer_venv')
-    groove_dir = shared_data / 'groove'
-    rows = [row for row in csv.DictReader(open(groove_dir / 'info.csv'))
-            if row['split'] == 'train']
-    examples = str(tmp_path / 'groove.tfrecord')
-    records.write_records(examples, [midi_io.midi_file_to_note_sequence(
-        str(groove_dir / row['midi_filename'])).SerializeToString() for row in rows[:12]])
-    peer_train = (f'source /work/peer_venv/peer_env.sh && /work/peer_venv/bin/python -m '
-                  f'magenta.models.music_vae.music_vae_train --config={name} '
-                  f'--run_dir={tmp_path}/peer --examples_path={examples} --num_steps=2 '
-                  f'--hparams=batch_size=4 --cache_dataset=false')
-    subprocess.run(['bash', '-c', peer_train], check=True, capture_output=True, timeout=900)
+    examples = groove_train_examples(12)
+    peer.run_peer(['-m', 'magenta.models.music_vae.music_vae_train', f'--config={name}',
+                   f'--run_dir={tmp_path}/peer', f'--examples_path={examples}', '--num_steps=2',
+                   '--hparams=batch_size=4', '--cache_dataset=false'],
+                  capture_output=True, timeout=900)
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     result = subprocess.run(
         [sys.executable, os.path.join(repo, 'scripts', 'compare_music_vae_trained_model_with_peer.py'),

@@ -205,14 +205,12 @@ def test_unknown_config():
 
 
 @pytest.mark.slow
-def test_parity_with_the_original_on_real_data(shared_data):
+def test_parity_with_the_original_on_real_data(shared_data, peer):
     """Drum and performance extraction + every encoding match the original Magenta."""
     import os
     import subprocess
     import sys
     from pathlib import Path
-    if not os.path.exists('/work/peer_venv/bin/python'):
-        pytest.skip('the original Magenta (peer venv) is not installed')
     root = Path(__file__).resolve().parents[1]
     result = subprocess.run(
         [sys.executable, str(root / 'scripts' / 'compare_drums_performance_encoding_with_peer.py'),
