@@ -329,6 +329,26 @@ def _row(label: str, ours: dict, theirs: dict, key: str, per_second: bool) -> st
             f'{theirs["load"]:4.1f}/{ours["load"]:4.1f}')
 
 
+def _print_table(title: str, rows: list[str]) -> None:
+    print(f'\n{title}')
+    print(f'{"":<44} {"peer wall":>10} {"ours wall":>10} {"ratio":>8}   {"peer cpu":>10} '
+          f'{"ours cpu":>10} {"ratio":>8}   load peer/ours')
+    for row in rows:
+        print(row)
+
+
+def _run_writing_midi(side: str, args: list[str], log: Path, out: Path, expected: int,
+                      **extra_env: str) -> dict:
+    """_run of a command that writes `expected` MIDI files into `out` (emptied first);
+    exits when it writes fewer."""
+    shutil.rmtree(out, ignore_errors=True)
+    result = _run(side, args, log, **extra_env)
+    written = list(out.glob('*.mid'))
+    if len(written) < expected:
+        sys.exit(f'{side} wrote {len(written)} MIDI files to {out}, not {expected}')
+    return result
+
+
 def _scaled(result: dict, factor: float) -> dict:
     """A peer generation run of N outputs as if it had made N * factor (one after another):
     model loaded -> written scales; process start -> loaded does not."""
@@ -407,14 +427,11 @@ def main() -> None:
             for side, driver, runs, outputs, module, env in drivers:
                 name = side + ('_full_rounds' if env else '')
                 out = work / f'generated_{name}'
-                shutil.rmtree(out, ignore_errors=True)
                 print(f'generating {outputs} outputs: {name}...', flush=True)
-                result = _run(side, ['-c', driver, module, f'--bundle_file={bundle}',
-                                     f'--output_dir={out}', f'--num_outputs={outputs}',
-                                     *bench.generate_args], logs / f'{name}_generate.log', **env)
-                written = list(out.glob('*.mid'))
-                if len(written) < outputs:
-                    sys.exit(f'{name} wrote {len(written)} MIDI files to {out}, not {outputs}')
+                result = _run_writing_midi(
+                    side, ['-c', driver, module, f'--bundle_file={bundle}', f'--output_dir={out}',
+                           f'--num_outputs={outputs}', *bench.generate_args],
+                    logs / f'{name}_generate.log', out, outputs, **env)
                 runs.append(_scaled(result, NUM_GENERATED / outputs))
         scaled = '' if peer_outputs == NUM_GENERATED else f' (peer {peer_outputs}, scaled)'
         steps = [a.split('=')[1] for a in bench.generate_args if a.startswith('--num_steps')][0]
@@ -426,11 +443,8 @@ def main() -> None:
             rows.append(_row('  same, ours sampling every event asked', _best(ours_full),
                              _best(theirs), 'wall', False))
 
-    print(f'\n{args.model}: training hparams {hparams}; generation bundle {bundle.name}')
-    print(f'{"":<44} {"peer wall":>10} {"ours wall":>10} {"ratio":>8}   {"peer cpu":>10} '
-          f'{"ours cpu":>10} {"ratio":>8}   load peer/ours')
-    for row in rows:
-        print(row)
+    _print_table(f'{args.model}: training hparams {hparams}; generation bundle {bundle.name}',
+                 rows)
 
 
 if __name__ == '__main__':

@@ -37,7 +37,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import peer  # noqa: E402  (scripts/peer.py)
-from benchmark_events_rnn import SHARED_DATA, TIMED_COMMAND, _best, _row, _run  # noqa: E402
+from benchmark_events_rnn import (SHARED_DATA, TIMED_COMMAND, _best, _print_table,  # noqa: E402
+                                  _row, _run, _run_writing_midi)
 
 NOTTINGHAM = SHARED_DATA / 'nottingham' / 'MIDI' / 'melody'
 
@@ -217,26 +218,19 @@ def main() -> None:
         for _ in range(args.repeats):
             for side, driver, runs in (('peer', PEER_SAMPLE, theirs), ('ours', OUR_SAMPLE, ours)):
                 out = work / f'sampled_{side}'
-                shutil.rmtree(out, ignore_errors=True)
                 print(f'sampling: {side}...', flush=True)
-                runs.append(_run(side, ['-c', driver, f'--config={CONFIG}',
-                                        f'--checkpoint_file={checkpoint}', '--mode=sample',
-                                        f'--num_outputs={args.num_outputs}', '--log=ERROR',
-                                        f'--output_dir={out}'], logs / f'{side}_sample.log'))
-                written = list(out.glob('*.mid'))
-                if len(written) < args.num_outputs:
-                    sys.exit(f'{side} wrote {len(written)} MIDI files to {out}, '
-                             f'not {args.num_outputs}')
+                runs.append(_run_writing_midi(
+                    side, ['-c', driver, f'--config={CONFIG}', f'--checkpoint_file={checkpoint}',
+                           '--mode=sample', f'--num_outputs={args.num_outputs}', '--log=ERROR',
+                           f'--output_dir={out}'], logs / f'{side}_sample.log', out,
+                    args.num_outputs))
         label = f'sample {args.num_outputs}'
         rows.append(_row(f'{label}, model loaded->written', _best(ours), _best(theirs),
                          'wall', False))
         rows.append(_row(f'{label}, whole command', _best(ours), _best(theirs),
                          'process_wall', False))
 
-    print(f'\n{"":<40} {"peer wall":>10} {"ours wall":>10} {"ratio":>8}   {"peer cpu":>10} '
-          f'{"ours cpu":>10} {"ratio":>8}   load')
-    for row in rows:
-        print(row)
+    _print_table(f'music_vae: {CONFIG}, training batch {args.batch_size}', rows)
 
 
 if __name__ == '__main__':
