@@ -230,6 +230,23 @@ def test_decoder_fused_loop_logits_and_gradients_equal_a_plain_step_loop(monkeyp
         assert np.abs(teacher.numpy() - logits.numpy()).max() > 1e-3
 
 
+@pytest.mark.parametrize('probability', [0.0, 1.0], ids=['teacher_forcing', 'greedy_feedback'])
+def test_decoder_dropout_loop_equals_the_fused_loop_when_nothing_drops(monkeypatch, probability):
+    """The step loop that dropout needs, at a keep probability that in practice keeps
+    every unit, gives the fused loop's logits."""
+    decoder = model_lib.make_decoder('categorical_lstm', tiny_hparams(dec_rnn_size=[4, 5]),
+                                     DEPTH)
+    monkeypatch.setattr(decoder, 'sample_outputs',
+                        lambda logits: tf.one_hot(tf.argmax(logits, -1), DEPTH))
+    x = tf.constant(one_hot_batch(6, batch=3))
+    x_input = tf.pad(x[:, :-1], [(0, 0), (1, 0), (0, 0)])
+    z = tf.random.stateless_normal([3, 3], [7, 8])
+    fused_logits = decoder.logits(x_input, z, None, None, probability, training=True)
+    decoder.dropout_keep_prob = 1.0 - 1e-7
+    loop_logits = decoder.logits(x_input, z, None, None, probability, training=True)
+    np.testing.assert_allclose(loop_logits.numpy(), fused_logits.numpy(), atol=1e-5)
+
+
 def test_loss_pieces_and_beta_annealing():
     hp = tiny_hparams(free_bits=0.5)
     model = model_lib.MusicVAE(hp, DEPTH, DEPTH)

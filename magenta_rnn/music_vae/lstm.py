@@ -286,14 +286,17 @@ class CategoricalLstmDecoder(tf.Module):
         c_time = (tf.zeros([num_steps, batch_size, 0]) if not self.control_depth
                   else time_major(tf.cast(controls, tf.float32)))
         aux_time = tf.concat([z_time, c_time], axis=-1)
-        if coins is None:
+        teacher_forcing = coins is None
+        if teacher_forcing:
             coins = tf.zeros([num_steps, batch_size], tf.bool)
 
         def step(carry, elems):
             flat, previous_logits = carry
             x_t, aux_t, coin = elems
-            sampled = tf.stop_gradient(self.sample_outputs(previous_logits))
-            previous = tf.where(coin[:, tf.newaxis], sampled, x_t)
+            previous = x_t
+            if not teacher_forcing:  # no draws when no step can use them
+                sampled = tf.stop_gradient(self.sample_outputs(previous_logits))
+                previous = tf.where(coin[:, tf.newaxis], sampled, x_t)
             projected = self.cells[0].project_inputs(input_dropout(
                 tf.concat([previous, aux_t], axis=-1), self.dropout_keep_prob, True),
                 kernels[0][0])
