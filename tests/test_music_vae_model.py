@@ -101,18 +101,28 @@ def plain_lstm(cell, inputs, lengths):
     return lstm.batch_major(outputs), (cs[-1], hs[-1])
 
 
+def padded_one_hot_batch(seed: int = 0) -> tuple[tf.Tensor, tf.Tensor]:
+    """One-hot steps, all zero past each length (as the converters pad)."""
+    lengths = np.array([8, 5, 3, 1], np.int32)
+    x = one_hot_batch(seed) * (np.arange(8)[None, :, None] < lengths[:, None, None])
+    return tf.constant(x), tf.constant(lengths)
+
+
 def test_fused_bidirectional_loop_equals_two_separate_loops():
     fw, bw = lstm.LstmCell(DEPTH, 5), lstm.LstmCell(DEPTH, 5)
     for cell in (fw, bw):
         cell.bias.assign(tf.random.normal([20]))
     x = tf.constant(one_hot_batch())
     lengths = tf.constant([8, 5, 3, 1])
+    outputs, final_h = lstm.run_bidirectional_lstm(fw, bw, lstm.time_major(x), lengths)
     reversed_x = tf.reverse_sequence(x, lengths, seq_axis=1, batch_axis=0)
-    outputs, final_h = lstm.run_bidirectional_lstm(fw, bw, x, reversed_x, lengths)
     fw_outputs, (_, fw_h) = plain_lstm(fw, x, lengths)
     bw_outputs, (_, bw_h) = plain_lstm(bw, reversed_x, lengths)
-    np.testing.assert_allclose(outputs[0].numpy(), fw_outputs.numpy(), atol=1e-6)
-    np.testing.assert_allclose(outputs[1].numpy(), bw_outputs.numpy(), atol=1e-6)
+    bw_outputs = tf.reverse_sequence(bw_outputs, lengths, seq_axis=1, batch_axis=0)
+    np.testing.assert_allclose(lstm.batch_major(outputs[0]).numpy(), fw_outputs.numpy(),
+                               atol=1e-6)
+    np.testing.assert_allclose(lstm.batch_major(outputs[1]).numpy(), bw_outputs.numpy(),
+                               atol=1e-6)
     np.testing.assert_allclose(final_h[0].numpy(), fw_h.numpy(), atol=1e-6)
     np.testing.assert_allclose(final_h[1].numpy(), bw_h.numpy(), atol=1e-6)
     # Past its length an output is zero and the final state is the state at length - 1.
@@ -120,30 +130,42 @@ def test_fused_bidirectional_loop_equals_two_separate_loops():
     np.testing.assert_allclose(fw_h.numpy()[2], fw_outputs.numpy()[2, 2], atol=1e-6)
 
 
-def _reference_bidirectional(fw, bw, x, reversed_x, lengths):
+def _reference_bidirectional(fw, bw, x_time, lengths, one_hot_width=0):
     """The plainest encoder loop: one plain_lstm per direction (any faster loop must match it)."""
+    del one_hot_width  # the plain loop multiplies every input column
+    x = lstm.batch_major(x_time)
     fw_outputs, (_, fw_h) = plain_lstm(fw, x, lengths)
-    bw_outputs, (_, bw_h) = plain_lstm(bw, reversed_x, lengths)
-    return tf.stack([fw_outputs, bw_outputs]), tf.stack([fw_h, bw_h])
+    bw_outputs, (_, bw_h) = plain_lstm(
+        bw, tf.reverse_sequence(x, lengths, seq_axis=1, batch_axis=0), lengths)
+    bw_outputs = tf.reverse_sequence(bw_outputs, lengths, seq_axis=1, batch_axis=0)
+    return (tf.stack([lstm.time_major(fw_outputs), lstm.time_major(bw_outputs)]),
+            tf.stack([fw_h, bw_h]))
 
 
-def test_fused_loop_gradients_equal_two_separate_loops():
+@pytest.mark.parametrize('one_hot_width', [0, DEPTH - 2, DEPTH],
+                         ids=['dense', 'one_hot_block_then_dense', 'one_hot'])
+def test_fused_loop_gradients_equal_two_separate_loops(one_hot_width):
+    tf.random.set_seed(1)
     fw, bw = lstm.LstmCell(DEPTH, 5), lstm.LstmCell(DEPTH, 5)
     for cell in (fw, bw):
         cell.bias.assign(tf.random.normal([20]))
-    x = tf.constant(one_hot_batch(3))
-    lengths = tf.constant([8, 5, 3, 1])
-    reversed_x = tf.reverse_sequence(x, lengths, seq_axis=1, batch_axis=0)
-    weights = tf.random.normal([2, 4, 8, 5])
+    x, lengths = padded_one_hot_batch(3)
+    if one_hot_width < DEPTH:  # dense columns after the one-hot block (if any)
+        block = tf.one_hot(tf.argmax(x[..., :one_hot_width or 1], -1), one_hot_width)
+        valid = tf.reduce_max(x, -1, keepdims=True)
+        dense = tf.random.stateless_normal([4, 8, DEPTH - one_hot_width], [5, 6])
+        x = tf.concat([block, dense], -1) * valid
+    weights = tf.random.normal([2, 8, 4, 5])
     variables = [fw.kernel, fw.bias, bw.kernel, bw.bias]
 
     def loss_and_grads(run):
+        x_time = lstm.time_major(x)
         with tf.GradientTape() as tape:
-            tape.watch(x)
-            outputs, final_h = run(fw, bw, x, reversed_x, lengths)
+            tape.watch(x_time)
+            outputs, final_h = run(fw, bw, x_time, lengths, one_hot_width)
             # Both the per-step outputs and the final states feed the loss.
             loss = tf.reduce_sum(outputs * weights) + tf.reduce_sum(tf.square(final_h))
-        return loss, tape.gradient(loss, variables + [x])
+        return loss, tape.gradient(loss, variables + [x_time])
 
     loss, grads = loss_and_grads(lstm.run_bidirectional_lstm)
     expected_loss, expected_grads = loss_and_grads(_reference_bidirectional)
@@ -152,11 +174,12 @@ def test_fused_loop_gradients_equal_two_separate_loops():
         np.testing.assert_allclose(grad.numpy(), expected.numpy(), rtol=1e-4, atol=1e-6)
 
 
-def test_model_loss_and_gradients_equal_those_with_the_plainest_encoder(monkeypatch):
+@pytest.mark.parametrize('one_hot_input_width', [0, DEPTH], ids=['dense', 'one_hot'])
+def test_model_loss_and_gradients_equal_those_with_the_plainest_encoder(monkeypatch,
+                                                                         one_hot_input_width):
     hp = tiny_hparams(enc_rnn_size=[5, 4], sampling_schedule='constant', sampling_rate=0.0)
-    model = model_lib.MusicVAE(hp, DEPTH, DEPTH)
-    x = one_hot_batch(4)
-    lengths = np.array([8, 6, 3, 2], np.int32)
+    model = model_lib.MusicVAE(hp, DEPTH, DEPTH, one_hot_input_width=one_hot_input_width)
+    x, lengths = padded_one_hot_batch(4)
     step = tf.constant(100, tf.int64)
 
     def loss_and_grads():
@@ -171,6 +194,18 @@ def test_model_loss_and_gradients_equal_those_with_the_plainest_encoder(monkeypa
     assert float(loss) == pytest.approx(float(expected_loss), rel=1e-5)
     for grad, expected in zip(grads, expected_grads):
         np.testing.assert_allclose(grad.numpy(), expected.numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_melody_drum_and_trio_converters_declare_their_one_hot_inputs():
+    from magenta_rnn.music_vae import data, trio  # noqa: PLC0415
+    assert data.OneHotMelodyConverter().one_hot_input_width == 90
+    assert data.DrumsConverter().one_hot_input_width == 512
+    assert data.DrumsConverter(roll_input=True).one_hot_input_width == 0
+    assert trio.TrioConverter().one_hot_input_width == 90
+    for name in ('cat-mel_2bar_small', 'cat-drums_2bar_small'):
+        config = configs.load_config(name)
+        vae = model_lib.build_model(config, config.make_data_converter())
+        assert vae.encoder.one_hot_width == config.make_data_converter().one_hot_input_width
 
 
 def _plain_decoder_logits(decoder, x_input, z, coins):

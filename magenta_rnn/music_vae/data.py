@@ -178,8 +178,10 @@ class BaseNoteSequenceConverter:
 
     def __init__(self, input_depth: int, output_depth: int, control_depth: int = 0,
                  end_token: int | None = None, max_tensors_per_notesequence: int | None = None,
-                 presplit_on_time_changes: bool = True, length_shape: tuple = ()):
+                 presplit_on_time_changes: bool = True, length_shape: tuple = (),
+                 one_hot_input_width: int = 0):
         self._input_depth = input_depth
+        self._one_hot_input_width = one_hot_input_width
         self._output_depth = output_depth
         self._control_depth = control_depth
         self._end_token = end_token
@@ -209,6 +211,12 @@ class BaseNoteSequenceConverter:
     @property
     def input_depth(self) -> int:
         return self._input_depth
+
+    @property
+    def one_hot_input_width(self) -> int:
+        """How many of the inputs' first columns form one one-hot block (all zero on
+        padded steps); 0 when they do not."""
+        return self._one_hot_input_width
 
     @property
     def output_depth(self) -> int:
@@ -289,7 +297,8 @@ class OneHotMelodyConverter(BaseNoteSequenceConverter):
         super().__init__(input_depth=depth, output_depth=depth,
                          end_token=num_classes if add_end_token else None,
                          max_tensors_per_notesequence=max_tensors_per_notesequence,
-                         presplit_on_time_changes=presplit_on_time_changes)
+                         presplit_on_time_changes=presplit_on_time_changes,
+                         one_hot_input_width=depth)
 
     @property
     def melody_encoding(self) -> MelodyOneHotEncoding:
@@ -423,7 +432,8 @@ class DrumsConverter(BaseNoteSequenceConverter):
         super().__init__(input_depth=input_depth, output_depth=output_depth,
                          end_token=output_depth - 1 if add_end_token else None,
                          max_tensors_per_notesequence=max_tensors_per_notesequence,
-                         presplit_on_time_changes=presplit_on_time_changes)
+                         presplit_on_time_changes=presplit_on_time_changes,
+                         one_hot_input_width=0 if roll_input else one_hot_depth)
 
     @property
     def pitch_classes(self) -> list[list[int]]:

@@ -105,12 +105,17 @@ batch_major = time_major
 
 
 class BidirectionalLstmEncoder(tf.Module):
-    """stack_bidirectional_dynamic_rnn; the encoding is [final h fw, final h bw] of the last layer."""
+    """stack_bidirectional_dynamic_rnn; the encoding is [final h fw, final h bw] of the last layer.
+
+    one_hot_width: the inputs' first columns are one one-hot block (zero on padded steps),
+    so layer 0 reads kernel rows there instead of multiplying (not with input dropout).
+    """
 
     def __init__(self, input_size: int, layer_sizes: Sequence[int], dropout_keep_prob: float = 1.0,
-                 name: str = 'encoder'):
+                 one_hot_width: int = 0, name: str = 'encoder'):
         super().__init__(name=name)
         self.dropout_keep_prob = dropout_keep_prob
+        self.one_hot_width = one_hot_width
         self.fw_cells: list[LstmCell] = []
         self.bw_cells: list[LstmCell] = []
         size = input_size
@@ -123,45 +128,55 @@ class BidirectionalLstmEncoder(tf.Module):
 
     def __call__(self, sequence: tf.Tensor, lengths: tf.Tensor, training: bool = False) -> tf.Tensor:
         lengths = tf.cast(lengths, tf.int32)
-        layer_input = sequence
+        dropping = training and self.dropout_keep_prob < 1.0
+        layer_input = time_major(sequence)
         final_h = None
-        for fw_cell, bw_cell in zip(self.fw_cells, self.bw_cells):
-            dropped = input_dropout(layer_input, self.dropout_keep_prob, training)
-            reversed_input = tf.reverse_sequence(dropped, lengths, seq_axis=1, batch_axis=0)
-            outputs, final_h = run_bidirectional_lstm(fw_cell, bw_cell, dropped,
-                                                      reversed_input, lengths)
-            fw_outputs, bw_outputs = outputs[0], outputs[1]
-            bw_outputs = tf.reverse_sequence(bw_outputs, lengths, seq_axis=1, batch_axis=0)
-            layer_input = tf.concat([fw_outputs, bw_outputs], axis=-1)
+        for layer, (fw_cell, bw_cell) in enumerate(zip(self.fw_cells, self.bw_cells)):
+            width = self.one_hot_width if layer == 0 and not dropping else 0
+            outputs, final_h = run_bidirectional_lstm(
+                fw_cell, bw_cell, input_dropout(layer_input, self.dropout_keep_prob, training),
+                lengths, width)
+            layer_input = tf.concat([outputs[0], outputs[1]], axis=-1)
         return tf.concat([final_h[0], final_h[1]], axis=-1)
 
 
 def run_bidirectional_lstm(fw_cell: LstmCell, bw_cell: LstmCell, inputs: tf.Tensor,
-                           reversed_inputs: tf.Tensor, lengths: tf.Tensor
+                           lengths: tf.Tensor, one_hot_width: int = 0
                            ) -> tuple[tf.Tensor, tf.Tensor]:
-    """Both directions of an LSTM layer, each in the events RNN's loop with a hand-written
-    backward (one weight-gradient matmul over all steps instead of one per step); the
-    two loops are independent and run side by side.
+    """Both directions of an LSTM layer over time-major inputs [time, batch, n], each in the
+    events RNN's loop with a hand-written backward (one weight-gradient matmul over all
+    steps instead of one per step); the two loops are independent and run side by side.
 
-    `reversed_inputs` is `inputs` reversed within each length. Returns outputs
-    [2, batch, time, units] (the backward ones still in reversed order) and final h
-    [2, batch, units], with dynamic_rnn's semantics: zero outputs past each length and the
-    final state that of step length - 1 (steps past a length are run but never used).
+    The backward direction reads each sequence reversed within its length. Returns
+    outputs [2, time, batch, units] (both in input order) and final h [2, batch, units],
+    with dynamic_rnn's semantics: zero outputs past each length and the final state that
+    of step length - 1 (steps past a length are run but never used). one_hot_width: as
+    fused.project_layer_input.
     """
     lengths = tf.cast(lengths, tf.int32)
-    num_steps = tf.shape(inputs)[1]
+    num_steps = tf.shape(inputs)[0]
     mask = tf.transpose(tf.sequence_mask(lengths, num_steps, dtype=tf.float32))[:, :, None]
-    last = tf.stack([tf.maximum(lengths - 1, 0), tf.range(tf.shape(inputs)[0])], axis=1)
+    last = tf.stack([tf.maximum(lengths - 1, 0), tf.range(tf.shape(inputs)[1])], axis=1)
+
+    def reverse(x):
+        return tf.reverse_sequence(x, lengths, seq_axis=0, batch_axis=1)
+
+    rows = fused.one_hot_rows(one_hot_width, inputs) if one_hot_width else None
     outputs, finals = [], []
-    for cell, x in ((fw_cell, inputs), (bw_cell, reversed_inputs)):
-        input_kernel, recurrent_kernel = cell.split_kernel()
-        projected = time_major(cell.project_inputs(x, input_kernel))
-        zeros = tf.zeros([tf.shape(x)[0], cell.units])
+    for cell, backward in ((fw_cell, False), (bw_cell, True)):
+        x, x_rows = inputs, rows
+        if backward:
+            x, x_rows = reverse(x), None if rows is None else reverse(rows)
+        projected, recurrent_kernel = fused.project_layer_input(
+            x, tf.convert_to_tensor(cell.kernel), tf.convert_to_tensor(cell.bias),
+            cell.input_size, one_hot_width, x_rows)
+        zeros = tf.zeros([tf.shape(x)[1], cell.units])
         spec = fused.StackSpec(units=(cell.units,), input_size=0)
         hs, _ = fused.run_stack(spec, projected, [],
                                 [recurrent_kernel, tf.zeros([4 * cell.units])], [zeros, zeros])
-        outputs.append(batch_major(hs * mask))
         finals.append(tf.where(lengths[:, None] > 0, tf.gather_nd(hs, last), 0.0))
+        hs = hs * mask
+        outputs.append(reverse(hs) if backward else hs)
     return tf.stack(outputs), tf.stack(finals)
 
 

@@ -29,7 +29,7 @@ class MusicVAE(tf.Module):
     def __init__(self, hparams: HParams, input_depth: int, output_depth: int,
                  control_depth: int = 0, encoder: str = 'bidirectional_lstm',
                  decoder: str = 'categorical_lstm', name: str = 'music_vae',
-                 decoder_spec: dict | None = None):
+                 decoder_spec: dict | None = None, one_hot_input_width: int = 0):
         super().__init__(name=name)
         if encoder not in SUPPORTED_ENCODERS:
             raise ValueError(f'encoder type {encoder!r} is not supported yet '
@@ -44,7 +44,8 @@ class MusicVAE(tf.Module):
         z_size = hparams.z_size
         with self.name_scope:
             self.encoder = lstm.BidirectionalLstmEncoder(
-                input_depth + control_depth, hparams.enc_rnn_size, hparams.dropout_keep_prob)
+                input_depth + control_depth, hparams.enc_rnn_size, hparams.dropout_keep_prob,
+                one_hot_input_width)
             self.mu = lstm.Dense(self.encoder.output_depth, z_size,
                                  lstm._normal_initializer(0.001), name='mu')
             self.sigma = lstm.Dense(self.encoder.output_depth, z_size,
@@ -247,4 +248,5 @@ def build_model(config, converter) -> MusicVAE:
     """The model a MusicVaeConfig describes, sized by its converter."""
     return MusicVAE(config.hparams, converter.input_depth, converter.output_depth,
                     converter.control_depth, encoder=config.encoder.get('type'),
-                    decoder=config.decoder.get('type'), decoder_spec=config.decoder)
+                    decoder=config.decoder.get('type'), decoder_spec=config.decoder,
+                    one_hot_input_width=converter.one_hot_input_width)

@@ -76,7 +76,8 @@ class TrioConverter(data.BaseNoteSequenceConverter):
         super().__init__(input_depth=depth, output_depth=depth,
                          control_depth=self._melody_converter.control_depth,
                          end_token=None, presplit_on_time_changes=True,
-                         max_tensors_per_notesequence=max_tensors_per_notesequence)
+                         max_tensors_per_notesequence=max_tensors_per_notesequence,
+                         one_hot_input_width=self._split_output_depths[0])
 
     @property
     def split_output_depths(self) -> tuple[int, int, int]:

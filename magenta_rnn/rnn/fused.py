@@ -144,17 +144,16 @@ def matmul_last(x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
     return tf.reshape(flat, tf.concat([shape[:-1], [kernel.shape[1]]], 0))
 
 
-def _one_hot_rows(spec: StackSpec, x: tf.Tensor) -> tf.Tensor:
-    """[T, B] index of each step's hot column in x's one-hot block; one_hot_width (an
-    all-zero row of the kernels _project_raw reads) where the block is all zero."""
-    hot = x[..., :spec.one_hot_width]
-    return tf.where(tf.reduce_max(hot, -1) > 0, tf.argmax(hot, -1, output_type=tf.int32),
-                    spec.one_hot_width)
+def one_hot_rows(width: int, x: tf.Tensor) -> tf.Tensor:
+    """The index of each step's hot column in x's first `width` columns (one one-hot
+    block); `width` (an all-zero row of the kernels _project_raw reads) where the block is
+    all zero, as on padded steps."""
+    hot = x[..., :width]
+    return tf.where(tf.reduce_max(hot, -1) > 0, tf.argmax(hot, -1, output_type=tf.int32), width)
 
 
-def _project_raw(spec: StackSpec, x: tf.Tensor, rows: tf.Tensor | None, kernel: tf.Tensor):
+def _project_raw(width: int, x: tf.Tensor, rows: tf.Tensor | None, kernel: tf.Tensor):
     """x @ kernel for raw inputs [T, B, n]; with a one-hot block, a row gather there."""
-    width = spec.one_hot_width
     if not width:
         return matmul_last(x, kernel)
     padded = tf.concat([kernel[:width], tf.zeros_like(kernel[:1])], 0)
@@ -164,15 +163,59 @@ def _project_raw(spec: StackSpec, x: tf.Tensor, rows: tf.Tensor | None, kernel: 
     return result
 
 
-def _raw_tn(spec: StackSpec, x: tf.Tensor, rows: tf.Tensor | None, d: tf.Tensor):
+def _hot_sums(width: int, rows: tf.Tensor, d: tf.Tensor) -> tf.Tensor:
+    """[width + 1, m]: the rows of d [T, B, m] summed per hot column (last: all-zero steps)."""
+    return tf.math.unsorted_segment_sum(_flat(d), tf.reshape(rows, [-1]), width + 1)
+
+
+def _raw_tn(width: int, x: tf.Tensor, rows: tf.Tensor | None, d: tf.Tensor,
+            hot_sums: tf.Tensor | None = None):
     """Σ over steps of x^T d for raw inputs (the gradient of _project_raw's kernel)."""
-    width = spec.one_hot_width
     if not width:
         return _matmul_tn(x, d)
-    hot = tf.math.unsorted_segment_sum(_flat(d), tf.reshape(rows, [-1]), width + 1)[:width]
+    if hot_sums is None:
+        hot_sums = _hot_sums(width, rows, d)
+    hot = hot_sums[:width]
     if width < x.shape[-1]:
         hot = tf.concat([hot, _matmul_tn(x[..., width:], d)], 0)
     return hot
+
+
+def project_layer_input(x: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor, input_size: int,
+                        one_hot_width: int = 0, rows: tf.Tensor | None = None
+                        ) -> tuple[tf.Tensor, tf.Tensor]:
+    """(x @ kernel[:input_size] + bias, kernel[input_size:]) for time-major x [T, B, n]:
+    run_stack's layer-0 inputs and h rows without attention.
+
+    The kernel's gradient is built as one tensor (no zero-padded gradient per slice).
+    With one_hot_width, x's first columns are one one-hot block, all zero on padded steps,
+    whose hot column per step is `rows` (one_hot_rows): the projection reads kernel rows
+    there, and their gradient and the bias's are sums of d per hot column instead of
+    [T*B]-long products.
+    """
+    width = one_hot_width
+
+    @tf.custom_gradient
+    def project(x, kernel, bias):
+        kernel_x, kernel_h = kernel[:input_size], kernel[input_size:]
+        pre = _project_raw(width, x, rows, kernel_x) + bias
+
+        def grad(d_pre, d_kernel_h):
+            if d_kernel_h is None:
+                d_kernel_h = tf.zeros_like(kernel_h)
+            if width:
+                sums = _hot_sums(width, rows, d_pre)
+                d_bias = tf.reduce_sum(sums, 0)
+                d_kernel_x = _raw_tn(width, x, rows, d_pre, sums)
+            else:
+                d_bias = tf.reduce_sum(_flat(d_pre), 0)
+                d_kernel_x = _matmul_tn(x, d_pre)
+            d_x = matmul_last(d_pre, tf.transpose(kernel_x))  # pruned where x is data
+            return d_x, tf.concat([d_kernel_x, d_kernel_h], 0), d_bias
+
+        return (pre, kernel_h), grad
+
+    return project(x, kernel, bias)
 
 
 def _previous(init, sequence):
@@ -237,8 +280,9 @@ def _forward(spec, inputs, masks, weights, state, feedback=None):
     if spec.fold_projection:
         proj_x, proj_bias = attn_weights[7:]
         kernel_x, kernel_h = layers[0][0][:spec.input_size], layers[0][0][spec.input_size:]
-        rows = _one_hot_rows(spec, inputs) if spec.one_hot_width else None
-        inputs_pre = (_project_raw(spec, inputs, rows, tf.matmul(proj_x, kernel_x))
+        rows = one_hot_rows(spec.one_hot_width, inputs) if spec.one_hot_width else None
+        inputs_pre = (_project_raw(spec.one_hot_width, inputs, rows,
+                                   tf.matmul(proj_x, kernel_x))
                       + tf.matmul(proj_bias[None], kernel_x)[0] + layers[0][1])
         attns_h_kernel = tf.concat([tf.matmul(proj_a, kernel_x), kernel_h], 0)
 
@@ -415,7 +459,7 @@ def _backward(spec, inputs, masks, weights, state, saved, d_outputs, d_final, fe
         # d pre-activations through x @ (P_x K_x) + b_P K_x + attns_prev @ (P_a K_x): the
         # [n, 4u] sums over all steps first, the small products with K_x^T and P^T after.
         proj_x, proj_bias = attn_weights[7:]
-        d_pre_x = _raw_tn(spec, inputs, saved['rows'], d_pre[0])
+        d_pre_x = _raw_tn(spec.one_hot_width, inputs, saved['rows'], d_pre[0])
         d_pre_a = _matmul_tn(attns_prev, d_pre[0])
         d_bias0 = tf.reduce_sum(_flat(d_pre[0]), 0)
         d_kernel_x = (tf.matmul(proj_x, d_pre_x, transpose_a=True)
