@@ -226,7 +226,8 @@ def _plain_decoder_logits(decoder, x_input, z, coins):
     return tf.stack(logits_steps, axis=1)
 
 
-@pytest.mark.parametrize('sampled', [False, True], ids=['teacher_forcing', 'greedy_feedback'])
+@pytest.mark.parametrize('sampled', [False, True, 'mixed'],
+                         ids=['teacher_forcing', 'greedy_feedback', 'feedback_at_some_steps'])
 def test_decoder_fused_loop_logits_and_gradients_equal_a_plain_step_loop(monkeypatch, sampled):
     decoder = model_lib.make_decoder('categorical_lstm', tiny_hparams(dec_rnn_size=[4, 5]),
                                      DEPTH)
@@ -249,8 +250,12 @@ def test_decoder_fused_loop_logits_and_gradients_equal_a_plain_step_loop(monkeyp
         return logits, tape.gradient(loss, list(decoder.trainable_variables) + [z])
 
     probability = 1.0 if sampled else 0.0
-    if sampled:  # logits() draws its coins from uniform < probability: all True after t = 0
+    if sampled is True:  # logits() draws its coins from uniform < probability: all True after t = 0
         coins = tf.broadcast_to((tf.range(8) > 0)[:, None], [8, 3])
+    elif sampled == 'mixed':  # steps 2, 5 and 6 without any coin, the others with some
+        coins = coins & (tf.constant([0, 1, 0, 1, 1, 0, 0, 1]) > 0)[:, None]
+        assert 0 < int(tf.reduce_sum(tf.cast(coins, tf.int32))) < 15
+        monkeypatch.setattr(decoder, '_coins', lambda *args: coins)
     logits, grads = loss_and_grads(lambda: decoder.logits(x_input, z, None, None, probability,
                                                           training=True))
     expected, expected_grads = loss_and_grads(

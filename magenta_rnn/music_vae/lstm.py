@@ -288,8 +288,7 @@ class CategoricalLstmDecoder(tf.Module):
         x_time = time_major(x_input)
         coins = None
         if not (isinstance(sampling_probability, float) and sampling_probability == 0.0):
-            coins = tf.logical_and(tf.random.uniform([num_steps, batch_size]) < sampling_probability,
-                                   (tf.range(num_steps) > 0)[:, tf.newaxis])
+            coins = self._coins(sampling_probability, num_steps, batch_size)
         if not (training and self.dropout_keep_prob < 1.0):
             aux_time = time_major(self._aux_projection(z, controls, num_steps))
             return self._fused_logits(x_time, aux_time, flat_states, kernels, coins)
@@ -323,6 +322,13 @@ class CategoricalLstmDecoder(tf.Module):
         _, logits = tf.scan(step, (x_time, aux_time, coins),
                             initializer=(flat_states, tf.zeros([batch_size, self.output_depth])))
         return batch_major(logits)
+
+    @staticmethod
+    def _coins(sampling_probability: float | tf.Tensor, num_steps: int, batch_size
+               ) -> tf.Tensor:
+        """[time, batch]: where scheduled sampling feeds back a sample (never at step 0)."""
+        return tf.logical_and(tf.random.uniform([num_steps, batch_size]) < sampling_probability,
+                              (tf.range(num_steps) > 0)[:, tf.newaxis])
 
     def _fused_logits(self, x_time, aux_time, flat_states, kernels, coins) -> tf.Tensor:
         """logits() without dropout, in the events RNN's fused loop (rnn.fused: one

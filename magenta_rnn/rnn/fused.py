@@ -312,10 +312,16 @@ def _forward(spec, inputs, masks, weights, state, feedback=None):
         else:
             pre = inputs[t] + tf.matmul(carry[1], layers[0][0])
             if feedback is not None:
-                top_h = carry[2 * count - 1]
-                sampled = feedback.sample(tf.matmul(top_h, feedback.out_kernel)
-                                          + feedback.out_bias)
-                fed = tf.where(feedback.coins[t][:, None], sampled, feedback.truth[t])
+                top_h, coins, truth = carry[2 * count - 1], feedback.coins[t], feedback.truth[t]
+
+                def sampled_where_coins():
+                    sampled = feedback.sample(tf.matmul(top_h, feedback.out_kernel)
+                                              + feedback.out_bias)
+                    return tf.where(coins[:, None], sampled, truth)
+
+                # A step without coins does not wait for the previous step's top layer, so
+                # layer 0 runs ahead of the layers above as without feedback.
+                fed = tf.cond(tf.reduce_any(coins), sampled_where_coins, lambda: truth)
                 pre += tf.matmul(fed, weights[-1])
                 extra_arrays = [extra_arrays[0].write(t, fed)]
         c, h, acts = _gates_forward(pre, c_prev)
