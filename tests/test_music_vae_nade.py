@@ -220,6 +220,30 @@ def test_model_loss_with_the_nade_decoder_under_scheduled_sampling():
     assert {'metrics/recall', 'metrics/precision'} <= set(results)
 
 
+def test_reconstruction_loglik_of_nade_and_groove_decoders(tmp_path):
+    """Per step, teacher-forced from z = mu: NADE's is minus its step loss (the NADE's
+    log-likelihood); GrooVAE's is the Bernoulli log-likelihood of the hits, minus the
+    hits part of its loss."""
+    for name, hparams in [('nade-drums_2bar_full', TINY),
+                          ('groovae_2bar_humanize', TINY.replace(',nade_num_hidden=5', ''))]:
+        config = configs.load_config(name, hparams)
+        tf.random.set_seed(3)
+        vae = model_lib.build_model(config, config.make_data_converter())
+        prefix = tf.train.Checkpoint(model=vae).write(str(tmp_path / name / 'model.ckpt-0'))
+        model = trained_model.TrainedModel(config, batch_size=2, checkpoint_dir_or_path=prefix)
+        (loglik,) = model.reconstruction_loglik([beat(4)])
+        assert loglik.shape == (32,) and np.all(loglik < 0)
+        tensors = model.extract_examples([beat(4)])
+        _, mu, _ = model.encode_tensors(tensors.inputs, tensors.lengths)
+        target = tf.constant(np.asarray(tensors.outputs, np.float32))
+        decoder = model.model.decoder
+        rnn_output = decoder.rnn_outputs(tf.pad(target[:, :-1], [(0, 0), (1, 0), (0, 0)]),
+                                         tf.constant(mu))
+        step_loss, metrics = decoder.step_loss(target, rnn_output)
+        expected = -(metrics['metrics/hits_loss'] if name.startswith('groovae') else step_loss)
+        np.testing.assert_allclose(loglik, expected.numpy()[0], rtol=1e-4, atol=1e-4)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize('name,hparams', [
     ('nade-drums_2bar_full', TINY),

@@ -236,6 +236,14 @@ class GrooveLstmDecoder(OutputLstmDecoder):
             'metrics/offsets_loss': offsets_loss,
         }
 
+    def step_log_likelihood(self, x_target: tf.Tensor, rnn_output: tf.Tensor) -> tf.Tensor:
+        """Bernoulli log-likelihood [...] of each step's target hits (velocities and
+        offsets are regressed, not modelled as distributions)."""
+        target_hits = tf.split(x_target, 3, axis=-1)[0]
+        hit_logits = tf.split(rnn_output, 3, axis=-1)[0]
+        return -tf.reduce_sum(tf.nn.sigmoid_cross_entropy_with_logits(
+            labels=target_hits, logits=hit_logits), axis=-1)
+
     def sample_outputs(self, rnn_output, temperature):
         hit_logits, velocities, offsets = tf.split(rnn_output, 3, axis=-1)
         if temperature is None:

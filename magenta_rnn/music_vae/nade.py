@@ -126,6 +126,12 @@ class MultiLabelRnnNadeDecoder(OutputLstmDecoder):
             'metrics/predicted_positives': tf.reduce_sum(tf.cast(predicted, tf.float32), -1),
         }
 
+    def step_log_likelihood(self, x_target: tf.Tensor, rnn_output: tf.Tensor) -> tf.Tensor:
+        """log p(x_t) [...] of multi-hot targets under each step's NADE."""
+        b_enc, b_dec = self._biases(rnn_output)
+        log_p, _ = self.nade.log_prob(x_target, b_enc, b_dec)
+        return log_p
+
     def reconstruction_loss(self, *args, **kwargs):
         r_loss, metrics = super().reconstruction_loss(*args, **kwargs)
         tp = metrics.pop('metrics/true_positives')

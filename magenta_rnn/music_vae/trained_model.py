@@ -135,6 +135,7 @@ class TrainedModel:
         self._decode_fns: dict[int, Any] = {}
         self._numpy_sampler: numpy_sampler.NumpyDecoderSampler | None = None
         self._log_prob_fn = tf.function(self._teacher_forced_log_probs)
+        self._step_loglik_fn = tf.function(self._teacher_forced_step_logliks)
 
     # -- loading --------------------------------------------------------------------
 
@@ -422,20 +423,31 @@ class TrainedModel:
         if not hasattr(self._model.decoder, 'logits'):
             # NADE and GrooVAE outputs are not one categorical per step.
             raise NotImplementedError(
-                f'reconstruction log-likelihoods need a categorical decoder; '
-                f'{type(self._model.decoder).__name__} has none')
+                f'reconstruction log-softmaxes need a categorical decoder; '
+                f'{type(self._model.decoder).__name__} has none (reconstruction_loglik '
+                f'gives its per-step log-likelihoods)')
         x_input = tf.pad(outputs[:, :num_steps - 1], [(0, 0), (1, 0), (0, 0)])
         logits = self._model.decoder.logits(x_input, z, lengths)
         return hierarchical.log_softmax(self._model.decoder, logits)
 
-    def reconstruction_log_probs(self, input_tensors: Sequence[np.ndarray],
-                                 output_tensors: Sequence[np.ndarray], lengths: Sequence[int],
-                                 use_mean: bool = True) -> np.ndarray:
-        """Teacher-forced log-softmax of the decoder [n, max_length, output_depth].
+    def _teacher_forced_step_logliks(self, inputs, outputs, lengths, z):
+        """[batch, time] log p(x_t | x_<t, z) of the true outputs."""
+        decoder = self._model.decoder
+        if hasattr(decoder, 'logits'):
+            log_probs = self._teacher_forced_log_probs(inputs, outputs, lengths, z)
+            return tf.reduce_sum(log_probs * outputs, axis=-1)
+        if not hasattr(decoder, 'step_log_likelihood'):
+            raise NotImplementedError(
+                f'{type(decoder).__name__} has no reconstruction log-likelihood')
+        num_steps = outputs.shape[1]
+        x_input = tf.pad(outputs[:, :num_steps - 1], [(0, 0), (1, 0), (0, 0)])
+        return decoder.step_log_likelihood(outputs, decoder.rnn_outputs(x_input, z))
 
-        The decoder is conditioned on mu (use_mean) or on a z drawn from the
-        posterior, and fed the true previous outputs.
-        """
+    def _teacher_forced(self, function, input_tensors: Sequence[np.ndarray],
+                        output_tensors: Sequence[np.ndarray], lengths: Sequence[int],
+                        use_mean: bool) -> np.ndarray:
+        """function(inputs, outputs, lengths, z) over batches of the given tensors, with z
+        the posterior's mean (use_mean) or a draw from it; results stacked, padding cut."""
         z, mu, _ = self.encode_tensors(input_tensors, lengths)
         latent = mu if use_mean else z
         n = len(input_tensors)
@@ -447,16 +459,33 @@ class TrainedModel:
         results = []
         for i in range(0, len(inputs), self._batch_size):
             batch = slice(i, i + self._batch_size)
-            results.append(self._log_prob_fn(
+            results.append(function(
                 tf.constant(inputs[batch]), tf.constant(outputs[batch]),
                 tf.constant(length_array[batch]), tf.constant(latent[batch])).numpy())
-        return np.vstack(results)[:n]
+        return np.concatenate(results)[:n]
+
+    def reconstruction_log_probs(self, input_tensors: Sequence[np.ndarray],
+                                 output_tensors: Sequence[np.ndarray], lengths: Sequence[int],
+                                 use_mean: bool = True) -> np.ndarray:
+        """Teacher-forced log-softmax of the decoder [n, max_length, output_depth]
+        (categorical decoders).
+
+        The decoder is conditioned on mu (use_mean) or on a z drawn from the
+        posterior, and fed the true previous outputs.
+        """
+        return self._teacher_forced(self._log_prob_fn, input_tensors, output_tensors, lengths,
+                                    use_mean)
 
     def reconstruction_loglik(self, note_sequences: Sequence[music_pb2.NoteSequence],
                               use_mean: bool = True) -> list[np.ndarray]:
-        """Per-step teacher-forced log p(x_t | x_<t, z) of each NoteSequence's one input."""
+        """Per-step teacher-forced log p(x_t | x_<t, z) of each NoteSequence's one input.
+
+        Categorical decoders: the log-softmax of the true class (summed over a trio's
+        three parts). NADE: the NADE's log-likelihood of the step's multi-hot drums.
+        GrooVAE: the Bernoulli log-likelihood of the step's hits; its velocities and
+        offsets are regressed (squared error), not modelled as distributions.
+        """
         tensors = self.extract_examples(note_sequences)
-        log_probs = self.reconstruction_log_probs(tensors.inputs, tensors.outputs,
-                                                  tensors.lengths, use_mean)
-        return [np.sum(lp[:length] * np.asarray(target, np.float32)[:length], axis=-1)
-                for lp, target, length in zip(log_probs, tensors.outputs, tensors.lengths)]
+        logliks = self._teacher_forced(self._step_loglik_fn, tensors.inputs, tensors.outputs,
+                                       tensors.lengths, use_mean)
+        return [loglik[:length] for loglik, length in zip(logliks, tensors.lengths)]
