@@ -6,15 +6,17 @@ i, j, f, o, forget bias +1, output dropout on every layer, attention on layer 0 
 
 * a forward loop that keeps, per step, only what the backward needs (gate activations,
   cell states, outputs, attention queries);
-* a backward loop that runs only the recurrent chain: per step and layer one
-  [B, 4u] x [4u, in + u] matmul and one fused kernel for the gates; the attention
+* a backward loop that runs only the recurrent chain: per step and layer the
+  [B, 4u] x [4u, in + u] products and one fused kernel for the gates; the attention
   window's gradient is carried as a [L, B, size] tensor and shifted inside the fused
   attention kernel (no per-step window pushes and their gradients);
 * every weight gradient computed after the loop as one [T*B, n]^T @ [T*B, m] matmul,
   instead of a small outer product accumulated at every step.
 
 Both loops still run all layers together, so layer k's step t and layer k-1's next step
-can run side by side on two cores. MusicVAE's LSTMs (LSTMBlockCell: the same gates and
+can run side by side on two cores. Above layer 0, the products with the input from below
+and with h are separate matmuls, so only h's (half of the work) is on a layer's
+step-to-step chain. MusicVAE's LSTMs (LSTMBlockCell: the same gates and
 forget bias) run their training loops here too; for its decoder, scheduled sampling feeds
 each step's sampled output back inside the forward loop (Feedback).
 """
@@ -286,6 +288,11 @@ def _forward(spec, inputs, masks, weights, state, feedback=None):
                       + tf.matmul(proj_bias[None], kernel_x)[0] + layers[0][1])
         attns_h_kernel = tf.concat([tf.matmul(proj_a, kernel_x), kernel_h], 0)
 
+    # Layers above 0: kernel rows for the layer below's output and for h, apart, so that
+    # only h's product is on each layer's step-to-step chain.
+    upper_kernels = [None] + [(layers[k][0][:spec.units[k - 1]], layers[k][0][spec.units[k - 1]:])
+                              for k in range(1, count)]
+
     def arrays(n):
         return [tf.TensorArray(tf.float32, size=length) for _ in range(n)]
 
@@ -344,8 +351,8 @@ def _forward(spec, inputs, masks, weights, state, feedback=None):
         layer_input = y * masks[0][t] if spec.dropout else y
         for k in range(1, count):
             c_prev = carry[2 * k]
-            pre = tf.matmul(tf.concat([layer_input, carry[2 * k + 1]], 1),
-                            layers[k][0]) + layers[k][1]
+            pre = ((tf.matmul(layer_input, upper_kernels[k][0]) + layers[k][1])
+                   + tf.matmul(carry[2 * k + 1], upper_kernels[k][1]))
             c, h, acts = _gates_forward(pre, c_prev)
             new_carry += [c, h]
             new_layer_arrays.append([a.write(t, v) for a, v in
@@ -379,6 +386,10 @@ def _backward(spec, inputs, masks, weights, state, saved, d_outputs, d_final, fe
     # Transposed kernels, once: d [input, h] = d pre @ kernel^T.
     kernels_t = [tf.transpose(kernel) for kernel, _ in layers]
     in_sizes = [spec.input_size if attention else 0] + list(spec.units[:-1])
+    # Layers above 0, apart as in the forward: d h's product is on the chain, d input's not.
+    upper_kernels_t = [None] + [(tf.transpose(layers[k][0][:in_sizes[k]]),
+                                 tf.transpose(layers[k][0][in_sizes[k]:]))
+                                for k in range(1, count)]
     if attention:
         proj_a, attn_w, attn_v, query_kernel, query_bias, out_kernel, out_bias = attn_weights[:7]
         ys = saved['y']
@@ -435,11 +446,11 @@ def _backward(spec, inputs, masks, weights, state, saved, d_outputs, d_final, fe
                 d_attn_arrays = [a.write(t, v) for a, v in zip(d_attn_arrays, values)]
             else:
                 d_pre, dcs[k] = _gates_backward(dhs[k] + d_out, dcs[k], acts, c_prev)
-                d_xh = tf.matmul(d_pre, kernels_t[k])
                 if k > 0:
-                    d_input, dhs[k] = d_xh[:, :in_sizes[k]], d_xh[:, in_sizes[k]:]
+                    dhs[k] = tf.matmul(d_pre, upper_kernels_t[k][1])
+                    d_input = tf.matmul(d_pre, upper_kernels_t[k][0])
                 else:
-                    dhs[k] = d_xh
+                    dhs[k] = tf.matmul(d_pre, kernels_t[k])
             new_pre[k] = new_pre[k].write(t, d_pre)
         new_carry = [v for pair in zip(dcs, dhs) for v in pair]
         if attention:
