@@ -57,10 +57,12 @@ class LstmCell(tf.Module):
                 name='kernel')
             self.bias = tf.Variable(tf.zeros([4 * units]), name='bias')
 
-    def split_kernel(self) -> tuple[tf.Tensor, tf.Tensor]:
-        """(input rows, recurrent rows) of the kernel. Time loops take them once, outside
-        the loop: a slice taken inside a loop body has a whole-kernel gradient every step."""
-        return self.kernel[:self.input_size], self.kernel[self.input_size:]
+    def split_kernel(self, input_sizes: Sequence[int] | None = None) -> list[tf.Tensor]:
+        """[input rows, recurrent rows] of the kernel, the input rows split further by
+        `input_sizes` if given. Time loops take them once, outside the loop: a slice taken
+        inside a loop body has a whole-kernel gradient every step. One split, whose
+        gradient is one concat (each slice's would be a zero-padded whole kernel)."""
+        return tf.split(self.kernel, [*(input_sizes or [self.input_size]), self.units])
 
     def project_inputs(self, x: tf.Tensor, input_kernel: tf.Tensor | None = None) -> tf.Tensor:
         """x @ W_x + b for inputs of any leading shape (done once for a whole sequence)."""
@@ -258,18 +260,19 @@ class CategoricalLstmDecoder(tf.Module):
             new_states.append(state)
         return self.output_projection(x), new_states
 
+    def _first_kernel_parts(self) -> list[tf.Tensor]:
+        """Layer 0's kernel rows: [previous output, z, controls, h]."""
+        return self.cells[0].split_kernel([self.output_depth, self.z_size, self.control_depth])
+
     def _aux_projection(self, z: tf.Tensor | None, controls: tf.Tensor | None,
-                        num_steps: int) -> tf.Tensor:
+                        num_steps: int, kernel_parts: Sequence[tf.Tensor]) -> tf.Tensor:
         """The z and control part of layer 0's input projection, [batch, time, 4 units]."""
-        cell = self.cells[0]
-        kernel = cell.kernel[:cell.input_size]
-        d, zs = self.output_depth, self.z_size
         result = 0.0
-        if zs:
-            result += tf.matmul(z, kernel[d:d + zs])[:, tf.newaxis]
+        if self.z_size:
+            result += tf.matmul(z, kernel_parts[1])[:, tf.newaxis]
         if self.control_depth:
-            result += tf.tensordot(tf.cast(controls, tf.float32), kernel[d + zs:], axes=1)
-        return result + cell.bias + tf.zeros([1, num_steps, 1])
+            result += tf.tensordot(tf.cast(controls, tf.float32), kernel_parts[2], axes=1)
+        return result + self.cells[0].bias + tf.zeros([1, num_steps, 1])
 
     def logits(self, x_input: tf.Tensor, z: tf.Tensor | None, lengths: tf.Tensor,
                controls: tf.Tensor | None = None, sampling_probability: float | tf.Tensor = 0.0,
@@ -284,17 +287,18 @@ class CategoricalLstmDecoder(tf.Module):
         num_steps = x_input.shape[1]
         batch_size = tf.shape(x_input)[0]
         flat_states = [t for state in self.initial_state(z, batch_size) for t in state]
-        kernels = [cell.split_kernel() for cell in self.cells]
         x_time = time_major(x_input)
         coins = None
         if not (isinstance(sampling_probability, float) and sampling_probability == 0.0):
             coins = self._coins(sampling_probability, num_steps, batch_size)
         if not (training and self.dropout_keep_prob < 1.0):
-            aux_time = time_major(self._aux_projection(z, controls, num_steps))
-            return self._fused_logits(x_time, aux_time, flat_states, kernels, coins)
+            parts = self._first_kernel_parts()
+            aux_time = time_major(self._aux_projection(z, controls, num_steps, parts))
+            return self._fused_logits(x_time, aux_time, flat_states, parts, coins)
 
         # With dropout, layer 0's input [previous output, z, controls] is dropped before
         # its projection, at every step: a plain step loop.
+        kernels = [cell.split_kernel() for cell in self.cells]
         z_time = tf.zeros([num_steps, batch_size, 0]) if z is None else tf.tile(
             z[tf.newaxis], [num_steps, 1, 1])
         c_time = (tf.zeros([num_steps, batch_size, 0]) if not self.control_depth
@@ -330,14 +334,15 @@ class CategoricalLstmDecoder(tf.Module):
         return tf.logical_and(tf.random.uniform([num_steps, batch_size]) < sampling_probability,
                               (tf.range(num_steps) > 0)[:, tf.newaxis])
 
-    def _fused_logits(self, x_time, aux_time, flat_states, kernels, coins) -> tf.Tensor:
+    def _fused_logits(self, x_time, aux_time, flat_states, first_kernel_parts, coins
+                      ) -> tf.Tensor:
         """logits() without dropout, in the events RNN's fused loop (rnn.fused: one
         weight-gradient matmul per kernel after the loop instead of one per step); the
         output projection runs once over all steps. coins [T, B]: where each step's
         previous output is a sample instead of the truth (None: teacher forcing)."""
-        previous_kernel, zero_bias = kernels[0][0][:self.output_depth], tf.zeros(
-            [4 * self.layer_sizes[0]])
-        weights = [kernels[0][1], zero_bias]  # layer 0's bias is inside aux_time
+        previous_kernel = first_kernel_parts[0]
+        # Layer 0's bias is inside aux_time.
+        weights = [first_kernel_parts[-1], tf.zeros([4 * self.layer_sizes[0]])]
         for cell in self.cells[1:]:
             weights += [cell.kernel, cell.bias]
         spec = fused.StackSpec(units=tuple(self.layer_sizes), input_size=0)
@@ -367,12 +372,13 @@ class CategoricalLstmDecoder(tf.Module):
                ) -> tf.Tensor:
         """[n, max_length, depth] one-hot samples; steps after an end token are zero."""
         states = self.initial_state(z, n)
-        aux_time = time_major(self._aux_projection(z, controls, max_length))
+        parts = self._first_kernel_parts()
+        aux_time = time_major(self._aux_projection(z, controls, max_length, parts))
         previous = (tf.zeros([n, self.output_depth]) if start_inputs is None
                     else tf.cast(start_inputs, tf.float32))
         flat_states = [t for state in states for t in state]
         kernels = [cell.split_kernel() for cell in self.cells]
-        kernel_x = kernels[0][0][:self.output_depth]
+        kernel_x = parts[0]
 
         def step(carry, aux_t):
             flat, previous, finished, _ = carry
