@@ -270,9 +270,9 @@ def run_stack(spec: StackSpec, inputs: tf.Tensor, masks: Sequence[tf.Tensor],
 
 
 def _forward(spec, inputs, masks, weights, state, feedback=None):
-    """The forward loop. Returns (outputs, final state, saved): per-step values that the
-    backward loop only reads one step at a time stay in TensorArrays (no stacking copy);
-    those that the weight gradients need over all steps are stacked."""
+    """The forward loop. Returns (outputs, final state, saved): every per-step value the
+    backward needs, stacked [T, ...] (the backward's per-step slices of stacked tensors
+    measured faster than TensorArray reads)."""
     count = len(spec.units)
     attention = spec.attn_length > 0
     layers, attn_weights = _lstm_weights(spec, weights)
