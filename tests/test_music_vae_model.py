@@ -366,6 +366,9 @@ def test_gradients_clip_to_global_norm_one_and_zero_past_10000():
     clipped, norm = model_lib.clip_gradients(hp, huge)
     assert float(norm) == pytest.approx(10000.0)
     np.testing.assert_array_equal(clipped[0].numpy(), [0.0, 0.0])
+    # A non-finite norm skips the step too: zeros, not NaN times something.
+    clipped, _ = model_lib.clip_gradients(hp, [tf.constant([np.inf, 1.0]), tf.constant([np.nan])])
+    np.testing.assert_array_equal(np.concatenate([g.numpy() for g in clipped]), [0.0, 0.0, 0.0])
 
 
 def test_training_reduces_loss_on_a_fixed_batch():

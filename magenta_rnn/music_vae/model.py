@@ -181,9 +181,11 @@ def clip_gradients(hparams: HParams, grads: Sequence[tf.Tensor]
     if hparams.clip_mode != 'global_norm':
         raise ValueError(f'Unknown clip_mode: {hparams.clip_mode}')
     clipped, _ = tf.clip_by_global_norm(grads, hparams.grad_clip, use_norm=global_norm)
-    keep = global_norm < hparams.grad_norm_clip_to_zero
-    # The "skipped" step still runs Adam with zero gradients, as the original does.
-    return [tf.where(keep, g, tf.zeros_like(g)) for g in clipped], global_norm
+    keep = global_norm < hparams.grad_norm_clip_to_zero   # False for a NaN norm too
+    # The "skipped" step still runs Adam with zero gradients, as the original does. A cond,
+    # not a select per gradient: only the taken branch writes gradient-sized tensors.
+    clipped = tf.cond(keep, lambda: clipped, lambda: [tf.zeros_like(g) for g in clipped])
+    return clipped, global_norm
 
 
 class Trainer(tf.Module):

@@ -154,12 +154,18 @@ def one_hot_rows(width: int, x: tf.Tensor) -> tf.Tensor:
     return tf.where(tf.reduce_max(hot, -1) > 0, tf.argmax(hot, -1, output_type=tf.int32), width)
 
 
-def _project_raw(width: int, x: tf.Tensor, rows: tf.Tensor | None, kernel: tf.Tensor):
-    """x @ kernel for raw inputs [T, B, n]; with a one-hot block, a row gather there."""
+def _project_raw(width: int, x: tf.Tensor, rows: tf.Tensor | None, kernel: tf.Tensor,
+                 bias: tf.Tensor | None = None):
+    """x @ kernel (+ bias) for raw inputs [T, B, n]; with a one-hot block, a row gather
+    there (from rows with the bias already added)."""
     if not width:
-        return matmul_last(x, kernel)
-    padded = tf.concat([kernel[:width], tf.zeros_like(kernel[:1])], 0)
-    result = tf.gather(padded, rows)
+        result = matmul_last(x, kernel)
+        return result if bias is None else result + bias
+    hot = kernel[:width]
+    padding = tf.zeros_like(kernel[:1])
+    if bias is not None:
+        hot, padding = hot + bias, padding + bias
+    result = tf.gather(tf.concat([hot, padding], 0), rows)
     if width < x.shape[-1]:
         result += matmul_last(x[..., width:], kernel[width:])
     return result
@@ -200,7 +206,7 @@ def project_layer_input(x: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor, input_
     @tf.custom_gradient
     def project(x, kernel, bias):
         kernel_x, kernel_h = kernel[:input_size], kernel[input_size:]
-        pre = _project_raw(width, x, rows, kernel_x) + bias
+        pre = _project_raw(width, x, rows, kernel_x, bias)
 
         def grad(d_pre, d_kernel_h):
             if d_kernel_h is None:
