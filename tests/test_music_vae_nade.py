@@ -361,4 +361,7 @@ def test_trained_model_matches_the_original_on_its_checkpoint(peer, groove_train
          '--limit=16'],
         env=dict(os.environ, PYTHONPATH=repo), capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout + result.stderr[-2000:]
-    assert '16/16 sequences identical' in result.stdout
+    # The peer's checkpoint is freshly random each run; now and then a GrooVAE hit logit
+    # lands within float noise of 0, a coin flip at temperature 1e-6 on either side.
+    assert ('16/16 sequences identical' in result.stdout
+            or '16/16 sequences identical up to a tie' in result.stdout), result.stdout
