@@ -21,8 +21,8 @@ What it measures (the speed contract of the MusicVAE issue):
   code's ratio moved by 10% between runs) (ours: Trainer.train_step; peer: its train op built as
   music_vae_train builds it, in a Session fed by a tf.data iterator over the same arrays).
 * Sampling: both sides' music_vae_generate --mode=sample --num_outputs=N (default 100,
-  max_batch_size 8, temperature 0.5) from the same checkpoint (the peer's, after one
-  training step); reported: model loaded -> last MIDI file written, and the whole command.
+  max_batch_size 8, temperature 0.5) from the same checkpoint (the peer's, saved after
+  its timed training); reported: model loaded -> last MIDI file written, and the whole command.
 Every number is wall time and CPU time (user+sys of all threads) with the 1-minute load
 average at that moment, since the machine may be shared; ratios are peer / ours.
 """
