@@ -48,9 +48,10 @@ def _groove_ties(model, mu: np.ndarray, decoded: np.ndarray, peer_decoded: np.nd
     """How many differing GrooVAE decodings first differ at a near-tie: our decoder,
     teacher-forced on the peer's decoding from the same mu, gives every hit that differs
     at the first differing step a logit within TIE_LOGIT of 0."""
-    import tensorflow as tf  # noqa: PLC0415
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    from magenta_rnn.music_vae import model as model_lib  # pylint: disable=import-outside-toplevel
     decoder = model.model.decoder
-    x_input = tf.pad(peer_decoded[:, :-1], [(0, 0), (1, 0), (0, 0)])
+    x_input = model_lib.shifted_targets(tf.constant(peer_decoded))
     hit_logits = tf.split(decoder.rnn_outputs(x_input, tf.constant(mu)), 3, axis=-1)[0].numpy()
     ties = 0
     for b in np.flatnonzero(~np.all(equal, axis=1)):

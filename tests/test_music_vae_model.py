@@ -237,7 +237,7 @@ def test_decoder_fused_loop_logits_and_gradients_equal_a_plain_step_loop(monkeyp
     monkeypatch.setattr(decoder, 'sample_outputs',
                         lambda logits: tf.one_hot(tf.argmax(logits, -1), DEPTH))
     x = tf.constant(one_hot_batch(5, batch=3))
-    x_input = tf.pad(x[:, :-1], [(0, 0), (1, 0), (0, 0)])
+    x_input = model_lib.shifted_targets(x)
     z = tf.random.stateless_normal([3, 3], [3, 4])
     weights = tf.random.stateless_normal([3, 8, DEPTH], [5, 6])
     coins = tf.constant(np.random.default_rng(2).random((8, 3)) < 0.6) & (tf.range(8) > 0)[:, None]
@@ -279,7 +279,7 @@ def test_decoder_dropout_loop_equals_the_fused_loop_when_nothing_drops(monkeypat
     monkeypatch.setattr(decoder, 'sample_outputs',
                         lambda logits: tf.one_hot(tf.argmax(logits, -1), DEPTH))
     x = tf.constant(one_hot_batch(6, batch=3))
-    x_input = tf.pad(x[:, :-1], [(0, 0), (1, 0), (0, 0)])
+    x_input = model_lib.shifted_targets(x)
     z = tf.random.stateless_normal([3, 3], [7, 8])
     fused_logits = decoder.logits(x_input, z, None, None, probability, training=True)
     decoder.dropout_keep_prob = 1.0 - 1e-7

@@ -23,6 +23,12 @@ SUPPORTED_DECODERS = (('categorical_lstm', 'multilabel_rnn_nade', 'groove_lstm')
                       + hierarchical.DECODER_TYPES[1:])
 
 
+def shifted_targets(targets: tf.Tensor) -> tf.Tensor:
+    """A teacher-forced decoder's inputs [batch, time, depth]: the targets shifted right by
+    one step, zeros first."""
+    return tf.pad(targets[:, :-1], [(0, 0), (1, 0), (0, 0)])
+
+
 class MusicVAE(tf.Module):
     """Bidirectional LSTM encoder -> N(mu, sigma) -> z -> categorical LSTM decoder."""
 
@@ -77,8 +83,7 @@ class MusicVAE(tf.Module):
         x_target = tf.cast(outputs[:, :num_steps], tf.float32)
         if controls is not None:
             controls = controls[:, :num_steps]
-        # Decoder inputs: targets shifted right by one step, zeros first.
-        x_input = tf.pad(x_target[:, :num_steps - 1], [(0, 0), (1, 0), (0, 0)])
+        x_input = shifted_targets(x_target)
         x_length = tf.minimum(tf.cast(lengths, tf.int32), num_steps)
 
         mu, sigma = self.encode(inputs, x_length, controls, training)

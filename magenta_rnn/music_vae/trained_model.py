@@ -419,15 +419,13 @@ class TrainedModel:
     # -- reconstruction -------------------------------------------------------------
 
     def _teacher_forced_log_probs(self, inputs, outputs, lengths, z):
-        num_steps = outputs.shape[1]
         if not hasattr(self._model.decoder, 'logits'):
             # NADE and GrooVAE outputs are not one categorical per step.
             raise NotImplementedError(
                 f'reconstruction log-softmaxes need a categorical decoder; '
                 f'{type(self._model.decoder).__name__} has none (reconstruction_loglik '
                 f'gives its per-step log-likelihoods)')
-        x_input = tf.pad(outputs[:, :num_steps - 1], [(0, 0), (1, 0), (0, 0)])
-        logits = self._model.decoder.logits(x_input, z, lengths)
+        logits = self._model.decoder.logits(model_lib.shifted_targets(outputs), z, lengths)
         return hierarchical.log_softmax(self._model.decoder, logits)
 
     def _teacher_forced_step_logliks(self, inputs, outputs, lengths, z):
@@ -439,9 +437,8 @@ class TrainedModel:
         if not hasattr(decoder, 'step_log_likelihood'):
             raise NotImplementedError(
                 f'{type(decoder).__name__} has no reconstruction log-likelihood')
-        num_steps = outputs.shape[1]
-        x_input = tf.pad(outputs[:, :num_steps - 1], [(0, 0), (1, 0), (0, 0)])
-        return decoder.step_log_likelihood(outputs, decoder.rnn_outputs(x_input, z))
+        return decoder.step_log_likelihood(
+            outputs, decoder.rnn_outputs(model_lib.shifted_targets(outputs), z))
 
     def _teacher_forced(self, function, input_tensors: Sequence[np.ndarray],
                         output_tensors: Sequence[np.ndarray], lengths: Sequence[int],
