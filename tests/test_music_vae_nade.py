@@ -17,6 +17,9 @@ from magenta_rnn.music_vae.nade import MultiLabelRnnNadeDecoder, Nade  # noqa: E
 from magenta_rnn.protobuf import music_pb2  # noqa: E402
 
 TINY = 'batch_size=4,enc_rnn_size=[8],dec_rnn_size=[8],z_size=4,nade_num_hidden=5'
+# The two drum models with their own output distributions, tiny: (config, hparams).
+NADE_AND_GROOVE = [('nade-drums_2bar_full', TINY),
+                   ('groovae_2bar_humanize', TINY.replace(',nade_num_hidden=5', ''))]
 
 
 def beat(hat_every: int) -> music_pb2.NoteSequence:
@@ -220,35 +223,38 @@ def test_model_loss_with_the_nade_decoder_under_scheduled_sampling():
     assert {'metrics/recall', 'metrics/precision'} <= set(results)
 
 
+def untrained_model(tmp_path, name: str, hparams: str, init_seed: int,
+                    **kwargs) -> trained_model.TrainedModel:
+    """A TrainedModel (batch 2; kwargs go to it) over a model initialised with TF seed
+    init_seed."""
+    config = configs.load_config(name, hparams)
+    tf.random.set_seed(init_seed)
+    vae = model_lib.build_model(config, config.make_data_converter())
+    prefix = tf.train.Checkpoint(model=vae).write(str(tmp_path / name / 'model.ckpt-0'))
+    return trained_model.TrainedModel(config, batch_size=2, checkpoint_dir_or_path=prefix,
+                                      **kwargs)
+
+
 def test_reconstruction_loglik_of_nade_and_groove_decoders(tmp_path):
     """Per step, teacher-forced from z = mu: NADE's is minus its step loss (the NADE's
     log-likelihood); GrooVAE's is the Bernoulli log-likelihood of the hits, minus the
     hits part of its loss."""
-    for name, hparams in [('nade-drums_2bar_full', TINY),
-                          ('groovae_2bar_humanize', TINY.replace(',nade_num_hidden=5', ''))]:
-        config = configs.load_config(name, hparams)
-        tf.random.set_seed(3)
-        vae = model_lib.build_model(config, config.make_data_converter())
-        prefix = tf.train.Checkpoint(model=vae).write(str(tmp_path / name / 'model.ckpt-0'))
-        model = trained_model.TrainedModel(config, batch_size=2, checkpoint_dir_or_path=prefix)
+    for name, hparams in NADE_AND_GROOVE:
+        model = untrained_model(tmp_path, name, hparams, init_seed=3)
         (loglik,) = model.reconstruction_loglik([beat(4)])
         assert loglik.shape == (32,) and np.all(loglik < 0)
         tensors = model.extract_examples([beat(4)])
         _, mu, _ = model.encode_tensors(tensors.inputs, tensors.lengths)
         target = tf.constant(np.asarray(tensors.outputs, np.float32))
         decoder = model.model.decoder
-        rnn_output = decoder.rnn_outputs(tf.pad(target[:, :-1], [(0, 0), (1, 0), (0, 0)]),
-                                         tf.constant(mu))
+        rnn_output = decoder.rnn_outputs(model_lib.shifted_targets(target), tf.constant(mu))
         step_loss, metrics = decoder.step_loss(target, rnn_output)
         expected = -(metrics['metrics/hits_loss'] if name.startswith('groovae') else step_loss)
         np.testing.assert_allclose(loglik, expected.numpy()[0], rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('name,hparams', [
-    ('nade-drums_2bar_full', TINY),
-    ('groovae_2bar_humanize', TINY.replace(',nade_num_hidden=5', '')),
-])
+@pytest.mark.parametrize('name,hparams', NADE_AND_GROOVE)
 def test_training_steps_reduce_the_loss_on_a_fixed_batch(name, hparams):
     tf.random.set_seed(7)
     config = configs.load_config(name, hparams + ',learning_rate=0.01')
@@ -274,14 +280,8 @@ def test_training_steps_reduce_the_loss_on_a_fixed_batch(name, hparams):
 
 def test_trained_model_samples_nade_drums_and_grooves(tmp_path):
     """Untrained tiny models through TrainedModel: valid drum NoteSequences out."""
-    for name, hparams in [('nade-drums_2bar_full', TINY),
-                          ('groovae_2bar_humanize', TINY.replace(',nade_num_hidden=5', ''))]:
-        config = configs.load_config(name, hparams)
-        tf.random.set_seed(2)
-        vae = model_lib.build_model(config, config.make_data_converter())
-        prefix = tf.train.Checkpoint(model=vae).write(str(tmp_path / name / 'model.ckpt-0'))
-        model = trained_model.TrainedModel(config, batch_size=2, checkpoint_dir_or_path=prefix,
-                                           seed=1)
+    for name, hparams in NADE_AND_GROOVE:
+        model = untrained_model(tmp_path, name, hparams, init_seed=2, seed=1)
         samples = model.sample(n=3, length=32, temperature=1.0)
         assert len(samples) == 3
         notes = [n for ns in samples for n in ns.notes]
