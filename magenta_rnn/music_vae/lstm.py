@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import tensorflow as tf
 
-from magenta_rnn.rnn import fused
+from magenta_rnn.rnn import backends, fused
 from magenta_rnn.rnn.fused import FORGET_BIAS  # LSTMBlockCell's default, as the fused loop's
 
 
@@ -174,7 +174,7 @@ def run_bidirectional_lstm(fw_cell: LstmCell, bw_cell: LstmCell, inputs: tf.Tens
             cell.input_size, one_hot_width, x_rows)
         zeros = tf.zeros([tf.shape(x)[1], cell.units])
         spec = fused.StackSpec(units=(cell.units,), input_size=0)
-        hs, _ = fused.run_stack(spec, projected, [],
+        hs, _ = backends.run_stack(spec, projected, [],
                                 [recurrent_kernel, tf.zeros([4 * cell.units])], [zeros, zeros])
         finals.append(tf.where(lengths[:, None] > 0, tf.gather_nd(hs, last), 0.0))
         hs = hs * mask
@@ -356,7 +356,7 @@ class CategoricalLstmDecoder(tf.Module):
                 x_time, coins, tf.stop_gradient(out_kernel), tf.stop_gradient(out_bias),
                 lambda logits: tf.stop_gradient(self.sample_outputs(logits)))
             weights.append(previous_kernel)
-        outputs, _ = fused.run_stack(spec, inputs, [],
+        outputs, _ = backends.run_stack(spec, inputs, [],
                                      [tf.convert_to_tensor(w) for w in weights], flat_states,
                                      feedback)
         return batch_major(tf.tensordot(outputs, out_kernel, axes=1) + out_bias)

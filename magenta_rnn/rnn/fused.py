@@ -300,7 +300,7 @@ def _forward(spec, inputs, masks, weights, state, feedback=None):
                               for k in range(1, count)]
 
     def arrays(n):
-        return [tf.TensorArray(tf.float32, size=length) for _ in range(n)]
+        return [tf.TensorArray(inputs.dtype, size=length) for _ in range(n)]
 
     # Per layer: gate activations and tanh(c), incoming c, h (and layer 0's c with
     # attention); attention: query, attns, output, its features (and the cell input,
@@ -411,7 +411,7 @@ def _backward(spec, inputs, masks, weights, state, saved, d_outputs, d_final, fe
                                           kernels_t[0][:, spec.input_size:]], 1)
 
     def arrays(n):
-        return [tf.TensorArray(tf.float32, size=length) for _ in range(n)]
+        return [tf.TensorArray(inputs.dtype, size=length) for _ in range(n)]
 
     # Per layer d pre-activations; attention: d query, d output, d feature (and d cell
     # input, unless folded).

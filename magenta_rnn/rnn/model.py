@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from magenta_rnn.rnn import fused
+from magenta_rnn.rnn import backends, fused
 from magenta_rnn.rnn.fused import FORGET_BIAS
 ATTENTION_LAYOUTS = ('first_layer', 'whole_stack')
 
@@ -362,7 +362,7 @@ class EventsRnn(tf.Module):
                                attn_length=self.attn_length, dropout=bool(masks),
                                fold_projection=fold,
                                one_hot_width=self.one_hot_width if fold else 0)
-        outputs, final = fused.run_stack(spec, inputs, masks,
+        outputs, final = backends.run_stack(spec, inputs, masks,
                                          [tf.convert_to_tensor(w) for w in weights], state)
         pairs = [(final[2 * k], final[2 * k + 1]) for k in range(count)]
         final_attn = self._pack_attn_state(*final[2 * count:]) if attn is not None else ()
