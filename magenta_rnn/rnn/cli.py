@@ -158,7 +158,8 @@ def run_train(model: EventsModel, warm_start_fn=None) -> None:
                                summary_frequency=FLAGS.summary_frequency,
                                num_checkpoints=FLAGS.num_checkpoints, seed=FLAGS.seed,
                                warm_start_fn=warm_start_fn, **common)
-    except (ValueError, FileNotFoundError, train.NonFiniteLossError) as e:
+    except (ValueError, FileNotFoundError, train.NonFiniteLossError,
+            train.engine.WorkerLostError) as e:
         fail(str(e))
 
 

@@ -20,7 +20,7 @@ import tensorflow as tf
 from absl import logging
 
 from magenta_rnn.hparams import HParams
-from magenta_rnn.rnn import data
+from magenta_rnn.rnn import backends, data, engine
 
 NumClasses = int | Sequence[int]
 # A vector giving each class's number of time steps (for multi-head encoders,
@@ -31,11 +31,11 @@ SAVE_CHECKPOINT_SECS = 60
 KEEP_CHECKPOINT_EVERY_N_HOURS = 1
 EVAL_INTERVAL_SECS = 60
 EVAL_TIMEOUT_SECS = 300
-CHECKPOINT_NAME = 'model.ckpt'
+CHECKPOINT_NAME = engine.CHECKPOINT_NAME
 
 
-class NonFiniteLossError(RuntimeError):
-    """The training loss became NaN or Inf."""
+# The training loss became NaN, Inf or exploded (the engine's divergence guard).
+NonFiniteLossError = engine.DivergenceError
 
 
 # ---------------------------------------------------------------------------
@@ -205,11 +205,6 @@ def describe_device() -> str:
     return 'CPU (no GPU visible to TensorFlow)'
 
 
-def _format_eta(seconds: float) -> str:
-    seconds = int(round(seconds))
-    return f'{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}'
-
-
 def _scalar_metadata() -> bytes:
     # What tf.summary.scalar writes (TensorBoard's 'scalars' plugin, empty content),
     # built here so that writing summaries does not need TensorBoard installed.
@@ -232,11 +227,14 @@ def _write_scalars(writer, values: dict[str, float], step: int) -> None:
 
 def make_train_step(model, optimizer, global_step: tf.Variable, clip_norm: float,
                     input_size: int, num_classes: NumClasses, default_event_label: int,
-                    class_num_steps: ClassNumSteps = None):
-    """The compiled training step: train_step(inputs, labels, lengths) -> (finite, sums).
+                    class_num_steps: ClassNumSteps = None,
+                    strategy: tf.distribute.Strategy | None = None):
+    """The compiled training step: train_step(inputs, labels, lengths) -> (applied, sums).
 
-    One Adam update with per-tensor clipped gradients of the mean cross entropy; a NaN/Inf
-    loss leaves the weights and global_step alone. Unknown B and T: one trace for all.
+    One Adam update with per-tensor clipped gradients of the mean cross entropy over the
+    global batch (engine.make_train_step: split between the strategy's replicas); a NaN,
+    Inf or exploded loss leaves the weights and global_step alone (applied False).
+    Unknown B and T: one trace for all.
     """
     variables = model.trainable_variables
     in_halves = train_in_halves(model)
@@ -247,31 +245,50 @@ def make_train_step(model, optimizer, global_step: tf.Variable, clip_norm: float
         del stats['predictions'], stats['mask']
         return stats
 
-    @tf.function(input_signature=_signature(input_size, num_classes))
+    def loss_fn(inputs, labels, lengths):
+        if in_halves:
+            batch = tf.shape(inputs)[0]
+            sizes = tf.stack([batch // 2, batch - batch // 2])
+            first, second = [statistics(*half) for half in zip(
+                *(tf.split(t, sizes) for t in (inputs, labels, lengths)))]
+            stats = {name: first[name] + second[name] for name in first}
+        else:
+            stats = statistics(inputs, labels, lengths)
+        return stats['cross_entropy'] / stats['entries'], stats['entries'], stats
+
+    def apply(gradients):
+        optimizer.apply_gradients(zip(gradients, variables))
+        global_step.assign_add(1)
+
+    step = engine.make_train_step(loss_fn, variables,
+                                  lambda gradients: (clip_gradients(gradients, clip_norm), {}),
+                                  apply, strategy, _signature(input_size, num_classes))
+
     def train_step(inputs, labels, lengths):
-        with tf.GradientTape() as tape:
-            if in_halves:
-                batch = tf.shape(inputs)[0]
-                sizes = tf.stack([batch // 2, batch - batch // 2])
-                first, second = [statistics(*half) for half in zip(
-                    *(tf.split(t, sizes) for t in (inputs, labels, lengths)))]
-                stats = {name: first[name] + second[name] for name in first}
-            else:
-                stats = statistics(inputs, labels, lengths)
-            loss = stats['cross_entropy'] / stats['entries']
-        gradients = tape.gradient(loss, variables)
-        finite = tf.math.is_finite(loss)
-
-        # A NaN/Inf loss leaves the weights and the step as they were.
-        def apply():
-            optimizer.apply_gradients(zip(clip_gradients(gradients, clip_norm), variables))
-            global_step.assign_add(1)
-            return tf.constant(True)
-
-        tf.cond(finite, apply, lambda: tf.constant(False))
-        return finite, stats
+        applied, _, stats = step(inputs, labels, lengths)
+        return applied, stats
 
     return train_step
+
+
+def _training_batches(dataset: tf.data.Dataset, sequence_example_file: str):
+    """The dataset's batches; an empty or unreadable file is a one-line error naming it."""
+    iterator = iter(dataset)
+    produced = False
+    while True:
+        try:
+            batch = next(iterator)
+        except StopIteration:
+            if not produced:
+                raise ValueError(f'--sequence_example_file {sequence_example_file}: no training '
+                                 f'examples (the file is empty)') from None
+            return
+        except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as e:
+            first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+            raise ValueError(f'--sequence_example_file {sequence_example_file}: cannot read it as '
+                             f'SequenceExample TFRecords of this config ({first})') from None
+        produced = True
+        yield batch
 
 
 def run_training(build_model: Callable[..., Any], hparams: HParams,
@@ -289,31 +306,42 @@ def run_training(build_model: Callable[..., Any], hparams: HParams,
     on from there, so num_training_steps is the total target. Checkpoints are
     saved every save_checkpoint_secs, at the end and on Ctrl-C. warm_start_fn(model)
     is called before the first step of a fresh run (fine-tuning from a bundle).
+    Runs on every local GPU, or on every worker TF_CONFIG names (engine.make_strategy);
+    batch_size is the global batch. Only the chief writes checkpoints and summaries.
     Returns {'global_step': N} plus the metrics of the last logged step.
-    Raises NonFiniteLossError when the loss becomes NaN or Inf; the step that
+    Raises NonFiniteLossError when the loss becomes NaN, Inf or explodes; the step that
     produced it is not applied and no checkpoint is written for it.
     """
+    strategy = engine.make_strategy()  # before any other TensorFlow work
+    chief = engine.is_chief(strategy)
     train_dir = os.path.join(run_dir, 'train')
-    os.makedirs(train_dir, exist_ok=True)
-    logging.info('Training on %s', describe_device())
+    if chief:
+        os.makedirs(train_dir, exist_ok=True)
+    logging.info('Training on %s', engine.describe(strategy))
+    logging.info('Recurrence backend: %s%s', backends.selected_backend(),
+                 ', bfloat16' if backends.compute_dtype() == tf.bfloat16 else '')
+    engine.check_global_batch(strategy, hparams.batch_size)
+    seed = engine.shared_seed(strategy, seed)
     if seed is not None:
         tf.random.set_seed(seed)
         np.random.seed(seed)
 
-    model = _build(build_model, hparams, input_size, num_classes, input_depth, one_hot_width)
-    optimizer = make_optimizer(hparams)
-    optimizer.build(model.trainable_variables)
-    global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name='global_step')
+    with strategy.scope():
+        model = _build(build_model, hparams, input_size, num_classes, input_depth, one_hot_width)
+        optimizer = make_optimizer(hparams)
+        optimizer.build(model.trainable_variables)
+        global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name='global_step')
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=global_step)
-    manager = tf.train.CheckpointManager(
-            checkpoint, train_dir, max_to_keep=num_checkpoints or None,
-            keep_checkpoint_every_n_hours=KEEP_CHECKPOINT_EVERY_N_HOURS,
-            checkpoint_name=CHECKPOINT_NAME)
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        logging.info('Resuming from %s at step %d', manager.latest_checkpoint, int(global_step))
+    if chief:
+        engine.remove_stale_checkpoint_files(train_dir)
+    keeper = engine.CheckpointKeeper(checkpoint, train_dir, chief, num_checkpoints or None,
+                                     KEEP_CHECKPOINT_EVERY_N_HOURS, global_step)
+    resumed = engine.restore_or_start(checkpoint, keeper, train_dir)
+    if resumed:
+        logging.info('Resuming from %s at step %d', keeper.latest_checkpoint, int(global_step))
     elif warm_start_fn is not None:
         warm_start_fn(model)
+    engine.sync_from_chief(strategy, checkpoint_variables(model, optimizer, global_step))
 
     start_step = int(global_step)
     if num_training_steps and start_step >= num_training_steps:
@@ -326,55 +354,56 @@ def run_training(build_model: Callable[..., Any], hparams: HParams,
                                 data.label_size_of(num_classes), training=True,
                                 seed=None if seed is None else seed + start_step)
     train_step = make_train_step(model, optimizer, global_step, hparams.clip_norm, input_size,
-                                 num_classes, default_event_label, class_num_steps)
+                                 num_classes, default_event_label, class_num_steps, strategy)
+    writer = tf.summary.create_file_writer(train_dir) if chief else tf.summary.create_noop_writer()
+    if not resumed:
+        keeper.save()
 
-    writer = tf.summary.create_file_writer(train_dir)
-    if not manager.latest_checkpoint:
-        manager.save(checkpoint_number=start_step)
-    last_save_time = time.monotonic()
-    window_start_time, window_start_step = time.monotonic(), start_step
+    def report(step: int, stats: dict[str, float], steps_per_sec: float, eta: str) -> None:
+        metrics = metrics_from_sums(stats)
+        last_metrics.clear()
+        last_metrics.update(metrics)
+        _write_scalars(writer, {**metrics, 'global_step/sec': steps_per_sec}, step)
+        logging.info('Global Step: %d, Loss: %.4f, Perplexity: %.4f, Accuracy: %.4f, '
+                     'Steps/s: %.2f%s', step, metrics['loss'], metrics['metrics/perplexity'],
+                     metrics['metrics/accuracy'], steps_per_sec, eta)
+
     last_metrics: dict[str, float] = {}
-    step = start_step
     logging.info('Starting training loop at step %d...', start_step)
     try:
-        for inputs, labels, lengths in dataset:
-            finite, stats = train_step(inputs, labels, lengths)
-            if not bool(finite):
-                raise NonFiniteLossError(
-                        f'Training loss became NaN or Inf at global step {step + 1}; the last '
-                        f'good checkpoint is {manager.latest_checkpoint}. Try a lower '
-                        f'learning rate (--hparams=learning_rate=...; now {hparams.learning_rate}).')
-            step += 1
-            if step % summary_frequency == 0:
-                now = time.monotonic()
-                steps_per_sec = (step - window_start_step) / max(now - window_start_time, 1e-9)
-                window_start_time, window_start_step = now, step
-                last_metrics = metrics_from_sums({k: v.numpy() for k, v in stats.items()})
-                _write_scalars(writer, {**last_metrics, 'global_step/sec': steps_per_sec}, step)
-                eta = ''
-                if num_training_steps:
-                    eta = ', ETA: ' + _format_eta((num_training_steps - step) / max(steps_per_sec, 1e-9))
-                logging.info('Global Step: %d, Loss: %.4f, Perplexity: %.4f, Accuracy: %.4f, '
-                             'Steps/s: %.2f%s', step, last_metrics['loss'],
-                             last_metrics['metrics/perplexity'],
-                             last_metrics['metrics/accuracy'], steps_per_sec, eta)
-            if num_training_steps and step >= num_training_steps:
-                break
-            if time.monotonic() - last_save_time >= save_checkpoint_secs:
-                manager.save(checkpoint_number=step)
-                last_save_time = time.monotonic()
-    except KeyboardInterrupt:
-        manager.save(checkpoint_number=step)
-        logging.info('Interrupted at step %d; saved %s', step, manager.latest_checkpoint)
+        step, _ = engine.run_loop(
+            lambda *batch: _with_loss(train_step, *batch),
+            _training_batches(dataset, sequence_example_file), keeper, global_step,
+            num_training_steps, save_checkpoint_secs, report, summary_frequency,
+            f'Try a lower learning rate (--hparams=learning_rate=...; now '
+            f'{hparams.learning_rate}).', multi_worker=engine.cluster_size() > 1)
+    finally:
         writer.close()
-        return {'global_step': step, **last_metrics}
-    except NonFiniteLossError:
-        writer.close()
-        raise
-    manager.save(checkpoint_number=step)
-    writer.close()
-    logging.info('Training complete at step %d; saved %s', step, manager.latest_checkpoint)
+    if num_training_steps and step < num_training_steps:
+        logging.info('Stopped at step %d; saved %s', step, keeper.latest_checkpoint)
+    else:
+        logging.info('Training complete at step %d; saved %s', step, keeper.latest_checkpoint)
     return {'global_step': step, **last_metrics}
+
+
+def _with_loss(train_step, inputs, labels, lengths):
+    """(applied, loss, sums) for engine.run_loop from make_train_step's (applied, sums)."""
+    applied, stats = train_step(inputs, labels, lengths)
+    return applied, stats['cross_entropy'] / stats['entries'], stats
+
+
+def checkpoint_variables(*trackables) -> list[tf.Variable]:
+    """Every variable of these objects (the model's, the optimizer's slots, the step)."""
+    found: dict[int, tf.Variable] = {}
+    for trackable in trackables:
+        if isinstance(trackable, tf.Variable):
+            found.setdefault(id(trackable), trackable)
+            continue
+        for variable in getattr(trackable, 'variables', []):
+            variable = getattr(variable, 'value', variable) if not isinstance(
+                variable, tf.Variable) else variable
+            found.setdefault(id(variable), variable)
+    return list(found.values())
 
 
 # ---------------------------------------------------------------------------
@@ -384,8 +413,17 @@ def evaluate_checkpoint(model, checkpoint_path: str, dataset: tf.data.Dataset, e
                         num_classes: NumClasses) -> tuple[int, dict[str, float]]:
     """Restores the model weights from checkpoint_path (read only) and evaluates one full pass."""
     global_step = tf.Variable(0, dtype=tf.int64, trainable=False)
-    # Only the model and the step: optimizer slots in the file are left unread.
-    tf.train.Checkpoint(model=model, step=global_step).restore(checkpoint_path).expect_partial()
+    # Only the model and the step: optimizer slots in the file are left unread. Every
+    # weight of the model must come from the file: evaluating fresh weights would lie.
+    status = tf.train.Checkpoint(model=model, step=global_step).restore(checkpoint_path)
+    status.expect_partial()
+    try:
+        status.assert_existing_objects_matched()
+    except AssertionError as e:
+        first = str(e).strip().splitlines()[0][:300]
+        raise ValueError(f'{checkpoint_path}: cannot evaluate this checkpoint: it does not '
+                         f'hold the weights of the model of these --config/--hparams '
+                         f'({first})') from None
     heads = _heads(num_classes)
     sums: dict[str, float] = {}
     class_correct = np.zeros(sum(heads), np.float64)
