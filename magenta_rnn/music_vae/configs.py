@@ -37,7 +37,8 @@ DEFAULT_HPARAMS: dict[str, Any] = {
     'dropout_keep_prob': 1.0,
     'sampling_schedule': 'constant',
     'sampling_rate': 0.0,
-    'use_cudnn': False,
+    'use_cudnn': False,  # the original's; here the device picks (magenta_rnn.rnn.backends)
+    'mixed_precision': '',  # or 'bfloat16': the LSTMs train in bfloat16, variables float32
     'residual_encoder': False,
     'residual_decoder': False,
     'control_preprocessing_rnn_size': [256],

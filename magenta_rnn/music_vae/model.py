@@ -161,11 +161,18 @@ class Adam(tf.Module):
 
     def apply(self, grads: Sequence[tf.Tensor], variables: Sequence[tf.Variable],
               learning_rate: tf.Tensor) -> None:
-        for grad, var, m, v in zip(grads, variables, self.m, self.v):
-            tf.raw_ops.ResourceApplyAdam(
+        """One update; under a tf.distribute strategy (cross-replica context), of every
+        replica's copy, each with its replica's (already summed) gradients."""
+        strategy = tf.distribute.get_strategy()
+
+        def update(var, grad, m, v):
+            return tf.raw_ops.ResourceApplyAdam(
                 var=var.handle, m=m.handle, v=v.handle, beta1_power=self.beta1_power,
                 beta2_power=self.beta2_power, lr=learning_rate, beta1=self.beta1,
                 beta2=self.beta2, epsilon=self.epsilon, grad=grad)
+
+        for grad, var, m, v in zip(grads, variables, self.m, self.v):
+            strategy.extended.update(var, update, args=(grad, m, v), group=False)
         self.beta1_power.assign(self.beta1_power * self.beta1)
         self.beta2_power.assign(self.beta2_power * self.beta2)
 
@@ -194,12 +201,20 @@ def clip_gradients(hparams: HParams, grads: Sequence[tf.Tensor]
 
 
 class Trainer(tf.Module):
-    """Owns the optimizer and global_step; train_step/eval_step are tf.functions."""
+    """Owns the optimizer and global_step; train_step/eval_step are tf.functions.
 
-    def __init__(self, model: MusicVAE, name: str = 'trainer'):
+    Training goes through the shared engine (magenta_rnn.rnn.engine): MusicVAE gives its
+    loss, its clipping rule (global norm, all zeros past grad_norm_clip_to_zero) and its
+    Adam update with the decaying learning rate. Build it inside strategy.scope() to
+    train on the strategy's replicas.
+    """
+
+    def __init__(self, model: MusicVAE, name: str = 'trainer',
+                 strategy: tf.distribute.Strategy | None = None):
         super().__init__(name=name)
         self.model = model
         self.hparams = model.hparams
+        self.strategy = strategy or tf.distribute.get_strategy()
         self.global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name='global_step')
         self.variables_to_train = list(model.trainable_variables)
         self.optimizer = Adam(self.variables_to_train)
@@ -214,26 +229,39 @@ class Trainer(tf.Module):
                 tf.TensorSpec([b, t, m.output_depth], tf.float32),
                 tf.TensorSpec([b], tf.int32)]
 
-    def _train(self, inputs, outputs, lengths):
+    def _loss(self, inputs, outputs, lengths):
         step = self.global_step
-        with tf.GradientTape() as tape:
-            results = self.model.compute_loss(inputs, outputs, lengths, step, training=True)
-        grads = tape.gradient(results['loss'], self.variables_to_train)
+        results = self.model.compute_loss(inputs, outputs, lengths, step, training=True)
+        scalars = _summaries(results, lr=learning_rate(self.hparams, step))
+        return results['loss'], tf.cast(tf.shape(inputs)[0], tf.float32), scalars
+
+    def _clip(self, grads):
         clipped, global_norm = clip_gradients(self.hparams, grads)
-        lr = learning_rate(self.hparams, step)
-        self.optimizer.apply(clipped, self.variables_to_train, lr)
+        return clipped, {'global_norm': global_norm}
+
+    def _apply(self, grads):
+        self.optimizer.apply(grads, self.variables_to_train,
+                             learning_rate(self.hparams, self.global_step))
         self.global_step.assign_add(1)
-        return _summaries(results, lr=lr, global_norm=global_norm)
 
     def _eval(self, inputs, outputs, lengths):
         results = self.model.compute_loss(inputs, outputs, lengths, self.global_step,
                                           training=False)
         return _summaries(results)
 
-    def train_step(self, inputs, outputs, lengths) -> dict[str, tf.Tensor]:
+    def step(self, inputs, outputs, lengths) -> tuple[tf.Tensor, tf.Tensor, dict[str, tf.Tensor]]:
+        """(applied, loss, scalars) of one training step on a global batch; a NaN, Inf or
+        exploded loss is not applied."""
+        from magenta_rnn.rnn import engine  # pylint: disable=import-outside-toplevel
         if self._train_fn is None:
-            self._train_fn = tf.function(self._train, input_signature=self._signature())
-        return self._train_fn(inputs, outputs, lengths)
+            self._train_fn = engine.make_train_step(
+                self._loss, self.variables_to_train, self._clip, self._apply, self.strategy,
+                self._signature(), stats_reduction='mean')
+        with self.strategy.scope():
+            return self._train_fn(inputs, outputs, lengths)
+
+    def train_step(self, inputs, outputs, lengths) -> dict[str, tf.Tensor]:
+        return self.step(inputs, outputs, lengths)[2]
 
     def eval_step(self, inputs, outputs, lengths) -> dict[str, tf.Tensor]:
         if self._eval_fn is None:

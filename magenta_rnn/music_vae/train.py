@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import sys
 import time
 from collections.abc import Iterator
 
@@ -24,10 +25,12 @@ import numpy as np
 from absl import flags
 
 from magenta_rnn import console
+from magenta_rnn.rnn.cli import define_engine_flags
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_string('master', '', 'Unused; kept for compatibility with the original.')
+flags.DEFINE_string('master', '', 'Ignored (the original\'s TF1 master address); multi-worker '
+                    'training reads the TF_CONFIG environment variable (see --rnn_backend).')
 flags.DEFINE_string('examples_path', None, 'TFRecord file (or glob) of NoteSequences.')
 flags.DEFINE_string('tfds_name', None, 'Not supported; use --examples_path.')
 flags.DEFINE_string('run_dir', None, 'Directory for checkpoints (<run_dir>/train) and '
@@ -43,15 +46,18 @@ flags.DEFINE_string('config', '', 'Name of a config in configs/music_vae or a .j
 flags.DEFINE_string('hparams', '', 'Comma-separated name=value pairs merged over the config\'s '
                     'hparams, e.g. "batch_size=64,z_size=128".')
 flags.DEFINE_bool('cache_dataset', True, 'Keep converted examples in memory across epochs.')
-flags.DEFINE_integer('task', 0, 'Unused (distributed training is not supported).')
-flags.DEFINE_integer('num_ps_tasks', 0, 'Unused (distributed training is not supported).')
-flags.DEFINE_integer('num_sync_workers', 0, 'Unused (distributed training is not supported).')
+flags.DEFINE_integer('task', 0, 'Ignored: a worker\'s index is TF_CONFIG\'s "task" entry.')
+flags.DEFINE_integer('num_ps_tasks', 0, 'Ignored: no parameter servers; every worker holds '
+                     'the variables (MultiWorkerMirroredStrategy from TF_CONFIG).')
+flags.DEFINE_integer('num_sync_workers', 0, 'Ignored: every TF_CONFIG worker is synchronous '
+                     'and batch_size is the global batch, split between them.')
 flags.DEFINE_string('eval_dir_suffix', '', 'Suffix of the eval directory name.')
 flags.DEFINE_string('log', 'INFO', 'Logging level: DEBUG, INFO, WARNING, ERROR or FATAL.')
 flags.DEFINE_integer('save_checkpoint_secs', 60, 'Seconds between checkpoints.')
 flags.DEFINE_integer('summary_every_n_steps', 10, 'Steps between TensorBoard summaries.')
 flags.DEFINE_integer('log_every_n_steps', 100, 'Steps between loss log lines.')
 flags.DEFINE_integer('seed', None, 'Seed for shuffling, augmentation and the model.')
+define_engine_flags()
 
 
 class DataError(ValueError):
@@ -203,64 +209,74 @@ def train(config, run_dir: str, files: list[str], num_steps: int, checkpoints_to
           keep_checkpoint_every_n_hours: float, save_checkpoint_secs: int = 60,
           summary_every_n_steps: int = 10, log_every_n_steps: int = 100,
           cache_dataset: bool = True, seed: int | None = None) -> dict[str, float]:
-    """Trains until global_step == num_steps; returns the last step's scalars and timing."""
+    """Trains until global_step == num_steps; returns the last step's scalars and timing.
+
+    Runs on every local GPU or every worker TF_CONFIG names (the shared engine,
+    magenta_rnn.rnn.engine); batch_size is the global batch and only the chief writes
+    checkpoints and summaries.
+    """
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
     from magenta_rnn.music_vae import model as model_lib  # pylint: disable=import-outside-toplevel
+    from magenta_rnn.rnn import backends, engine  # pylint: disable=import-outside-toplevel
 
+    strategy = engine.make_strategy()  # before any other TensorFlow work
+    chief = engine.is_chief(strategy)
+    logging.info('Training on %s', engine.describe(strategy))
+    logging.info('Recurrence backend: %s%s', backends.selected_backend(),
+                 ', bfloat16' if backends.compute_dtype() == tf.bfloat16 else '')
+    hp = config.hparams
+    engine.check_global_batch(strategy, hp.batch_size)
+    seed = engine.shared_seed(strategy, seed)
     if seed is not None:
         tf.random.set_seed(seed)
-    hp = config.hparams
     converter = config.make_data_converter()
     train_dir = os.path.join(run_dir, 'train')
-    os.makedirs(train_dir, exist_ok=True)
-    vae = model_lib.build_model(config, converter)
-    trainer = model_lib.Trainer(vae)
+    if chief:
+        os.makedirs(train_dir, exist_ok=True)
+        engine.remove_stale_checkpoint_files(train_dir)
+    with strategy.scope():
+        vae = model_lib.build_model(config, converter)
+        trainer = model_lib.Trainer(vae, strategy=strategy)
     checkpoint = tf.train.Checkpoint(model=vae, optimizer=trainer.optimizer,
                                      global_step=trainer.global_step)
-    manager = tf.train.CheckpointManager(
-        checkpoint, train_dir, max_to_keep=checkpoints_to_keep,
-        keep_checkpoint_every_n_hours=keep_checkpoint_every_n_hours,
-        checkpoint_name='model.ckpt')
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        logging.info('resumed from %s at step %d', manager.latest_checkpoint,
+    keeper = engine.CheckpointKeeper(checkpoint, train_dir, chief, checkpoints_to_keep,
+                                     keep_checkpoint_every_n_hours, trainer.global_step)
+    if engine.restore_or_start(checkpoint, keeper, train_dir):
+        logging.info('resumed from %s at step %d', keeper.latest_checkpoint,
                      int(trainer.global_step.numpy()))
-    writer = tf.summary.create_file_writer(train_dir)
+    engine.sync_from_chief(strategy, [*vae.variables, *trainer.optimizer.variables,
+                                      trainer.global_step])
+    writer = tf.summary.create_file_writer(train_dir) if chief else tf.summary.create_noop_writer()
     if int(trainer.global_step.numpy()) == 0:
         _write_hparams_summary(tf, writer, config, ','.join(files))
 
     source = ExampleSource(files, converter, config.make_augmenter(), hp.batch_size,
                            hp.max_seq_len, training=True, cache=cache_dataset, seed=seed)
-    step = int(trainer.global_step.numpy())
-    last_save = time.time()
-    window_start, window_steps = time.perf_counter(), 0
     scalars: dict[str, float] = {}
-    batches = source.batches()
-    while step < num_steps:
-        inputs, outputs, lengths = next(batches)
-        results = trainer.train_step(inputs, outputs, lengths)
-        step = int(trainer.global_step.numpy())
-        window_steps += 1
-        if step % summary_every_n_steps == 0 or step == num_steps:
-            scalars = {k: float(v) for k, v in results.items()}
-            write_scalars(tf, writer, {('learning_rate' if k == 'lr' else k): v
-                                       for k, v in scalars.items()
-                                       if k not in ('correct_steps', 'valid_steps')}, step)
+
+    def report(step: int, results: dict[str, float], steps_per_sec: float, eta: str) -> None:
+        write_scalars(tf, writer, {('learning_rate' if k == 'lr' else k): v
+                                   for k, v in results.items()
+                                   if k not in ('correct_steps', 'valid_steps')}, step)
+        scalars.clear()
+        scalars.update(results)
+        scalars['steps_per_sec'] = steps_per_sec
         if step % log_every_n_steps == 0 or step == num_steps:
-            scalars = {k: float(v) for k, v in results.items()}
-            elapsed = time.perf_counter() - window_start
-            steps_per_sec = window_steps / elapsed if elapsed > 0 else float('nan')
             logging.info('global_step = %d, loss = %.4f, r_loss = %.4f, kl_bits = %.3f, '
-                         'accuracy = %.4f, %.3f steps/s', step, scalars['loss'],
-                         scalars['losses/r_loss'], scalars['losses/kl_bits'],
-                         scalars['metrics/accuracy'], steps_per_sec)
-            scalars['steps_per_sec'] = steps_per_sec
-            window_start, window_steps = time.perf_counter(), 0
-        if time.time() - last_save >= save_checkpoint_secs:
-            manager.save(checkpoint_number=step)
-            last_save = time.time()
-    manager.save(checkpoint_number=step)
-    writer.flush()
+                         'accuracy = %.4f, %.3f steps/s%s', step, results['loss'],
+                         results['losses/r_loss'], results['losses/kl_bits'],
+                         results['metrics/accuracy'], steps_per_sec, eta)
+
+    if int(trainer.global_step.numpy()) < num_steps:
+        try:
+            engine.run_loop(
+                trainer.step, source.batches(), keeper, trainer.global_step, num_steps,
+                save_checkpoint_secs, report, summary_every_n_steps,
+                f'Try a lower learning rate (--hparams=learning_rate=...; now '
+                f'{hp.learning_rate}) or grad_clip (now {hp.grad_clip}).',
+                multi_worker=engine.cluster_size() > 1)
+        finally:
+            writer.flush()
     return scalars
 
 
@@ -278,8 +294,14 @@ def evaluate(config, run_dir: str, files: list[str], num_batches: int | None,
         raise DataError(f'--run_dir: no checkpoint in {train_dir}')
     vae = model_lib.build_model(config, converter)
     trainer = model_lib.Trainer(vae)
-    tf.train.Checkpoint(model=vae, global_step=trainer.global_step).restore(
-        latest).expect_partial()
+    status = tf.train.Checkpoint(model=vae, global_step=trainer.global_step).restore(latest)
+    status.expect_partial()
+    try:
+        status.assert_existing_objects_matched()  # fresh weights must not be evaluated
+    except AssertionError as e:
+        raise DataError(f'{latest}: cannot evaluate this checkpoint: it does not hold the '
+                        f'weights of this --config/--hparams model '
+                        f'({str(e).strip().splitlines()[0][:300]})') from None
     source = ExampleSource(files, converter, None, hp.batch_size, hp.max_seq_len,
                            training=False, seed=seed)
     sums: dict[str, float] = {}
@@ -321,15 +343,19 @@ def main(argv) -> None:
         console.fail('--tfds_name is not supported; give a TFRecord of NoteSequences with --examples_path')
     if not FLAGS.examples_path:
         console.fail('--examples_path is required')
-    for name in ('num_ps_tasks', 'num_sync_workers', 'task'):
+    for name in ('master', 'num_ps_tasks', 'num_sync_workers', 'task'):
         if getattr(FLAGS, name):
-            logging.warning('--%s is ignored: distributed training is not supported', name)
+            logging.warning('--%s is ignored: multi-worker training reads the TF_CONFIG '
+                            'environment variable (see the README)', name)
     try:
         config = configs.load_config(FLAGS.config, FLAGS.hparams)
         files = _expand_examples_path(FLAGS.examples_path)
         run_dir = os.path.expanduser(FLAGS.run_dir)
         from magenta_rnn.rnn.train import split_cpu_threads  # pylint: disable=import-outside-toplevel
         split_cpu_threads()
+        from magenta_rnn.rnn import backends, engine  # pylint: disable=import-outside-toplevel
+        backends.configure(backend=FLAGS.rnn_backend,
+                           mixed_precision=config.hparams.mixed_precision)
         if FLAGS.mode == 'train':
             train(config, run_dir, files, FLAGS.num_steps, FLAGS.checkpoints_to_keep,
                   FLAGS.keep_checkpoint_every_n_hours, FLAGS.save_checkpoint_secs,
@@ -338,7 +364,12 @@ def main(argv) -> None:
         else:
             evaluate(config, run_dir, files, FLAGS.eval_num_batches, FLAGS.eval_dir_suffix,
                      FLAGS.seed)
-    except (configs.ConfigError, HParamsError, DataError, ValueError, NotImplementedError) as e:
+    except (configs.ConfigError, HParamsError, DataError, ValueError, NotImplementedError,
+            RuntimeError) as e:
+        engine = sys.modules.get('magenta_rnn.rnn.engine')
+        if isinstance(e, RuntimeError) and not (
+                engine and isinstance(e, (engine.DivergenceError, engine.WorkerLostError))):
+            raise
         console.fail(str(e))
 
 

@@ -116,6 +116,32 @@ def define_train_flags(model_name: str, default_config: str | None) -> None:
     flags.DEFINE_boolean('eval', False, 'Run an eval job: evaluate each new checkpoint of '
                          'run_dir/train on --sequence_example_file, writing to run_dir/eval.')
     flags.DEFINE_integer('seed', None, 'Random seed for initialisation and shuffling.')
+    define_engine_flags()
+
+
+DISTRIBUTED_HELP = ('The original\'s distributed flags --master, --task, --num_ps_tasks and '
+                    '--num_sync_workers are gone: set the TF_CONFIG environment variable on '
+                    'every worker instead (MultiWorkerMirroredStrategy; see the README). '
+                    'Several local GPUs are used without any setting.')
+
+
+def define_engine_flags() -> None:
+    """The engine's options every trainer shares."""
+    flags.DEFINE_enum('rnn_backend', 'auto', ['auto', 'fused', 'reference', 'cudnn'],
+                      'LSTM recurrence: auto (cudnn with a GPU, else fused), fused (the fast '
+                      'CPU loop), reference (plain TensorFlow autodiff, slow, the truth the '
+                      'others are tested against), cudnn (cuDNN on a GPU; the same math on a '
+                      'CPU). Checkpoints are the same whichever trained. Also '
+                      'MAGENTA_RNN_BACKEND. Training on several GPUs or machines: '
+                      + DISTRIBUTED_HELP)
+
+
+def configure_engine(hparams) -> None:
+    """Applies --rnn_backend and the mixed_precision hparam (raises ValueError)."""
+    from magenta_rnn.rnn import backends
+    backends.configure(backend=FLAGS.rnn_backend,
+                       mixed_precision=hparams.mixed_precision if 'mixed_precision' in hparams
+                       else '')
 
 
 def encoder_facts(encoder) -> dict:
@@ -145,6 +171,10 @@ def run_train(model: EventsModel, warm_start_fn=None) -> None:
     from magenta_rnn.rnn.model import build_events_rnn
 
     train.split_cpu_threads()
+    try:
+        configure_engine(config.hparams)
+    except ValueError as e:
+        fail(str(e))
 
     common = dict(build_model=build_events_rnn, hparams=config.hparams,
                   sequence_example_file=FLAGS.sequence_example_file, run_dir=FLAGS.run_dir,

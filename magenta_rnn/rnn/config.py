@@ -26,6 +26,9 @@ BASE_HPARAMS: dict[str, Any] = {
     'clip_norm': 3.0,
     'learning_rate': 0.001,
     'residual_connections': False,
+    # '' (float32) or 'bfloat16': the recurrent layers compute in bfloat16 when training
+    # (variables and checkpoints stay float32); see magenta_rnn.rnn.backends.
+    'mixed_precision': '',
 }
 
 _COMMON_KEYS = {'model', 'id', 'description', 'encoder', 'hparams',

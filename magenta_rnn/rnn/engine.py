@@ -199,6 +199,10 @@ def make_train_step(loss_fn: Callable[..., tuple[tf.Tensor, tf.Tensor, dict[str,
         return loss, clipped, {**stats, **extra}
 
     def train_step(*batch):
+        with strategy.scope():  # updates below are then in cross-replica context
+            return cross_replica_step(*batch)
+
+    def cross_replica_step(*batch):
         if replicas > 1:
             loss, gradients, stats = strategy.run(replica_step, args=batch)
         else:

@@ -257,7 +257,7 @@ def make_train_step(model, optimizer, global_step: tf.Variable, clip_norm: float
         return stats['cross_entropy'] / stats['entries'], stats['entries'], stats
 
     def apply(gradients):
-        optimizer.apply_gradients(zip(gradients, variables))
+        apply_optimizer(optimizer, gradients, variables)
         global_step.assign_add(1)
 
     step = engine.make_train_step(loss_fn, variables,
@@ -269,6 +269,22 @@ def make_train_step(model, optimizer, global_step: tf.Variable, clip_norm: float
         return applied, stats
 
     return train_step
+
+
+def apply_optimizer(optimizer, gradients: Sequence[tf.Tensor | None],
+                    variables: Sequence[tf.Variable]) -> None:
+    """optimizer.apply_gradients, also in a strategy's cross-replica context (where the
+    engine applies updates): Keras' own expects replica context and would sum the already
+    summed gradients over the replicas again."""
+    strategy = tf.distribute.get_strategy()
+    if strategy.num_replicas_in_sync == 1:
+        optimizer.apply_gradients(zip(gradients, variables))
+        return
+    pairs = [(g, v) for g, v in zip(gradients, variables) if g is not None]
+    # Keras 3's per-variable update under a strategy, what apply_gradients runs after its sum.
+    optimizer._distributed_tf_update_step(  # pylint: disable=protected-access
+        strategy, pairs, optimizer._get_current_learning_rate())  # pylint: disable=protected-access
+    optimizer.iterations.assign_add(1)
 
 
 def _training_batches(dataset: tf.data.Dataset, sequence_example_file: str):
@@ -338,12 +354,12 @@ def run_training(build_model: Callable[..., Any], hparams: HParams,
                                      KEEP_CHECKPOINT_EVERY_N_HOURS, global_step)
     resumed = engine.restore_or_start(checkpoint, keeper, train_dir)
     if resumed:
-        logging.info('Resuming from %s at step %d', keeper.latest_checkpoint, int(global_step))
+        logging.info('Resuming from %s at step %d', keeper.latest_checkpoint, int(global_step.numpy()))
     elif warm_start_fn is not None:
         warm_start_fn(model)
     engine.sync_from_chief(strategy, checkpoint_variables(model, optimizer, global_step))
 
-    start_step = int(global_step)
+    start_step = int(global_step.numpy())
     if num_training_steps and start_step >= num_training_steps:
         logging.info('Step %d already reaches num_training_steps=%d; nothing to train.',
                      start_step, num_training_steps)
@@ -439,7 +455,7 @@ def evaluate_checkpoint(model, checkpoint_path: str, dataset: tf.data.Dataset, e
     # Mean over the classes that occur in the eval set (multi-head: over every head's classes).
     metrics['metrics/per_class_accuracy'] = (
             float(np.mean(class_correct[present] / class_total[present])) if present.any() else 0.0)
-    return int(global_step), metrics
+    return int(global_step.numpy()), metrics
 
 
 def run_eval(build_model: Callable[..., Any], hparams: HParams, sequence_example_file: str,
