@@ -309,6 +309,50 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(
     assert hash_dir(train_dir) == before
 
 
+def test_exploding_finite_loss_stops_training_too(tmp_path):
+    huge = write_examples(tmp_path / 'huge.tfrecord', [([[1e20] * 4] * 3, [0, 1, 2])] * 8)
+
+    def build_linear(hparams, input_size, num_classes, input_depth=None, one_hot_width=0):
+        inputs = keras.Input([None, input_size])  # finite logits of ~1e20: a finite huge loss
+        return keras.Model(inputs, keras.layers.Dense(num_classes)(inputs))
+
+    run_toy_training(tmp_path, 3, build_model=build_linear, run_dir=str(tmp_path / 'linear'))
+    with pytest.raises(train.NonFiniteLossError, match=r'Training loss exploded to .* at global '
+                                                       r'step 4;.*model.ckpt-3'):
+        run_toy_training(tmp_path, 10, sequence_example_file=huge, build_model=build_linear,
+                         run_dir=str(tmp_path / 'linear'))
+
+
+def test_empty_or_unreadable_training_file_is_an_error_not_complete(tmp_path):
+    empty = tmp_path / 'empty.tfrecord'
+    empty.write_bytes(b'')
+    with pytest.raises(ValueError, match=rf'--sequence_example_file {empty}: no training '
+                                         rf'examples \(the file is empty\)'):
+        run_toy_training(tmp_path, 5, sequence_example_file=str(empty))
+    garbage = tmp_path / 'garbage.tfrecord'
+    garbage.write_bytes(b'this is not a TFRecord file at all' * 10)
+    with pytest.raises(ValueError, match=rf'--sequence_example_file {garbage}: cannot read it as '
+                                         rf'SequenceExample TFRecords'):
+        run_toy_training(tmp_path, 5, sequence_example_file=str(garbage), run_dir=str(tmp_path / 'g'))
+
+
+def test_resume_or_eval_with_other_hparams_is_a_one_line_error(tmp_path):
+    run_toy_training(tmp_path, 2)
+    other = make_hparams(rnn_layer_sizes=[7])
+
+    def build_lstm(hparams, input_size, num_classes, input_depth=None, one_hot_width=0):
+        from magenta_rnn.rnn.model import build_events_rnn
+        return build_events_rnn(hparams, input_size, num_classes, input_depth)
+
+    with pytest.raises(ValueError, match=r'model.ckpt-2: cannot resume from this checkpoint: it '
+                                         r'does not match the model'):
+        run_toy_training(tmp_path, 4, build_model=build_lstm, hparams=other)
+    path = str(tmp_path / 'train.tfrecord')
+    with pytest.raises(ValueError, match=r'model.ckpt-2: cannot evaluate this checkpoint: it does '
+                                         r'not hold the weights'):
+        train.run_eval(build_lstm, other, path, str(tmp_path / 'run'), 4, 4, 0, once=True)
+
+
 def test_eval_writes_real_means_over_the_whole_set_and_leaves_weights_alone(tmp_path):
     run_toy_training(tmp_path, 20)
     run_dir = tmp_path / 'run'

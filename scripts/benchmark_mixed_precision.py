@@ -1,0 +1,101 @@
+"""bfloat16 against float32 training on real data: steps/s and loss, the two runs interleaved
+step by step in one process, so that both see the same (possibly shared) CPU.
+
+    PYTHONPATH=. python scripts/benchmark_mixed_precision.py --model=basic_rnn \
+        --data=/tmp/basic/training_melodies.tfrecord --steps=500
+    PYTHONPATH=. python scripts/benchmark_mixed_precision.py --model=cat-mel_2bar_small \
+        --data=/tmp/notesequences.tfrecord --steps=500 --hparams=batch_size=64
+
+basic_rnn reads melody_rnn_create_dataset's SequenceExamples; cat-mel_2bar_small reads
+NoteSequences. Both runs start from the same weights (--seed) and read the same batches.
+Every --report steps: the step, each run's loss (the mean of the last --report steps) and
+its steps/s over them.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--model', choices=['basic_rnn', 'cat-mel_2bar_small'], required=True)
+    parser.add_argument('--data', required=True)
+    parser.add_argument('--steps', type=int, default=500)
+    parser.add_argument('--report', type=int, default=50)
+    parser.add_argument('--hparams', default='')
+    parser.add_argument('--seed', type=int, default=1)
+    args = parser.parse_args()
+
+    from magenta_rnn.rnn.train import split_cpu_threads
+    split_cpu_threads()
+    import tensorflow as tf
+    from magenta_rnn.rnn import backends
+
+    runs = {}
+    for dtype in ('float32', 'bfloat16'):
+        backends.configure(mixed_precision='' if dtype == 'float32' else 'bfloat16')
+        tf.random.set_seed(args.seed)
+        runs[dtype] = build(args, tf)
+        runs[dtype]['step'](*runs[dtype]['batches'][0])  # trace with this dtype
+    backends.configure(mixed_precision='')
+    print(f'{args.model}: {"step":>5} {"fp32 loss":>10} {"fp32 st/s":>10} {"bf16 loss":>10} '
+          f'{"bf16 st/s":>10}', flush=True)
+    losses = {d: [] for d in runs}
+    seconds = {d: 0.0 for d in runs}
+    for step in range(1, args.steps + 1):
+        for dtype, run in runs.items():
+            batch = run['batches'][step % len(run['batches'])]
+            start = time.perf_counter()
+            losses[dtype].append(float(run['step'](*batch)))
+            seconds[dtype] += time.perf_counter() - start
+        if step % args.report == 0:
+            cells = []
+            for dtype in runs:
+                cells += [f'{np.mean(losses[dtype][-args.report:]):10.4f}',
+                          f'{args.report / seconds[dtype]:10.2f}']
+                seconds[dtype] = 0.0
+            print(f'{args.model}: {step:5d} ' + ' '.join(cells), flush=True)
+
+
+def build(args, tf):
+    if args.model == 'basic_rnn':
+        from magenta_rnn.melody import MELODY_RNN
+        from magenta_rnn.rnn import data, train
+        from magenta_rnn.rnn.cli import encoder_facts
+        from magenta_rnn.rnn.model import build_events_rnn
+        config = MELODY_RNN.load_config('basic_rnn', args.hparams)
+        facts = encoder_facts(MELODY_RNN.build_encoder(config))
+        model = build_events_rnn(config.hparams, facts['input_size'], facts['num_classes'],
+                                 one_hot_width=facts['one_hot_width'])
+        model(tf.zeros([1, 1, facts['input_size']]))
+        optimizer = train.make_optimizer(config.hparams)
+        optimizer.build(model.trainable_variables)
+        step = train.make_train_step(model, optimizer, tf.Variable(0, dtype=tf.int64),
+                                     config.hparams.clip_norm, facts['input_size'],
+                                     facts['num_classes'], facts['default_event_label'])
+        dataset = data.make_dataset(args.data, config.hparams.batch_size, facts['input_size'],
+                                    seed=args.seed)
+        batches = [b for _, b in zip(range(200), dataset)]
+
+        def loss_of(*batch):
+            _, stats = step(*batch)
+            return stats['cross_entropy'] / stats['entries']
+        return {'step': loss_of, 'batches': batches}
+    from magenta_rnn.music_vae import configs
+    from magenta_rnn.music_vae import model as model_lib
+    from magenta_rnn.music_vae.train import ExampleSource
+    config = configs.load_config('cat-mel_2bar_small', args.hparams)
+    converter = config.make_data_converter()
+    trainer = model_lib.Trainer(model_lib.build_model(config, converter))
+    hp = config.hparams
+    source = ExampleSource([args.data], converter, None, hp.batch_size, hp.max_seq_len,
+                           training=True, seed=args.seed)
+    batches = [b for _, b in zip(range(200), source.batches())]
+    return {'step': lambda *b: trainer.step(*b)[1], 'batches': batches}
+
+
+if __name__ == '__main__':
+    main()
