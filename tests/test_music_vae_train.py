@@ -85,3 +85,37 @@ def test_cli_rejects_missing_examples(tmp_path):
         capture_output=True, text=True, cwd=root, env={**os.environ, 'PYTHONPATH': root})
     assert result.returncode == 1
     assert 'error: --examples_path: no files match' in result.stderr
+
+
+def test_guard_device_line_eta_and_unusable_checkpoints(tmp_path, examples_path, caplog):
+    import logging
+    from magenta_rnn.music_vae import model as model_lib
+    from magenta_rnn.rnn import engine
+    caplog.set_level(logging.INFO)
+    config = configs.load_config('cat-mel_2bar_small', TINY)
+    run_dir = str(tmp_path / 'run')
+    train.train(config, run_dir, [examples_path], num_steps=2, checkpoints_to_keep=5,
+                keep_checkpoint_every_n_hours=1, summary_every_n_steps=1, log_every_n_steps=1,
+                seed=1)
+    assert 'Training on CPU' in caplog.text or 'Training on GPU' in caplog.text
+    assert 'global_step = 2, loss = ' in caplog.text and 'ETA: 0:00:00' in caplog.text
+    # A NaN batch is not applied: weights, Adam and the step stay as they were.
+    trainer = model_lib.Trainer(model_lib.build_model(config, config.make_data_converter()))
+    depth = trainer.model.input_depth
+    bad = tf.fill([4, config.hparams.max_seq_len, depth], float('nan'))
+    before = [v.numpy().copy() for v in trainer.model.trainable_variables]
+    applied, loss, _ = trainer.step(bad, bad, tf.fill([4], 32))
+    assert not bool(applied) and not float(loss) == float(loss)
+    assert int(trainer.global_step.numpy()) == 0
+    assert all((b == v.numpy()).all() for b, v in zip(before, trainer.model.trainable_variables))
+    message = engine.divergence_message(float(loss), 3, engine.CheckpointKeeper(
+        tf.train.Checkpoint(), os.path.join(run_dir, 'train'), False, 1, None,
+        trainer.global_step), 'hint')
+    assert message.endswith(f'last good checkpoint is {run_dir}/train/model.ckpt-2. hint')
+    # Resuming or evaluating with another model's hparams: one-line errors naming the file.
+    other = configs.load_config('cat-mel_2bar_small', TINY.replace('z_size=4', 'z_size=6'))
+    with pytest.raises(ValueError, match=r'model.ckpt-2: cannot resume from this checkpoint'):
+        train.train(other, run_dir, [examples_path], num_steps=4, checkpoints_to_keep=5,
+                    keep_checkpoint_every_n_hours=1)
+    with pytest.raises(train.DataError, match=r'model.ckpt-2: cannot evaluate this checkpoint'):
+        train.evaluate(other, run_dir, [examples_path], None)

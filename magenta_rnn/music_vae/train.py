@@ -294,11 +294,11 @@ def evaluate(config, run_dir: str, files: list[str], num_batches: int | None,
         raise DataError(f'--run_dir: no checkpoint in {train_dir}')
     vae = model_lib.build_model(config, converter)
     trainer = model_lib.Trainer(vae)
-    status = tf.train.Checkpoint(model=vae, global_step=trainer.global_step).restore(latest)
-    status.expect_partial()
     try:
+        status = tf.train.Checkpoint(model=vae, global_step=trainer.global_step).restore(latest)
+        status.expect_partial()
         status.assert_existing_objects_matched()  # fresh weights must not be evaluated
-    except AssertionError as e:
+    except (AssertionError, ValueError, tf.errors.OpError) as e:
         raise DataError(f'{latest}: cannot evaluate this checkpoint: it does not hold the '
                         f'weights of this --config/--hparams model '
                         f'({str(e).strip().splitlines()[0][:300]})') from None

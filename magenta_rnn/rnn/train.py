@@ -431,11 +431,11 @@ def evaluate_checkpoint(model, checkpoint_path: str, dataset: tf.data.Dataset, e
     global_step = tf.Variable(0, dtype=tf.int64, trainable=False)
     # Only the model and the step: optimizer slots in the file are left unread. Every
     # weight of the model must come from the file: evaluating fresh weights would lie.
-    status = tf.train.Checkpoint(model=model, step=global_step).restore(checkpoint_path)
-    status.expect_partial()
     try:
+        status = tf.train.Checkpoint(model=model, step=global_step).restore(checkpoint_path)
+        status.expect_partial()
         status.assert_existing_objects_matched()
-    except AssertionError as e:
+    except (AssertionError, ValueError, tf.errors.OpError) as e:
         first = str(e).strip().splitlines()[0][:300]
         raise ValueError(f'{checkpoint_path}: cannot evaluate this checkpoint: it does not '
                          f'hold the weights of the model of these --config/--hparams '
