@@ -119,10 +119,11 @@ def define_train_flags(model_name: str, default_config: str | None) -> None:
     define_engine_flags()
 
 
-DISTRIBUTED_HELP = ('The original\'s distributed flags --master, --task, --num_ps_tasks and '
-                    '--num_sync_workers are gone: set the TF_CONFIG environment variable on '
-                    'every worker instead (MultiWorkerMirroredStrategy; see the README). '
-                    'Several local GPUs are used without any setting.')
+DISTRIBUTED_HELP = ('Several machines: set the TF_CONFIG environment variable on every worker '
+                    '(MultiWorkerMirroredStrategy; see the README); it replaces the original\'s '
+                    '--master, --task, --num_ps_tasks and --num_sync_workers (no parameter '
+                    'servers; batch_size is the global batch). Several local GPUs are used '
+                    'without any setting.')
 
 
 def define_engine_flags() -> None:
@@ -132,7 +133,7 @@ def define_engine_flags() -> None:
                       'CPU loop), reference (plain TensorFlow autodiff, slow, the truth the '
                       'others are tested against), cudnn (cuDNN on a GPU; the same math on a '
                       'CPU). Checkpoints are the same whichever trained. Also '
-                      'MAGENTA_RNN_BACKEND. Training on several GPUs or machines: '
+                      'MAGENTA_RNN_BACKEND. '
                       + DISTRIBUTED_HELP)
 
 

@@ -106,9 +106,14 @@ def describe(strategy: tf.distribute.Strategy) -> str:
     gpus = tf.config.list_logical_devices('GPU')
     devices = ('GPU (' + ', '.join(g.name for g in gpus) + ')' if gpus
                else 'CPU (no GPU visible to TensorFlow)')
-    name = type(strategy).__name__
-    if name == '_DefaultDistributionStrategy':
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        name = 'MultiWorkerMirroredStrategy'
+    elif isinstance(strategy, tf.distribute.MirroredStrategy):
+        name = 'MirroredStrategy'
+    elif strategy.num_replicas_in_sync == 1:
         return f'{devices}, one replica (no distribution)'
+    else:
+        name = type(strategy).__name__
     text = f'{devices}, {name}, {strategy.num_replicas_in_sync} replicas in sync'
     resolver = getattr(strategy, 'cluster_resolver', None)
     if resolver is not None and resolver.task_type:
