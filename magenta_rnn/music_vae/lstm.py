@@ -14,7 +14,6 @@ from collections.abc import Sequence
 import tensorflow as tf
 
 from magenta_rnn.rnn import backends, fused
-from magenta_rnn.rnn.fused import FORGET_BIAS  # LSTMBlockCell's default, as the fused loop's
 
 
 def _normal_initializer(stddev: float):
@@ -76,10 +75,7 @@ class LstmCell(tf.Module):
         c, h = state
         if recurrent_kernel is None:
             recurrent_kernel = self.kernel[self.input_size:]
-        gates = projected_input + tf.matmul(h, recurrent_kernel)
-        i, j, f, o = tf.split(gates, 4, axis=-1)
-        new_c = c * tf.sigmoid(f + FORGET_BIAS) + tf.sigmoid(i) * tf.tanh(j)
-        new_h = tf.tanh(new_c) * tf.sigmoid(o)
+        new_c, new_h = backends.lstm_cell(projected_input + tf.matmul(h, recurrent_kernel), c)
         return new_h, (new_c, new_h)
 
     def __call__(self, x: tf.Tensor, state: tuple[tf.Tensor, tf.Tensor]

@@ -16,12 +16,7 @@ import functools
 
 import numpy as np
 
-FORGET_BIAS = 1.0
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    # The tanh form cannot overflow, unlike 1 / (1 + exp(-x)).
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
+from magenta_rnn.rnn import numpy_lstm
 
 
 @functools.lru_cache(maxsize=None)
@@ -104,9 +99,7 @@ class NumpyDecoderSampler:
 
     @staticmethod
     def _cell(gates: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        i, j, f, o = np.split(gates, 4, axis=-1)
-        new_c = c * _sigmoid(f + FORGET_BIAS) + _sigmoid(i) * np.tanh(j)
-        return new_c, np.tanh(new_c) * _sigmoid(o)
+        return numpy_lstm.lstm_cell(gates, c)
 
     def sample(self, z: np.ndarray | None, length: int, temperature: float,
                rng: np.random.Generator, end_token: int | None = None, n: int | None = None

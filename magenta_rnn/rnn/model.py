@@ -33,8 +33,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from magenta_rnn.rnn import backends, fused
-from magenta_rnn.rnn.fused import FORGET_BIAS
+from magenta_rnn.rnn import backends, fused, numpy_lstm
 ATTENTION_LAYOUTS = ('first_layer', 'whole_stack')
 
 
@@ -60,10 +59,7 @@ def _lstm_gates(gates: tf.Tensor, c: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
 
     One fused XLA kernel each way: inside the time loop a dozen small ops per step cost
     more in dispatch than in arithmetic."""
-    i, j, f, o = tf.split(gates, 4, axis=-1)
-    new_c = c * tf.sigmoid(f + FORGET_BIAS) + tf.sigmoid(i) * tf.tanh(j)
-    new_h = tf.tanh(new_c) * tf.sigmoid(o)
-    return new_c, new_h
+    return backends.lstm_cell(gates, c)
 
 
 @tf.function(jit_compile=True)
@@ -509,10 +505,6 @@ def build_events_rnn(hparams: Any, input_size: int, num_classes: int | Sequence[
         attention_layout=attention_layout, one_hot_width=one_hot_width)
 
 
-def _np_sigmoid(x):
-    return 0.5 * (np.tanh(0.5 * x) + 1.0)
-
-
 def _np_softmax(x, axis=-1):
     e = np.exp(x - x.max(axis, keepdims=True))
     return e / e.sum(axis, keepdims=True)
@@ -612,9 +604,7 @@ class NumpyStepper:
             gates = _sparse_matmul(x, kernel[:x.shape[1]]) + h @ kernel[x.shape[1]:]
         else:
             gates = np.concatenate([x, h], 1) @ kernel
-        i, j, f, o = np.split(gates + bias, 4, axis=1)
-        c = c * _np_sigmoid(f + FORGET_BIAS) + _np_sigmoid(i) * np.tanh(j)
-        return c, np.tanh(c) * _np_sigmoid(o)
+        return numpy_lstm.lstm_cell(gates + bias, c)
 
     def _attend(self, query, window, features):
         a = self.attn
