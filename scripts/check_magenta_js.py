@@ -7,8 +7,9 @@ Needs Node and a folder where `npm install @magenta/music@1.23.1 tone@14.7.77` w
 build). Small random models (scripts/export_models.py) are exported with
 `export_model(..., 'tfjs')`, served on a loopback HTTP server (127.0.0.1 only) and loaded
 by scripts/check_magenta_js.js as a browser would. Checks, exactly:
-  * basic_rnn and drum_kit (whole-stack attention, binary counters): Magenta.js's greedy
-    continuation of a primer = ours (the model's own step function, argmax each step);
+  * basic_rnn (also quantized to 1 and 2 bytes a weight) and drum_kit (whole-stack
+    attention, binary counters): Magenta.js's greedy continuation of a primer = ours (the
+    model's own step function, argmax each step);
   * cat-mel_2bar_small, cat-drums_2bar_small, hierdec-mel_16bar (and NADE, GrooVAE and
     hierdec-trio models): Magenta.js's decode of a fixed z = our greedy decode
     (MusicVAE.decode with temperature None); GrooVAE's velocities and offsets within 1e-5.
@@ -35,14 +36,22 @@ import export_models  # noqa: E402
 SCRIPT_JS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'check_magenta_js.js')
 DEFAULT_NODE_DIR = os.environ.get('MAGENTA_JS_NODE_DIR', '/work/wt/export-node')
 
-# (name, model, config, hparams, attention layout, primer events, steps to continue)
+MELODY_PRIMER = [60, -2, 62, -2, 64, -2, -1, -2, 67, -2, -2, -2, 65, -1, 64, -2]
+# (name, model, config, hparams, attention layout, primer events, steps to continue,
+#  quantization bytes)
 RNN_MODELS = [
     ('basic_rnn', 'melody_rnn', 'basic_rnn', 'rnn_layer_sizes=[64,64]', 'first_layer',
-     [60, -2, 62, -2, 64, -2, -1, -2, 67, -2, -2, -2, 65, -1, 64, -2], 48),
+     MELODY_PRIMER, 48, None),
+    # The same model in 1 and 2 bytes a weight: ours then runs on the weights as Magenta.js
+    # dequantizes them.
+    ('basic_rnn_q1', 'melody_rnn', 'basic_rnn', 'rnn_layer_sizes=[64,64]', 'first_layer',
+     MELODY_PRIMER, 48, 1),
+    ('basic_rnn_q2', 'melody_rnn', 'basic_rnn', 'rnn_layer_sizes=[64,64]', 'first_layer',
+     MELODY_PRIMER, 48, 2),
     ('drum_kit', 'drums_rnn', 'drum_kit', 'rnn_layer_sizes=[64,64,64],attn_length=32',
      'whole_stack',
      [(36,), (), (42,), (), (36, 38), (), (42,), (46,), (36,), (), (42,), (), (38, 49), (), (), ()],
-     48),
+     48, None),
 ]
 # (name, config, hparams)
 VAE_MODELS = [
@@ -119,15 +128,21 @@ def node_ready(node_dir: str) -> str | None:
 def run_check(node_dir: str, work_dir: str) -> list[dict]:
     """Exports, runs Magenta.js and compares; one result dict per model."""
     from magenta_rnn.export import export_model, loading
+    from magenta_rnn.export.weights import read_weights
     from magenta_rnn.music_vae import configs as vae_configs
+    from magenta_rnn.rnn import v1_import
 
     job = {'rnn': [], 'vae': []}
     ours: dict[str, object] = {}
-    for name, model, config, hparams, layout, primer, steps in RNN_MODELS:
+    for name, model, config, hparams, layout, primer, steps, quantization in RNN_MODELS:
         bundle = export_models.events_bundle(os.path.join(work_dir, f'{name}.mag'), model,
                                              config, hparams, layout)
-        export_model(os.path.join(work_dir, name), 'tfjs', bundle_file=bundle)
+        export_model(os.path.join(work_dir, name), 'tfjs', bundle_file=bundle,
+                     quantization_bytes=quantization)
         source = loading.load_source(bundle_file=bundle)
+        if quantization:
+            v1_import.assign_weights(source.network,
+                                     read_weights(os.path.join(work_dir, name)))
         if model == 'drums_rnn':
             primer = [frozenset(p) for p in primer]
         encoded = [source.encoder.events_to_label(primer, i) for i in range(len(primer))]
@@ -217,7 +232,8 @@ def main() -> int:
         if not args.keep:
             shutil.rmtree(work_dir, ignore_errors=True)
     for row in report:
-        diff = '' if row['max_prob_diff'] is None else f', max |js - ours| {row["max_prob_diff"]:.2e}'
+        diff = ('' if row['max_prob_diff'] is None
+                else f', max |js - ours| {row["max_prob_diff"]:.2e}')
         print(f'{row["name"]:22s} {row["kind"]:12s} {"EQUAL" if row["equal"] else "DIFFERENT"} '
               f'({row["steps"]} steps, {row["distinct_events"]} distinct events{diff})')
         if not row['equal']:

@@ -31,8 +31,9 @@ def test_magenta_js_runs_exports_as_we_do(tmp_path):
         pytest.skip(f'Magenta.js check: {reason}')
     report = check.run_check(check.DEFAULT_NODE_DIR, str(tmp_path))
     assert [row['name'] for row in report] == [
-        'basic_rnn', 'drum_kit', 'cat-mel_2bar_small', 'cat-drums_2bar_small',
-        'hierdec-mel_16bar', 'nade-drums_2bar_reduced', 'groovae_4bar', 'hierdec-trio_16bar']
+        'basic_rnn', 'basic_rnn_q1', 'basic_rnn_q2', 'drum_kit', 'cat-mel_2bar_small',
+        'cat-drums_2bar_small', 'hierdec-mel_16bar', 'nade-drums_2bar_reduced', 'groovae_4bar',
+        'hierdec-trio_16bar']
     for row in report:
         assert row['equal'], (row['name'], row['ours'], row['magenta_js'])
         assert row['distinct_events'] > 2, row['name']     # not one repeated event

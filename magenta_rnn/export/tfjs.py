@@ -116,7 +116,8 @@ def _carry_query_bias(weights: dict[str, np.ndarray], units: list[int]) -> None:
     weights[middle + 'kernel'], weights[middle + 'bias'] = new_kernel, new_bias
     above = f'{prefix}multi_rnn_cell/cell_2/basic_lstm_cell/kernel'
     weights[above] = np.insert(weights[above], u, 0.0, axis=0)   # its input: layer 1's h
-    query_kernel, query_bias = weights[prefix + 'attention/kernel'], weights[prefix + 'attention/bias']
+    query_kernel = weights[prefix + 'attention/kernel']
+    query_bias = weights[prefix + 'attention/bias']
     # Query rows: c0, h0, c1, h1, c2, h2; the constant unit ends the c1 and h1 blocks.
     c1_end = 2 * units[0] + u
     query_kernel = np.insert(query_kernel, c1_end, query_bias, axis=0)       # c = 1
