@@ -343,3 +343,7 @@ def test_export_errors_are_one_line_and_leave_nothing(tmp_path):
     assert sorted(os.listdir(tmp_path / 'empty')) == ['config.json', 'group1-shard1of1',
                                                       'weights_manifest.json']
     assert sorted(os.listdir(tmp_path)) == ['b.mag', 'empty', 'full']
+    umask = os.umask(0)
+    os.umask(umask)
+    export_model(str(tmp_path / 'new' / 'js'), 'tfjs', bundle_file=bundle)
+    assert os.stat(tmp_path / 'new' / 'js').st_mode & 0o777 == 0o777 & ~umask   # not private

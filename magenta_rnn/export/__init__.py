@@ -62,9 +62,16 @@ def export_model(output_dir: str, export_format: str, *, bundle_file: str | None
             spec, weights = tfjs.music_vae_export(source)
 
     parent = os.path.dirname(os.path.abspath(output_dir))
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=f'.{os.path.basename(os.path.abspath(output_dir))}.',
-                               dir=parent)
+    try:
+        os.makedirs(parent, exist_ok=True)
+        staging = tempfile.mkdtemp(prefix=f'.{os.path.basename(os.path.abspath(output_dir))}.',
+                                   dir=parent)
+    except OSError as e:
+        raise ValueError(f'--output_dir {output_dir}: cannot write there ({e.strerror})') from None
+    # mkdtemp makes the folder private; the export is meant to be served and shared.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(staging, 0o777 & ~umask)
     try:
         if export_format == 'tfjs':
             from magenta_rnn.export import weights as weights_lib
