@@ -16,7 +16,7 @@ MusicVAE gets:
     (temperature 0: greedy, the argmax at each step; otherwise a sampled decoding)
   metadata() -> {json}
 Models conditioned on controls take `controls: [batch, max_seq_len, control_depth]` in
-encode and decode as well. The SavedModel is for inference: it holds no gradients.
+encode and decode as well.
 """
 from __future__ import annotations
 
@@ -130,10 +130,9 @@ def write(source: EventsSource | MusicVaeSource, directory: str) -> None:
                                  source.converter.end_token, json.dumps(metadata))
         signatures = {'encode': module.encode, 'decode': module.decode,
                       'metadata': module.metadata}
-    # Inference only: leaving out the hand-written gradients of the training loops saves
-    # tracing every backward pass.
-    tf.saved_model.save(module, directory, signatures=signatures,
-                        options=tf.saved_model.SaveOptions(experimental_custom_gradients=False))
+    # The hand-written gradients are saved too (slower to save): without them TensorFlow
+    # warns at every load that a gradient would fail.
+    tf.saved_model.save(module, directory, signatures=signatures)
     os.makedirs(os.path.join(directory, 'assets.extra'), exist_ok=True)
     with open(os.path.join(directory, METADATA_FILE), 'w') as f:
         json.dump(metadata, f, indent=1)
