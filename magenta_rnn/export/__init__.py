@@ -11,7 +11,6 @@ and renamed into it when complete, so a failed export leaves nothing behind.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 import tempfile
@@ -87,4 +86,3 @@ def export_model(output_dir: str, export_format: str, *, bundle_file: str | None
     finally:
         if os.path.exists(staging):
             shutil.rmtree(staging, ignore_errors=True)
-    logging.info('exported %s as %s to %s', source.origin, export_format, output_dir)
