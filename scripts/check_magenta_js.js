@@ -6,10 +6,12 @@
 //
 // Job: {"baseUrl": "http://127.0.0.1:PORT",
 //       "rnn": [{"name", "dir", "primer": <quantized NoteSequence JSON>, "steps"}],
-//       "vae": [{"name", "dir", "z": [[...], ...]}]}
+//       "vae": [{"name", "dir", "z": [[...], ...], "encodeInputs"?: [[[...]]],
+//                "encodeSequences"?: true}]}
 // Each folder is loaded from `${baseUrl}/${dir}` as a browser would (config.json, then
 // weights_manifest.json and the shards). RNNs continue the primer greedily (no
-// temperature); VAEs decode z greedily.
+// temperature); VAEs decode z greedily and encode the given inputs (and their own
+// decoded NoteSequences).
 'use strict';
 
 const fs = require('fs');
@@ -57,13 +59,28 @@ async function runVae(baseUrl, job) {
   const sequences = await model.decode(z);
   z.dispose();
   tensors.dispose();
-  model.dispose();
-  return {
+  const result = {
     name: job.name, shape: tensors.shape, outputs: Array.from(values),
     labels: argmaxRows(values, depth),
     notes: sequences.map(s => s.notes.map(
         n => [n.pitch, n.quantizedStartStep, n.quantizedEndStep, n.instrument || 0])),
   };
+  if (job.encodeInputs) {
+    // The encoder on our input tensors, and on its own decoded NoteSequences through its
+    // data converter.
+    const inputs = tf.tensor3d(job.encodeInputs);
+    const mu = await model.encodeTensors(inputs);
+    result.mu = Array.from(await mu.data());
+    inputs.dispose();
+    mu.dispose();
+    if (job.encodeSequences) {
+      const muSequences = await model.encode(sequences);
+      result.muSequences = Array.from(await muSequences.data());
+      muSequences.dispose();
+    }
+  }
+  model.dispose();
+  return result;
 }
 
 async function main() {

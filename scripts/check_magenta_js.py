@@ -13,6 +13,8 @@ by scripts/check_magenta_js.js as a browser would. Checks, exactly:
   * cat-mel_2bar_small, cat-drums_2bar_small, hierdec-mel_16bar (and NADE, GrooVAE and
     hierdec-trio models): Magenta.js's decode of a fixed z = our greedy decode
     (MusicVAE.decode with temperature None); GrooVAE's velocities and offsets within 1e-5.
+    Flat models also encode: Magenta.js's mu of our encoder inputs (and, for melody and
+    drums, of its own decoded NoteSequences) = our mu within 1e-5.
 Prints one line per model and exits 1 on any difference.
 """
 from __future__ import annotations
@@ -107,6 +109,26 @@ def greedy_continuation(source, events: list, steps: int) -> tuple[list[int], li
     return labels, probabilities
 
 
+def encoder_inputs(source, outputs: np.ndarray) -> np.ndarray | None:
+    """Our encoder's inputs for decoded outputs, for flat models whose encoder Magenta.js
+    runs (None for the others)."""
+    from magenta_rnn.music_vae import hierarchical
+
+    if isinstance(source.vae.decoder, hierarchical.HierarchicalLstmDecoder):
+        return None
+    spec = source.config.data_converter_spec
+    if spec['type'] != 'drums' or not spec.get('roll_input'):
+        return outputs                                   # inputs are the outputs
+    if spec.get('roll_output'):
+        roll = outputs
+    else:                                                # one-hot over drum sets -> roll
+        labels = outputs.argmax(-1)
+        roll = ((labels[..., None] >> np.arange(outputs.shape[-1].bit_length() - 1)) & 1)
+    roll = roll.astype(np.float32)
+    silent = (roll.sum(-1, keepdims=True) == 0).astype(np.float32)
+    return np.concatenate([roll, silent], -1)
+
+
 def serve(directory: str) -> tuple[http.server.ThreadingHTTPServer, str]:
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=directory)
     handler.log_message = lambda *args: None
@@ -161,8 +183,18 @@ def run_check(node_dir: str, work_dir: str) -> list[dict]:
         z = rng.standard_normal((2, vae_configs.load_config(config, hparams).hparams.z_size))
         z = z.astype(np.float32)
         outputs = source.vae.decode(z, int(source.config.hparams.max_seq_len), None).numpy()
-        ours[name] = outputs
-        job['vae'].append({'name': name, 'dir': name, 'z': z.tolist()})
+        vae_job = {'name': name, 'dir': name, 'z': z.tolist()}
+        mu = None
+        inputs = encoder_inputs(source, outputs)
+        if inputs is not None:
+            mu = source.vae.encode(inputs, np.full([len(inputs)], inputs.shape[1], np.int32))
+            mu = mu[0].numpy()
+            vae_job['encodeInputs'] = inputs.tolist()
+            # Magenta.js's converter reads its decoded NoteSequences back to these inputs.
+            vae_job['encodeSequences'] = source.config.data_converter_spec['type'] in (
+                'melody', 'drums')
+        ours[name] = (outputs, mu)
+        job['vae'].append(vae_job)
 
     server, job['baseUrl'] = serve(work_dir)
     try:
@@ -190,7 +222,7 @@ def run_check(node_dir: str, work_dir: str) -> list[dict]:
                        'distinct_events': len(set(labels)), 'max_prob_diff': max_diff,
                        'ours': labels, 'magenta_js': js['labels']})
     for js in results['vae']:
-        outputs = ours[js['name']]
+        outputs, mu = ours[js['name']]
         depth = outputs.shape[-1]
         ours_labels = outputs.reshape(-1, depth).argmax(-1).tolist()
         equal, max_diff = list(js['shape']) == list(outputs.shape), None
@@ -203,13 +235,20 @@ def run_check(node_dir: str, work_dir: str) -> list[dict]:
                          and max_diff <= REAL_VALUED_TOLERANCE)
             else:
                 equal = np.array_equal(theirs, outputs)
+        encode_diff = None
+        if mu is not None:
+            encode_diff = float(np.max(np.abs(np.array(js['mu']).reshape(mu.shape) - mu)))
+            if 'muSequences' in js:
+                encode_diff = max(encode_diff, float(np.max(np.abs(
+                    np.array(js['muSequences']).reshape(mu.shape) - mu))))
+            equal = equal and encode_diff <= REAL_VALUED_TOLERANCE
         rows = outputs.reshape(-1, depth)
         if js['name'].startswith('groovae'):
             rows = rows[:, :depth // 3]
         report.append({'name': js['name'], 'kind': 'decode', 'equal': equal,
                        'steps': int(outputs.shape[0] * outputs.shape[1]),
                        'distinct_events': len({row.tobytes() for row in rows}),
-                       'max_prob_diff': max_diff,
+                       'max_prob_diff': max_diff, 'encode_diff': encode_diff,
                        'ours': ours_labels, 'magenta_js': js['labels']})
     return report
 
@@ -234,6 +273,8 @@ def main() -> int:
     for row in report:
         diff = ('' if row['max_prob_diff'] is None
                 else f', max |js - ours| {row["max_prob_diff"]:.2e}')
+        if row.get('encode_diff') is not None:
+            diff += f', encode max |mu_js - mu_ours| {row["encode_diff"]:.2e}'
         print(f'{row["name"]:22s} {row["kind"]:12s} {"EQUAL" if row["equal"] else "DIFFERENT"} '
               f'({row["steps"]} steps, {row["distinct_events"]} distinct events{diff})')
         if not row['equal']:
