@@ -347,3 +347,39 @@ def test_export_errors_are_one_line_and_leave_nothing(tmp_path):
     os.umask(umask)
     export_model(str(tmp_path / 'new' / 'js'), 'tfjs', bundle_file=bundle)
     assert os.stat(tmp_path / 'new' / 'js').st_mode & 0o777 == 0o777 & ~umask   # not private
+
+
+# ---------------------------------------- drums trained in Magenta.js's attention layout
+
+def _whole_stack_config(tmp_path) -> str:
+    config = json.loads((REPO_ROOT / 'configs' / 'drums_rnn' / 'drum_kit.json').read_text())
+    config.update(id='drum_kit_browser', attention_layout='whole_stack')
+    config['hparams'].update(rnn_layer_sizes=[8, 8, 8], attn_length=3, batch_size=2)
+    path = tmp_path / 'drum_kit_browser.json'
+    path.write_text(json.dumps(config))
+    return str(path)
+
+
+def test_a_drums_config_chooses_the_whole_stack_attention_layout(tmp_path):
+    from magenta_rnn.drums import DRUMS_RNN
+    from magenta_rnn.rnn import model_io
+    from magenta_rnn.rnn.config import ConfigError
+    from magenta_rnn.rnn.model import build_events_rnn
+
+    config = DRUMS_RNN.load_config(_whole_stack_config(tmp_path))
+    assert config.attention_layout == 'whole_stack'
+    encoder = DRUMS_RNN.build_encoder(config)
+    trained = build_events_rnn(config.hparams, encoder.input_size, encoder.num_classes,
+                               attention_layout='whole_stack')
+    trained(tf.zeros([1, 1, encoder.input_size]))
+    prefix = tf.train.Checkpoint(model=trained).save(str(tmp_path / 'ckpt' / 'model'))
+    loaded = model_io.load_trained(config, prefix, encoder.input_size, encoder.num_classes)
+    assert loaded.attention_layout == 'whole_stack'
+    export_model(str(tmp_path / 'js'), 'tfjs', config=_whole_stack_config(tmp_path),
+                 checkpoint_file=prefix)
+    assert 'rnn/attention_cell_wrapper/kernel' in weights_lib.read_weights(str(tmp_path / 'js'))
+    bad = json.loads(open(_whole_stack_config(tmp_path)).read())
+    bad['attention_layout'] = 'everywhere'
+    (tmp_path / 'bad.json').write_text(json.dumps(bad))
+    with pytest.raises(ConfigError, match='attention_layout must be'):
+        DRUMS_RNN.load_config(str(tmp_path / 'bad.json'))

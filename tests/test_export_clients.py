@@ -57,3 +57,41 @@ def test_saved_model_in_a_tensorflow_only_python():
     for name in ('attention_rnn', 'drum_kit', 'performance_with_dynamics',
                  'cat-mel_2bar_small.decode', 'hierdec-mel_16bar.decode'):
         assert name in completed.stdout
+
+
+def test_drums_rnn_train_whole_stack_then_browser_export(tmp_path):
+    """drums_rnn_train with a config asking for "attention_layout": "whole_stack" trains a
+    model that exports for Magenta.js; the exported folder computes our logits (Magenta.js's
+    arithmetic in NumPy, as test_export.py checks)."""
+    import json
+
+    import numpy as np
+
+    from magenta_rnn import records
+    from magenta_rnn.drums import DRUMS_RNN
+    from magenta_rnn.export import export_model, loading
+    from magenta_rnn.export.weights import read_weights
+    from test_every_config import song
+    from test_export import _our_logits, _whole_stack_config, js_music_rnn_logits
+
+    config_path = _whole_stack_config(tmp_path)
+    config = DRUMS_RNN.load_config(config_path)
+    examples, _ = DRUMS_RNN.build_chain(config, 'eval').transform(song())
+    data = str(tmp_path / 'drums.tfrecord')
+    records.write_records(data, examples[:4])
+    run_dir = str(tmp_path / 'run')
+    completed = subprocess.run(
+        [sys.executable, '-c', 'from magenta_rnn.drums.train import console_entry_point; '
+         'console_entry_point()', f'--config={config_path}', f'--run_dir={run_dir}',
+         f'--sequence_example_file={data}', '--num_training_steps=3'],
+        capture_output=True, text=True, timeout=600,
+        env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)))
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    export_model(str(tmp_path / 'js'), 'tfjs', config=config_path, run_dir=run_dir)
+    with open(tmp_path / 'js' / 'config.json') as f:
+        assert json.load(f)['attentionLength'] == 3
+    source = loading.load_source(config=config_path, run_dir=run_dir)
+    events = [frozenset(p) for p in [(36,), (), (42,), (38, 36), (), (46,)]]
+    inputs, ours = _our_logits(source, events)
+    exported = read_weights(str(tmp_path / 'js'))
+    np.testing.assert_allclose(js_music_rnn_logits(exported, inputs, 3), ours, atol=1e-5)
