@@ -264,15 +264,19 @@ def music_vae_export(source: MusicVaeSource, warn: Callable[[str], None] = loggi
                               f'token; {config.id} uses one; {POINTER}')
     num_segments = _check_vae_decoder(source)
     converter_spec = _vae_converter(source, num_segments, warn)
-    weights = {name: variable.numpy() for name, variable in tf1_variable_map(source.vae).items()
+    variables = tf1_variable_map(source.vae)
+    weights = {name: variable.numpy() for name, variable in variables.items()
                if name.split('/')[0] not in ('encoder', 'global_step')}
-    encoder_weights = {name: variable.numpy()
-                       for name, variable in tf1_variable_map(source.vae).items()
+    # sigma is left out: Magenta.js's encode() gives mu.
+    encoder_weights = {name: variable.numpy() for name, variable in variables.items()
                        if name.startswith('encoder/') and not name.startswith('encoder/sigma')}
     required = _js_encoder_names(num_segments)
-    extra_layer = [n.replace('cell_0/bidirectional', 'cell_1/bidirectional') for n in required]
+    beyond = [n.replace('cell_0/bidirectional', 'cell_1/bidirectional') for n in required]
+    if num_segments:
+        beyond += [n.replace('hierarchical_level_1', 'hierarchical_level_2') for n in required
+                   if 'hierarchical_level_1' in n]
     encoder_exported = (all(n in encoder_weights for n in required)
-                        and not any(n in encoder_weights for n in extra_layer))
+                        and not any(n in encoder_weights for n in beyond))
     if not encoder_exported:
         wanted = ('a two-level hierarchical encoder' if num_segments
                   else 'a one-layer bidirectional encoder')
