@@ -15,7 +15,9 @@ from magenta_rnn.music.encoders import (LookbackEventSequenceEncoderDecoder,
                                         OneHotEventSequenceEncoderDecoder)
 from magenta_rnn.rnn.config import ConfigError, EventsRnnConfig
 
-CONFIG_KEYS: frozenset[str] = frozenset()
+# attention_layout: "whole_stack" wraps the attention around all layers, the layout Magenta.js
+# runs (for a browser export); default "first_layer", the original's layout since May 2017.
+CONFIG_KEYS: frozenset[str] = frozenset({'attention_layout'})
 DEFAULT_CONFIG = 'drum_kit'
 
 
@@ -52,4 +54,8 @@ def build_encoder(config: EventsRnnConfig) -> Any:
 def validate_config(config: EventsRnnConfig) -> None:
     if config.steps_per_quarter <= 0:
         raise ConfigError(f'{config.source or config.id}: steps_per_quarter must be positive')
+    layout = config.attention_layout
+    if layout not in ('first_layer', 'whole_stack'):
+        raise ConfigError(f'{config.source or config.id}: attention_layout must be '
+                          f'"first_layer" or "whole_stack", not {layout!r}')
     build_encoder(config)

@@ -246,8 +246,9 @@ class GrooveLstmDecoder(OutputLstmDecoder):
 
     def sample_outputs(self, rnn_output, temperature):
         hit_logits, velocities, offsets = tf.split(rnn_output, 3, axis=-1)
-        if temperature is None:
-            temperature = 1.0
-        probabilities = tf.sigmoid(hit_logits / temperature)
-        hits = tf.cast(tf.random.uniform(tf.shape(probabilities)) < probabilities, tf.float32)
+        if temperature is None:  # greedy: a hit where its probability is above 0.5
+            hits = tf.cast(tf.sigmoid(hit_logits) > 0.5, tf.float32)
+        else:
+            probabilities = tf.sigmoid(hit_logits / temperature)
+            hits = tf.cast(tf.random.uniform(tf.shape(probabilities)) < probabilities, tf.float32)
         return tf.concat([hits, tf.sigmoid(velocities), tf.tanh(offsets)], axis=-1)

@@ -202,9 +202,12 @@ def sampling_probability(hparams, step: tf.Tensor, training: bool) -> tf.Tensor 
     raise ValueError(f'Invalid `sampling_schedule`: {schedule}')
 
 
-def sample_one_hot(logits: tf.Tensor, temperature: float | tf.Tensor = 1.0) -> tf.Tensor:
-    """One-hot draws from softmax(logits / temperature)."""
+def sample_one_hot(logits: tf.Tensor, temperature: float | tf.Tensor | None = 1.0) -> tf.Tensor:
+    """One-hot draws from softmax(logits / temperature); temperature None: the argmax
+    (greedy decoding, as Magenta.js decodes without a temperature)."""
     depth = logits.shape[-1]
+    if temperature is None:
+        return tf.one_hot(tf.argmax(logits, axis=-1), depth)
     indices = tf.random.categorical(logits / temperature, 1)[:, 0]
     return tf.one_hot(indices, depth)
 

@@ -177,7 +177,8 @@ def run_train(model: EventsModel, warm_start_fn=None) -> None:
     except ValueError as e:
         fail(str(e))
 
-    common = dict(build_model=build_events_rnn, hparams=config.hparams,
+    build_model = functools.partial(build_events_rnn, attention_layout=config.attention_layout)
+    common = dict(build_model=build_model, hparams=config.hparams,
                   sequence_example_file=FLAGS.sequence_example_file, run_dir=FLAGS.run_dir,
                   **encoder_facts(encoder))
     try:

@@ -53,6 +53,11 @@ class EventsRnnConfig:
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
     source: str = ''
 
+    @property
+    def attention_layout(self) -> str:
+        """'first_layer' (the default) or 'whole_stack', which a drums config may ask for."""
+        return self.extra.get('attention_layout', 'first_layer')
+
 
 def available_configs(model: str) -> list[str]:
     """Names of the configs shipped for `model` (e.g. 'melody_rnn')."""

@@ -143,7 +143,8 @@ def latest_checkpoint(run_dir: str | None, checkpoint_file: str | None) -> str:
 def load_trained(config: EventsRnnConfig, checkpoint: str, input_size: int, num_classes: Any,
                  input_depth: int | None = None) -> EventsRnn:
     """Rebuilds the model from the config and restores the weights of a training checkpoint."""
-    model = build_events_rnn(config.hparams, input_size, num_classes, input_depth=input_depth)
+    model = build_events_rnn(config.hparams, input_size, num_classes, input_depth=input_depth,
+                             attention_layout=config.attention_layout)
     status = tf.train.Checkpoint(model=model).restore(checkpoint)
     try:
         status.expect_partial().assert_existing_objects_matched()
