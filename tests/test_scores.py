@@ -182,3 +182,17 @@ def test_abc_failures_that_reject_the_whole_book():
 def test_abc_text_is_utf8_or_latin1():
     assert abc_io.decode_abc('T:Caf\u00e9'.encode('utf-8')) == 'T:Caf\u00e9'
     assert abc_io.decode_abc('T:Caf\u00e9'.encode('latin-1')) == 'T:Caf\u00e9'
+
+
+@pytest.mark.slow
+def test_note_seq_test_files_equal_the_originals(peer, testdata):
+    """Every MusicXML/ABC test file of note_seq: byte-identical NoteSequences, or rejected
+    by both."""
+    import subprocess
+    import sys
+    result = subprocess.run(
+            [sys.executable, str(peer.REPO_ROOT / 'scripts' / 'compare_scores_with_peer.py'),
+             str(testdata)], env=peer.our_env(), capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert '"musicxml equal": 13' in result.stdout and '"abc equal": 2' in result.stdout
+    assert result.stdout.strip().endswith('PARITY OK')
