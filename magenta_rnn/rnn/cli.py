@@ -74,7 +74,8 @@ def setup_logging() -> None:
     logging.getLogger().setLevel(level if level != 'FATAL' else 'CRITICAL')
 
 
-def run_create_dataset(model: EventsModel) -> None:
+def run_create_dataset(model: EventsModel, chain_options: dict | None = None) -> None:
+    """Runs the model's dataset pipeline; chain_options go to model.build_chain."""
     from magenta_rnn.pipelines.dataset import NothingExtractedError, run_dataset_pipeline
     from magenta_rnn.rnn.config import ConfigError
     from magenta_rnn.hparams import HParamsError
@@ -87,7 +88,8 @@ def run_create_dataset(model: EventsModel) -> None:
         config = config_from_flags(model)
         summary = run_dataset_pipeline(
             FLAGS.input, FLAGS.output_dir, model.dataset_names,
-            functools.partial(model.build_chain, config), eval_ratio=FLAGS.eval_ratio,
+            functools.partial(model.build_chain, config, **(chain_options or {})),
+            eval_ratio=FLAGS.eval_ratio,
             seed=FLAGS.seed)
     except (ConfigError, HParamsError, FileNotFoundError, ValueError) as e:
         fail(str(e))
