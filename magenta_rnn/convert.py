@@ -282,6 +282,11 @@ def _define_flags() -> None:
     flags.DEFINE_bool('recursive', False, 'Whether or not to recurse into subdirectories.')
     flags.DEFINE_string('log', 'INFO', 'The threshold for what messages will be logged '
                         'DEBUG, INFO, WARN, ERROR, or FATAL.')
+    flags.DEFINE_list('pipeline_options', None,
+                      'Run on Apache Beam (pip install \'magenta_rnn[beam]\') with these '
+                      'comma-separated options, e.g. --runner=DirectRunner,'
+                      '--direct_num_workers=4,--direct_running_mode=multi_processing; writes '
+                      'sharded TFRecords <output_file minus .tfrecord>-SSSSS-of-NNNNN.tfrecord.')
 
 
 
@@ -300,6 +305,17 @@ def main(unused_argv: list[str]) -> None:
         console.fail(f'--input_dir {FLAGS.input_dir!r}: no such directory')
     if os.path.isdir(output_file):
         console.fail(f'--output_file {FLAGS.output_file!r} is a directory')
+    if FLAGS.pipeline_options:
+        from magenta_rnn.pipelines import beam_jobs  # pylint: disable=import-outside-toplevel
+        try:
+            pattern = beam_jobs.run_conversion(input_dir, output_file, FLAGS.recursive,
+                                               FLAGS.pipeline_options)
+        except (ConversionError, beam_jobs.BeamNotInstalledError, beam_jobs.BeamJobError,
+                OSError) as error:
+            console.fail(str(error))
+        print(f'Wrote {pattern} (counts in the runner\'s metrics and the log above).',
+              file=sys.stderr)
+        return
     try:
         summary = convert_directory(input_dir, output_file, FLAGS.recursive)
     except ConversionError as error:

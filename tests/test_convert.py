@@ -166,3 +166,18 @@ def test_miditok_fixtures_corrupt_file_reported_rest_converted(shared_data, tmp_
     assert all(s.collection_name == 'miditok_fixtures' for s in sequences)
     # Only the deliberately empty file has no notes.
     assert [s.filename for s in sequences if not s.notes] == ['tests/MIDIs_one_track/empty.mid']
+
+
+def test_cli_pipeline_options_without_beam_is_one_line_error(collection, tmp_path):
+    try:
+        import apache_beam  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
+        pytest.skip('Apache Beam is installed here (tests/test_beam.py runs it)')
+    except ImportError:
+        pass
+    result = _run_cli(f'--input_dir={collection}', f'--output_file={tmp_path / "o.tfrecord"}',
+                      '--pipeline_options=--runner=DirectRunner')
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+            "convert.py: error: --pipeline_options needs Apache Beam: pip install "
+            "'magenta_rnn[beam]'"]
+    assert os.listdir(tmp_path) == ['mycoll']
