@@ -62,7 +62,6 @@ flags.DEFINE_list('pipeline_options', None,
                   "'magenta_rnn[beam]'); unset: run on this machine.")
 flags.DEFINE_string('log', 'INFO', 'Logging level: DEBUG, INFO, WARNING, ERROR or FATAL.')
 FLAGS = flags.FLAGS
-log = logging.getLogger(__name__)
 
 
 class ExampleExtractor:
