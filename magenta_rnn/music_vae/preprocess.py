@@ -35,32 +35,6 @@ from magenta_rnn.protobuf import music_pb2
 MAX_TIME_SPLITS = 100
 FILTER_STEPS_PER_QUARTER = 16
 
-flags.DEFINE_string('input_tfrecord', None, 'Filepattern matching input TFRecord file(s).')
-flags.DEFINE_string('output_tfrecord', None, 'The prefix for the output TFRecord file(s).')
-flags.DEFINE_integer('output_shards', 32, 'The number of output shards.')
-flags.DEFINE_string('config', None, 'The name of the model config to use (or a config file).')
-flags.DEFINE_bool('enable_filtering', True,
-                  'If True, enables max_total_time, max_num_notes, min_velocities, '
-                  'min_metric_positions, is_drum, and drums_only flags.')
-flags.DEFINE_integer('max_total_time', 1800,
-                     'NoteSequences longer than this (in seconds) will be skipped.')
-flags.DEFINE_integer('max_num_notes', 10000,
-                     'NoteSequences with more than this many notes will be skipped.')
-flags.DEFINE_integer('min_velocities', 1,
-                     'NoteSequences with fewer unique velocities than this will be skipped.')
-flags.DEFINE_integer('min_metric_positions', 1,
-                     'NoteSequences with fewer unique metric positions between quarter notes '
-                     'than this will be skipped.')
-flags.DEFINE_bool('is_drum', None,
-                  'If None, filtering will consider drums and non-drums. If True, only drums '
-                  'will be considered. If False, only non-drums will be considered.')
-flags.DEFINE_bool('drums_only', False,
-                  'If True, NoteSequences with non-drum instruments will be skipped.')
-flags.DEFINE_list('pipeline_options', None,
-                  'Run on Apache Beam with these comma-separated options, e.g. '
-                  '--runner=DirectRunner,--direct_num_workers=4 (needs '
-                  "'magenta_rnn[beam]'); unset: run on this machine.")
-flags.DEFINE_string('log', 'INFO', 'Logging level: DEBUG, INFO, WARNING, ERROR or FATAL.')
 FLAGS = flags.FLAGS
 
 
@@ -256,7 +230,41 @@ def main(argv: list[str]) -> None:
           f'{FLAGS.output_tfrecord}-*-of-{FLAGS.output_shards:05d}', file=sys.stderr)
 
 
+def _define_flags() -> None:
+    """The original's flags; defined when the command runs, so that importing this module
+    next to music_vae_train (which has its own --config) stays possible."""
+    if 'input_tfrecord' in FLAGS:
+        return
+    flags.DEFINE_string('input_tfrecord', None, 'Filepattern matching input TFRecord file(s).')
+    flags.DEFINE_string('output_tfrecord', None, 'The prefix for the output TFRecord file(s).')
+    flags.DEFINE_integer('output_shards', 32, 'The number of output shards.')
+    flags.DEFINE_string('config', None, 'The name of the model config to use (or a config file).')
+    flags.DEFINE_bool('enable_filtering', True,
+                      'If True, enables max_total_time, max_num_notes, min_velocities, '
+                      'min_metric_positions, is_drum, and drums_only flags.')
+    flags.DEFINE_integer('max_total_time', 1800,
+                         'NoteSequences longer than this (in seconds) will be skipped.')
+    flags.DEFINE_integer('max_num_notes', 10000,
+                         'NoteSequences with more than this many notes will be skipped.')
+    flags.DEFINE_integer('min_velocities', 1,
+                         'NoteSequences with fewer unique velocities than this will be skipped.')
+    flags.DEFINE_integer('min_metric_positions', 1,
+                         'NoteSequences with fewer unique metric positions between quarter notes '
+                         'than this will be skipped.')
+    flags.DEFINE_bool('is_drum', None,
+                      'If None, filtering will consider drums and non-drums. If True, only drums '
+                      'will be considered. If False, only non-drums will be considered.')
+    flags.DEFINE_bool('drums_only', False,
+                      'If True, NoteSequences with non-drum instruments will be skipped.')
+    flags.DEFINE_list('pipeline_options', None,
+                      'Run on Apache Beam with these comma-separated options, e.g. '
+                      '--runner=DirectRunner,--direct_num_workers=4 (needs '
+                      "'magenta_rnn[beam]'); unset: run on this machine.")
+    flags.DEFINE_string('log', 'INFO', 'Logging level: DEBUG, INFO, WARNING, ERROR or FATAL.')
+
+
 def console_entry_point() -> None:
+    _define_flags()
     console.run(main)
 
 
