@@ -5,16 +5,19 @@ Same flags and same NoteSequence ids as Magenta's `convert_dir_to_note_sequences
   convert_dir_to_note_sequences --input_dir=/path/to/midi \
       --output_file=/tmp/notesequences.tfrecord --recursive
 
-Each `.mid`/`.midi` file (any case) becomes one NoteSequence with
+Each `.mid`/`.midi` and `.xml`/`.mxl` (MusicXML) file (any case) becomes one
+NoteSequence, and each tune of an `.abc` tune book one NoteSequence, with
 collection_name = basename(input_dir), filename = its path relative to input_dir and
-id = /id/midi/<collection_name>/<sha1 hex of filename>. MusicXML and ABC files are
-counted and skipped (not supported yet); files that cannot be parsed are skipped
-with their reason. Files are parsed by a pool of worker processes and written in a
-fixed order (per folder: files sorted by name, then sub-folders sorted by name), and
-the output file only appears once everything has been written.
+id = /id/<midi|musicxml|abc>/<collection_name>/<sha1 hex of filename> (for ABC, of
+"<filename>_<reference number X:>"). Files, and ABC tunes, that cannot be read are
+skipped, named with their reason and counted. Files are parsed by a pool of worker
+processes and written in a fixed order (per folder: files sorted by name, then
+sub-folders sorted by name), and the output file only appears once everything has
+been written.
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
 import hashlib
 import multiprocessing
@@ -27,10 +30,15 @@ from collections.abc import Iterator
 from absl import flags, logging
 
 from magenta_rnn import console
-from magenta_rnn.music import midi_io
+from magenta_rnn.music import abc_io, midi_io, musicxml_io
+from magenta_rnn.protobuf import music_pb2
 
-MIDI_EXTENSIONS = ('.mid', '.midi')
-UNSUPPORTED_EXTENSIONS = ('.xml', '.mxl', '.abc')
+# File name ending (any case) -> source type, the word in the NoteSequence id.
+SOURCE_TYPES = {'.mid': 'midi', '.midi': 'midi', '.xml': 'musicxml', '.mxl': 'musicxml',
+                '.abc': 'abc'}
+_WHAT_IS_COUNTED = {'midi': ('MIDI file', 'MIDI files'),
+                    'musicxml': ('MusicXML file', 'MusicXML files'),
+                    'abc': ('ABC tune', 'ABC tunes')}
 DEFAULT_WORKERS = 2
 _PROGRESS_INTERVAL_S = 5.0
 _LOG_LEVELS = ('DEBUG', 'INFO', 'WARN', 'WARNING', 'ERROR', 'FATAL')
@@ -44,34 +52,38 @@ class ConversionError(Exception):
 class ConversionSummary:
     """What a conversion run did."""
     output_file: str
-    converted: int = 0
-    # (filename relative to input_dir, reason) for each MIDI file that failed to parse.
+    converted: int = 0  # NoteSequences written
+    # Of those: source type -> MIDI files, MusicXML files or ABC tunes.
+    converted_by_type: collections.Counter = dataclasses.field(
+            default_factory=collections.Counter)
+    # (filename relative to input_dir, reason) for each file that could not be read, and
+    # ('<filename> tune <n>', reason) for each tune of a readable ABC book that could not.
     unreadable: list[tuple[str, str]] = dataclasses.field(default_factory=list)
-    # MusicXML/ABC files: recognised by the original, not supported yet here.
-    unsupported: list[str] = dataclasses.field(default_factory=list)
     # Files no converter handles (and folders, when not recursive).
     other_files: int = 0
+    files: int = 0  # music files tried
     bytes_read: int = 0
     seconds: float = 0.0
 
     @property
     def files_per_second(self) -> float:
-        return (self.converted + len(self.unreadable)) / self.seconds if self.seconds else 0.0
+        return self.files / self.seconds if self.seconds else 0.0
 
     @property
     def megabytes_per_second(self) -> float:
         return self.bytes_read / 1e6 / self.seconds if self.seconds else 0.0
 
     def describe(self) -> str:
-        lines = [f'Converted {self.converted} MIDI files to {self.output_file} in '
-                 f'{self.seconds:.1f} s ({self.files_per_second:.1f} files/s, '
-                 f'{self.megabytes_per_second:.2f} MB/s of MIDI).']
+        parts = [f'{count} {names[count != 1]}' for kind, names in _WHAT_IS_COUNTED.items()
+                 if (count := self.converted_by_type[kind])]
+        what = ', '.join(parts) if parts else '0 files'
+        if len(parts) > 1:
+            what += f' ({self.converted} NoteSequences)'
+        lines = [f'Converted {what} to {self.output_file} in {self.seconds:.1f} s '
+                 f'({self.files_per_second:.1f} files/s, {self.megabytes_per_second:.2f} MB/s).']
         if self.unreadable:
-            lines.append(f'Skipped {len(self.unreadable)} unreadable MIDI files:')
+            lines.append(f'Skipped {len(self.unreadable)} unreadable files or ABC tunes:')
             lines.extend(f'  {name}: {reason}' for name, reason in self.unreadable)
-        if self.unsupported:
-            lines.append(f'Skipped {len(self.unsupported)} MusicXML/ABC files '
-                         '(MusicXML/ABC not supported yet).')
         if self.other_files:
             lines.append(f'Ignored {self.other_files} other files (no converter).')
         return '\n'.join(lines)
@@ -83,16 +95,22 @@ def generate_note_sequence_id(filename: str, collection_name: str, source_type: 
     return f'/id/{source_type.lower()}/{collection_name}/{fingerprint}'
 
 
+def source_type(name: str) -> str | None:
+    """'midi', 'musicxml' or 'abc' for a file name this converter reads, else None."""
+    lower = name.lower()
+    return next((kind for ending, kind in SOURCE_TYPES.items() if lower.endswith(ending)), None)
+
+
 @dataclasses.dataclass
 class _Listing:
-    midi: list[tuple[str, str]]  # (full path, filename relative to the root)
-    unsupported: list[str]
+    # (full path, filename relative to the root, source type)
+    files: list[tuple[str, str, str]]
     other_files: int
 
 
 def _list_files(root_dir: str, recursive: bool) -> _Listing:
     """Files to convert: a folder's files by name, then its sub-folders by name."""
-    listing = _Listing(midi=[], unsupported=[], other_files=0)
+    listing = _Listing(files=[], other_files=0)
     pending_dirs = ['']
     while pending_dirs:
         sub_dir = pending_dirs.pop(0)
@@ -101,11 +119,9 @@ def _list_files(root_dir: str, recursive: bool) -> _Listing:
         for name in sorted(os.listdir(directory)):
             full_path = os.path.join(directory, name)
             relative = os.path.join(sub_dir, name)
-            lower = name.lower()
-            if lower.endswith(MIDI_EXTENSIONS) and not os.path.isdir(full_path):
-                listing.midi.append((full_path, relative))
-            elif lower.endswith(UNSUPPORTED_EXTENSIONS) and not os.path.isdir(full_path):
-                listing.unsupported.append(relative)
+            kind = source_type(name)
+            if kind and not os.path.isdir(full_path):
+                listing.files.append((full_path, relative, kind))
             elif recursive and os.path.isdir(full_path):
                 sub_dirs.append(relative)
             else:
@@ -115,27 +131,57 @@ def _list_files(root_dir: str, recursive: bool) -> _Listing:
     return listing
 
 
-def _convert_file(task: tuple[str, str, str]) -> tuple[bytes | None, str | None, int]:
-    """Worker: (serialized NoteSequence or None, failure reason or None, bytes read)."""
-    full_path, filename, collection_name = task
-    try:
-        with open(full_path, 'rb') as f:
-            midi_bytes = f.read()
-    except OSError as error:
-        return None, f'cannot read: {error.strerror or error}', 0
-    try:
+@dataclasses.dataclass
+class _FileResult:
+    records: list[bytes]  # serialized NoteSequences
+    error: str | None = None  # why the whole file was skipped
+    skipped_tunes: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    size: int = 0
+
+
+def _read_sequences(data: bytes, full_path: str, filename: str, kind: str,
+                    result: _FileResult) -> list[tuple[str, music_pb2.NoteSequence]]:
+    """(id source name, NoteSequence) of each piece in one file's contents."""
+    if kind == 'midi':
         with warnings.catch_warnings():
             # pretty_midi warns about odd but readable files; that is not a failure.
             warnings.simplefilter('ignore')
-            sequence = midi_io.midi_to_note_sequence(midi_bytes)
-    except midi_io.MIDIConversionError as error:
-        return None, str(error), len(midi_bytes)
+            return [(filename, midi_io.midi_to_note_sequence(data))]
+    if kind == 'musicxml':
+        compressed = musicxml_io.is_compressed_musicxml(full_path)
+        return [(filename, musicxml_io.musicxml_to_note_sequence(data, compressed))]
+    tunes, errors = abc_io.parse_tune_book(abc_io.decode_abc(data))
+    result.skipped_tunes = [(f'{filename} tune {position}', str(error))
+                            for position, error in errors]
+    return [(f'{filename}_{number}', tune) for number, tune in tunes.items()]
+
+
+def _convert_file(task: tuple[str, str, str, str]) -> _FileResult:
+    """Worker: one file's NoteSequences, or why it (or some of its ABC tunes) was skipped."""
+    full_path, filename, kind, collection_name = task
+    result = _FileResult(records=[])
+    try:
+        with open(full_path, 'rb') as f:
+            data = f.read()
+    except OSError as error:
+        result.error = f'cannot read: {error.strerror or error}'
+        return result
+    result.size = len(data)
+    try:
+        sequences = _read_sequences(data, full_path, filename, kind, result)
+    except (midi_io.MIDIConversionError, musicxml_io.MusicXMLConversionError,
+            abc_io.BookError) as error:
+        result.error = str(error)
+        return result
     except Exception as error:  # pylint: disable=broad-except  # one bad file must not stop the run
-        return None, f'{type(error).__name__}: {error}', len(midi_bytes)
-    sequence.collection_name = collection_name
-    sequence.filename = filename
-    sequence.id = generate_note_sequence_id(filename, collection_name, 'midi')
-    return sequence.SerializeToString(), None, len(midi_bytes)
+        result.error = f'{type(error).__name__}: {error}'
+        return result
+    for id_source, sequence in sequences:
+        sequence.collection_name = collection_name
+        sequence.filename = filename
+        sequence.id = generate_note_sequence_id(id_source, collection_name, kind)
+        result.records.append(sequence.SerializeToString())
+    return result
 
 
 def _make_pool(workers: int) -> multiprocessing.pool.Pool | None:
@@ -148,9 +194,8 @@ def _make_pool(workers: int) -> multiprocessing.pool.Pool | None:
     return multiprocessing.get_context(method).Pool(workers)
 
 
-def _converted_records(tasks: list[tuple[str, str, str]],
-                       pool: multiprocessing.pool.Pool | None
-                       ) -> Iterator[tuple[bytes | None, str | None, int]]:
+def _converted_records(tasks: list[tuple[str, str, str, str]],
+                       pool: multiprocessing.pool.Pool | None) -> Iterator[_FileResult]:
     if pool is None:
         return map(_convert_file, tasks)
     # Ordered imap keeps the output order fixed; small chunks keep both workers busy
@@ -162,7 +207,8 @@ def _converted_records(tasks: list[tuple[str, str, str]],
 def convert_directory(input_dir: str, output_file: str, recursive: bool = False,
                       workers: int = DEFAULT_WORKERS,
                       pool: multiprocessing.pool.Pool | None = None) -> ConversionSummary:
-    """Converts the MIDI files under `input_dir` into the TFRecord `output_file`.
+    """Converts the MIDI, MusicXML and ABC files under `input_dir` into the TFRecord
+    `output_file`.
 
     `workers` processes parse files (1: in this process); `pool` reuses a caller's pool.
     Raises ConversionError when input_dir is not a folder or no file converts; the
@@ -173,12 +219,11 @@ def convert_directory(input_dir: str, output_file: str, recursive: bool = False,
     start = time.perf_counter()
     collection_name = os.path.basename(input_dir)
     listing = _list_files(input_dir, recursive)
-    summary = ConversionSummary(output_file=output_file, unsupported=listing.unsupported,
-                                other_files=listing.other_files)
-    for name in listing.unsupported:
-        logging.warning('Skipping %s: MusicXML/ABC not supported yet.', name)
-    tasks = [(full_path, relative, collection_name) for full_path, relative in listing.midi]
-    logging.info('Converting %d MIDI files in %r.', len(tasks), input_dir)
+    summary = ConversionSummary(output_file=output_file, other_files=listing.other_files,
+                                files=len(listing.files))
+    tasks = [(full_path, relative, kind, collection_name)
+             for full_path, relative, kind in listing.files]
+    logging.info('Converting %d files in %r.', len(tasks), input_dir)
 
     own_pool = pool is None
     if own_pool:
@@ -187,17 +232,24 @@ def convert_directory(input_dir: str, output_file: str, recursive: bool = False,
     try:
         with records.RecordWriter(output_file) as writer:
             last_report = time.perf_counter()
-            for done, (task, (record, reason, size)) in enumerate(
+            for done, (task, result) in enumerate(
                     zip(tasks, _converted_records(tasks, pool)), start=1):
-                summary.bytes_read += size
-                if record is None:
-                    summary.unreadable.append((task[1], reason))
-                    logging.warning('Could not parse MIDI file %s. It will be skipped: %s',
-                                    task[0], reason)
-                else:
+                full_path, filename, kind = task[:3]
+                summary.bytes_read += result.size
+                if result.error is not None:
+                    summary.unreadable.append((filename, result.error))
+                    logging.warning('Could not parse %s file %s. It will be skipped: %s',
+                                    _WHAT_IS_COUNTED[kind][0].split()[0], full_path,
+                                    result.error)
+                for name, reason in result.skipped_tunes:
+                    summary.unreadable.append((name, reason))
+                    logging.warning('Could not parse %s. It will be skipped: %s', name, reason)
+                for record in result.records:
                     writer.write(record)
-                    summary.converted += 1
-                    logging.debug('Converted MIDI file %s.', task[0])
+                summary.converted += len(result.records)
+                summary.converted_by_type[kind] += len(result.records)
+                if result.records:
+                    logging.debug('Converted %s.', full_path)
                 now = time.perf_counter()
                 if now - last_report >= _PROGRESS_INTERVAL_S:
                     last_report = now
@@ -205,9 +257,9 @@ def convert_directory(input_dir: str, output_file: str, recursive: bool = False,
                                  done / (now - start))
             if summary.converted == 0:
                 raise ConversionError(
-                        f'--input_dir {input_dir!r}: no MIDI file could be converted '
-                        f'({len(summary.unreadable)} unreadable, {len(summary.unsupported)} '
-                        f'MusicXML/ABC, {summary.other_files} other files'
+                        f'--input_dir {input_dir!r}: no MIDI, MusicXML or ABC file could be '
+                        f'converted ({len(summary.unreadable)} unreadable files or tunes, '
+                        f'{summary.other_files} other files'
                         f'{"" if recursive else "; use --recursive for sub-folders"}); '
                         'nothing written')
     finally:
@@ -230,6 +282,11 @@ def _define_flags() -> None:
     flags.DEFINE_bool('recursive', False, 'Whether or not to recurse into subdirectories.')
     flags.DEFINE_string('log', 'INFO', 'The threshold for what messages will be logged '
                         'DEBUG, INFO, WARN, ERROR, or FATAL.')
+    flags.DEFINE_list('pipeline_options', None,
+                      'Run on Apache Beam (pip install \'magenta_rnn[beam]\') with these '
+                      'comma-separated options, e.g. --runner=DirectRunner,'
+                      '--direct_num_workers=4,--direct_running_mode=multi_processing; writes '
+                      'sharded TFRecords <output_file minus .tfrecord>-SSSSS-of-NNNNN.tfrecord.')
 
 
 
@@ -248,6 +305,17 @@ def main(unused_argv: list[str]) -> None:
         console.fail(f'--input_dir {FLAGS.input_dir!r}: no such directory')
     if os.path.isdir(output_file):
         console.fail(f'--output_file {FLAGS.output_file!r} is a directory')
+    if FLAGS.pipeline_options:
+        from magenta_rnn.pipelines import beam_jobs  # pylint: disable=import-outside-toplevel
+        try:
+            pattern = beam_jobs.run_conversion(input_dir, output_file, FLAGS.recursive,
+                                               FLAGS.pipeline_options)
+        except (ConversionError, beam_jobs.BeamNotInstalledError, beam_jobs.BeamJobError,
+                OSError) as error:
+            console.fail(str(error))
+        print(f'Wrote {pattern} (counts in the runner\'s metrics and the log above).',
+              file=sys.stderr)
+        return
     try:
         summary = convert_directory(input_dir, output_file, FLAGS.recursive)
     except ConversionError as error:

@@ -49,8 +49,9 @@ def _subset_dir(input_dir: str, limit: int, recursive: bool, tmp: str) -> str:
     sys.path.insert(0, REPO_ROOT)
     from magenta_rnn.convert import _list_files  # pylint: disable=import-outside-toplevel
     subset = os.path.join(tmp, os.path.basename(os.path.normpath(input_dir)))
-    for full_path, relative in sorted(_list_files(input_dir, recursive).midi,
-                                      key=lambda item: item[1])[:limit]:
+    midi_files = [(full_path, relative) for full_path, relative, kind
+                  in _list_files(input_dir, recursive).files if kind == 'midi']
+    for full_path, relative in sorted(midi_files, key=lambda item: item[1])[:limit]:
         target = os.path.join(subset, relative)
         os.makedirs(os.path.dirname(target), exist_ok=True)
         os.symlink(os.path.abspath(full_path), target)

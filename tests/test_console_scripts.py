@@ -11,18 +11,26 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # Flags each command's --help must show (the original's, plus ours where noted).
 EXPECTED_FLAGS = {
-    'convert_dir_to_note_sequences': ['--input_dir', '--output_file', '--[no]recursive', '--log'],
-    'melody_rnn_create_dataset': ['--config', '--input', '--output_dir', '--eval_ratio'],
+    'convert_dir_to_note_sequences': ['--input_dir', '--output_file', '--[no]recursive', '--log',
+                                      '--pipeline_options'],
+    'melody_rnn_create_dataset': ['--config', '--input', '--output_dir', '--eval_ratio',
+                                  '--pipeline_options'],
     'melody_rnn_train': ['--run_dir', '--sequence_example_file', '--num_training_steps', '--[no]eval'],
     'melody_rnn_generate': ['--primer_melody', '--primer_midi', '--qpm', '--bundle_file', '--seed'],
     'drums_rnn_create_dataset': ['--config', '--input', '--output_dir', '--eval_ratio'],
     'drums_rnn_train': ['--run_dir', '--sequence_example_file', '--hparams', '--[no]eval'],
     'drums_rnn_generate': ['--primer_drums', '--primer_midi', '--bundle_file', '--beam_size'],
-    'performance_rnn_create_dataset': ['--config', '--input', '--output_dir', '--eval_ratio'],
+    'performance_rnn_create_dataset': ['--config', '--input', '--output_dir', '--eval_ratio',
+                                       '--[no]lean_augmentation', '--pipeline_options'],
     'performance_rnn_train': ['--run_dir', '--warm_start_bundle_file', '--[no]eval'],
     'performance_rnn_generate': ['--primer_pitches', '--notes_per_second',
                                  '--pitch_class_histogram', '--disable_conditioning'],
     'music_vae_train': ['--config', '--run_dir', '--mode', '--examples_path', '--num_steps'],
+    'music_vae_preprocess_tfrecord': ['--input_tfrecord', '--output_tfrecord', '--output_shards',
+                                      '--config', '--[no]enable_filtering', '--max_total_time',
+                                      '--max_num_notes', '--min_velocities',
+                                      '--min_metric_positions', '--[no]is_drum',
+                                      '--[no]drums_only', '--pipeline_options'],
     'music_vae_generate': ['--mode', '--input_midi_1', '--input_midi_2', '--checkpoint_file'],
 }
 

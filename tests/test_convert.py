@@ -46,25 +46,49 @@ def test_ids_filenames_and_collection_recursive(collection, tmp_path):
     summary = convert.convert_directory(str(collection), str(output), recursive=True, workers=1)
     sequences = _read(output)
     # Files of a folder in name order, then its sub-folders; ids hash the relative filename.
+    # An ABC tune's id hashes "<filename>_<reference number>".
     assert [(s.filename, s.collection_name, s.id) for s in sequences] == [
             ('a.mid', 'mycoll', '/id/midi/mycoll/d7e0e2b60e4b6b124e635f12edb60e23f3e87903'),
+            ('d.xml', 'mycoll', '/id/musicxml/mycoll/33e79167154688ee28bf101d36ee3ee97ab238b6'),
+            ('e.abc', 'mycoll', '/id/abc/mycoll/01880288e93b42bfd391034725b9fe667f5f4ff0'),
             ('sub/b.MIDI', 'mycoll', '/id/midi/mycoll/984158c4dec1a37d9ae763f3fa1459e2e65eee24'),
             ('sub/deeper/c.midi', 'mycoll', '/id/midi/mycoll/6f4331fcf4fffdbb88039bfacc79ad17c277e577')]
-    assert [s.notes[0].pitch for s in sequences] == [60, 62, 64]
-    assert summary.converted == 3
+    assert [[n.pitch for n in s.notes] for s in sequences] == [[60], [], [60, 62, 64], [62], [64]]
+    assert summary.converted == 5
+    assert dict(summary.converted_by_type) == {'midi': 3, 'musicxml': 1, 'abc': 1}
     assert [name for name, _ in summary.unreadable] == ['broken.mid']
     assert 'Midi decoding error' in summary.unreadable[0][1]
-    assert summary.unsupported == ['d.xml', 'e.abc']
     assert summary.other_files == 1  # notes.txt
     text = summary.describe()
-    assert 'Converted 3 MIDI files' in text and 'broken.mid' in text
-    assert '2 MusicXML/ABC files (MusicXML/ABC not supported yet)' in text
+    assert 'Converted 3 MIDI files, 1 MusicXML file, 1 ABC tune (5 NoteSequences)' in text
+    assert 'broken.mid' in text
+
+
+def test_unreadable_scores_and_abc_tunes_are_named_and_counted(tmp_path):
+    root = tmp_path / 'scores'
+    root.mkdir()
+    (root / 'book.abc').write_text('X:1\nK:C\nCD|\n\nX:2\nK:C\n[CE]\n\nX:3\nK:G\nB\n')
+    (root / 'dup.abc').write_text('X:1\nK:C\nC\n\nX:1\nK:C\nD\n')
+    (root / 'bad.xml').write_text('<score-partwise><part')
+    (root / 'drums.xml').write_text(
+            '<score-partwise><part id="P1"><measure><note><unpitched/><duration>1</duration>'
+            '</note></measure></part></score-partwise>')
+    output = tmp_path / 'seqs.tfrecord'
+    summary = convert.convert_directory(str(root), str(output), workers=1)
+    sequences = _read(output)
+    assert [(s.filename, s.reference_number, [n.pitch for n in s.notes]) for s in sequences] == [
+            ('book.abc', 1, [60, 62]), ('book.abc', 3, [71])]
+    assert [(name, reason.split(':')[0]) for name, reason in summary.unreadable] == [
+            ('bad.xml', 'unclosed token'), ('book.abc tune 2', 'Chords are not supported.'),
+            ('drums.xml', 'Unpitched notes are not supported'),
+            ('dup.abc', 'ABC Reference number 1 appears more than once in this tunebook')]
+    assert summary.converted == 2 and summary.files == 4
 
 
 def test_not_recursive_skips_sub_folders(collection, tmp_path):
     output = tmp_path / 'seqs.tfrecord'
     summary = convert.convert_directory(str(collection), str(output), workers=1)
-    assert [s.filename for s in _read(output)] == ['a.mid']
+    assert [s.filename for s in _read(output)] == ['a.mid', 'd.xml', 'e.abc']
     assert summary.other_files == 2  # notes.txt and the folder sub/
 
 
@@ -74,7 +98,7 @@ def test_worker_pool_writes_the_same_records_in_the_same_order(collection, tmp_p
     serial, pooled = tmp_path / 'serial.tfrecord', tmp_path / 'pooled.tfrecord'
     convert.convert_directory(str(collection), str(serial), recursive=True, workers=1)
     summary = convert.convert_directory(str(collection), str(pooled), recursive=True, workers=2)
-    assert summary.converted == 9
+    assert summary.converted == 11
     assert list(records.read_records(str(pooled))) == list(records.read_records(str(serial)))
 
 
@@ -83,7 +107,7 @@ def test_nothing_converted_is_an_error_and_leaves_no_file(tmp_path):
     empty.mkdir()
     (empty / 'bad.mid').write_bytes(b'nope')
     output = tmp_path / 'seqs.tfrecord'
-    with pytest.raises(convert.ConversionError, match='no MIDI file could be converted'):
+    with pytest.raises(convert.ConversionError, match='no MIDI, MusicXML or ABC file could be converted'):
         convert.convert_directory(str(empty), str(output), workers=1)
     assert os.listdir(tmp_path) == ['empty']  # neither the output nor a temporary file
 
@@ -124,9 +148,9 @@ def test_cli_converts_and_reports(collection, tmp_path):
     result = _run_cli(f'--input_dir={collection}', f'--output_file={output}', '--recursive',
                       '--log=WARN')
     assert result.returncode == 0, result.stderr
-    assert 'Converted 3 MIDI files' in result.stderr
+    assert 'Converted 3 MIDI files, 1 MusicXML file, 1 ABC tune' in result.stderr
     assert 'broken.mid' in result.stderr
-    assert len(_read(output)) == 3
+    assert len(_read(output)) == 5
 
 
 @pytest.mark.parametrize('recursive', [True])
@@ -142,3 +166,18 @@ def test_miditok_fixtures_corrupt_file_reported_rest_converted(shared_data, tmp_
     assert all(s.collection_name == 'miditok_fixtures' for s in sequences)
     # Only the deliberately empty file has no notes.
     assert [s.filename for s in sequences if not s.notes] == ['tests/MIDIs_one_track/empty.mid']
+
+
+def test_cli_pipeline_options_without_beam_is_one_line_error(collection, tmp_path):
+    try:
+        import apache_beam  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
+        pytest.skip('Apache Beam is installed here (tests/test_beam.py runs it)')
+    except ImportError:
+        pass
+    result = _run_cli(f'--input_dir={collection}', f'--output_file={tmp_path / "o.tfrecord"}',
+                      '--pipeline_options=--runner=DirectRunner')
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+            "convert.py: error: --pipeline_options needs Apache Beam: pip install "
+            "'magenta_rnn[beam]'"]
+    assert os.listdir(tmp_path) == ['mycoll']

@@ -4,7 +4,9 @@ SustainApplier -> Stretcher -> Splitter(30 s) -> Quantizer(steps_per_second) ->
 Transposer -> PerformanceExtractor -> encoder, per mode. Training mode stretches by
 5 factors and transposes by -3..+3, so one 30-second piece gives up to 35 examples
 (70 with optional conditioning, which encodes each performance twice); eval mode
-does neither.
+does neither. A lean training chain (create_dataset --lean_augmentation) stores each
+sustained piece once and leaves stretching and transposing to the input pipeline
+(performance.lean).
 """
 from __future__ import annotations
 
@@ -58,7 +60,11 @@ class PerformanceEncoder(Stage):
                 for disable in (False, True)]
 
 
-def build_chain(config: EventsRnnConfig, mode: str) -> Chain:
+def build_chain(config: EventsRnnConfig, mode: str, lean: bool = False) -> Chain:
+    if lean and mode == 'training':
+        from magenta_rnn.performance import lean as lean_data  # pylint: disable=import-outside-toplevel
+        return Chain([SustainApplier(f'SustainPipeline_{mode}'),
+                      lean_data.PieceWriter(f'LeanPieces_{mode}')])
     performance_setup = setup(config)
     return Chain([
         SustainApplier(f'SustainPipeline_{mode}'),

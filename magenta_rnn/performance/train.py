@@ -1,5 +1,8 @@
 """performance_rnn_train: train a Performance RNN, or with --eval run its eval job.
 
+A training file written by performance_rnn_create_dataset --lean_augmentation (one
+record per piece) is stretched and transposed on the fly in the input pipeline.
+
 --warm_start_bundle_file starts a fresh run from the weights in a `.mag` bundle
 (the original's or ours) instead of a random initialisation; a run that resumes
 from its own checkpoint ignores it.
@@ -33,7 +36,21 @@ def main(argv: list[str]) -> None:
         from magenta_rnn.performance.model import bundle_warm_start
         warm_start = bundle_warm_start(path, FLAGS.config)
     from magenta_rnn.performance import PERFORMANCE_RNN
+    if not FLAGS.eval:
+        _augment_lean_files_on_the_fly(PERFORMANCE_RNN)
     cli.run_train(PERFORMANCE_RNN, warm_start_fn=warm_start)
+
+
+def _augment_lean_files_on_the_fly(model) -> None:
+    from magenta_rnn.hparams import HParamsError
+    from magenta_rnn.performance import lean
+    from magenta_rnn.rnn import data
+    from magenta_rnn.rnn.config import ConfigError
+    try:
+        config = cli.config_from_flags(model)
+    except (ConfigError, HParamsError) as e:
+        cli.fail(str(e))
+    data.use_record_expander(lean.PieceAugmenter(config))
 
 
 def console_entry_point() -> None:

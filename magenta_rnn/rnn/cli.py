@@ -65,6 +65,11 @@ def define_create_dataset_flags(default_config: str | None) -> None:
     flags.DEFINE_string('output_dir', None, 'Directory for the training and eval TFRecords.')
     flags.DEFINE_float('eval_ratio', 0.1, 'Fraction of input to set aside for evaluation.')
     flags.DEFINE_integer('seed', None, 'Seed for the train/eval split (random when unset).')
+    flags.DEFINE_list('pipeline_options', None,
+                      'Run on Apache Beam (pip install \'magenta_rnn[beam]\') with these '
+                      'comma-separated options, e.g. --runner=DirectRunner,'
+                      '--direct_num_workers=4,--direct_running_mode=multi_processing; writes '
+                      'sharded TFRecords <name>-SSSSS-of-NNNNN.tfrecord and --input may be a glob.')
 
 
 def setup_logging() -> None:
@@ -74,7 +79,8 @@ def setup_logging() -> None:
     logging.getLogger().setLevel(level if level != 'FATAL' else 'CRITICAL')
 
 
-def run_create_dataset(model: EventsModel) -> None:
+def run_create_dataset(model: EventsModel, chain_options: dict | None = None) -> None:
+    """Runs the model's dataset pipeline; chain_options go to model.build_chain."""
     from magenta_rnn.pipelines.dataset import NothingExtractedError, run_dataset_pipeline
     from magenta_rnn.rnn.config import ConfigError
     from magenta_rnn.hparams import HParamsError
@@ -83,11 +89,15 @@ def run_create_dataset(model: EventsModel) -> None:
     for name in ('input', 'output_dir'):
         if not getattr(FLAGS, name):
             fail(f'--{name} is required')
+    if FLAGS.pipeline_options:
+        _run_create_dataset_on_beam(model, chain_options)
+        return
     try:
         config = config_from_flags(model)
         summary = run_dataset_pipeline(
             FLAGS.input, FLAGS.output_dir, model.dataset_names,
-            functools.partial(model.build_chain, config), eval_ratio=FLAGS.eval_ratio,
+            functools.partial(model.build_chain, config, **(chain_options or {})),
+            eval_ratio=FLAGS.eval_ratio,
             seed=FLAGS.seed)
     except (ConfigError, HParamsError, FileNotFoundError, ValueError) as e:
         fail(str(e))
@@ -98,6 +108,23 @@ def run_create_dataset(model: EventsModel) -> None:
     for name, count in summary.outputs.items():
         logging.info('wrote %d examples to %s', count, summary.paths[name])
     logging.info('processed %d NoteSequences in %.1f s', summary.inputs, summary.seconds)
+
+
+def _run_create_dataset_on_beam(model: EventsModel, chain_options: dict | None) -> None:
+    from magenta_rnn.hparams import HParamsError
+    from magenta_rnn.pipelines import beam_jobs
+    from magenta_rnn.rnn.config import ConfigError
+    try:
+        config = config_from_flags(model)
+        globs = beam_jobs.run_create_dataset(
+                FLAGS.input, FLAGS.output_dir, model.dataset_names,
+                functools.partial(model.build_chain, config, **(chain_options or {})),
+                FLAGS.eval_ratio, FLAGS.seed, FLAGS.pipeline_options)
+    except (ConfigError, HParamsError, beam_jobs.BeamNotInstalledError, beam_jobs.BeamJobError,
+            ValueError, OSError) as e:
+        fail(str(e))
+    for name, pattern in globs.items():
+        logging.info('wrote %s', pattern)
 
 
 def define_train_flags(model_name: str, default_config: str | None) -> None:

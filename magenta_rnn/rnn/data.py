@@ -8,17 +8,68 @@ sequence and come with the unpadded lengths.
 Records are batched while still serialized and parsed a whole batch at a time
 with `tf.io.parse_sequence_example`, which also does the zero padding; this is
 much cheaper than parsing one record at a time and padding afterwards.
+
+A model may register a RecordExpander (use_record_expander): training files whose
+records it recognises hold sources (e.g. lean Performance RNN pieces) that the
+pipeline turns into examples on the fly, one shuffled (record, variant) pair at a time.
 """
 from __future__ import annotations
 
 import glob
 import os
 from collections.abc import Sequence
+from typing import Protocol
 
+import numpy as np
 import tensorflow as tf
 
 # The original shuffles through a RandomShuffleQueue of capacity 500 (§9.3).
 SHUFFLE_BUFFER_SIZE = 500
+
+
+class RecordExpander(Protocol):
+    """Makes training examples from a stored source record, one variant at a time."""
+    num_variants: int
+
+    def is_source(self, record: bytes) -> bool:
+        """Whether `record` is a source this expander reads (not an example)."""
+
+    def __call__(self, record: bytes, variant: int) -> list[bytes]:
+        """The serialized SequenceExamples of variant `variant` of the source."""
+
+
+_record_expander: RecordExpander | None = None
+
+
+def use_record_expander(expander: RecordExpander | None) -> None:
+    """Training datasets whose records `expander` recognises are expanded by it."""
+    global _record_expander  # pylint: disable=global-statement
+    _record_expander = expander
+
+
+def _first_record(files: list[str]) -> bytes | None:
+    for record in tf.data.TFRecordDataset(files).take(1):
+        return record.numpy()
+    return None
+
+
+def expand_records(records: tf.data.Dataset, expander: RecordExpander, *,
+                   seed: int | None = None, deterministic: bool = True,
+                   shuffle_buffer_size: int = SHUFFLE_BUFFER_SIZE) -> tf.data.Dataset:
+    """Every (record, variant) pair, shuffled, expanded into its serialized examples: one
+    pass yields what writing every variant of every record would have written."""
+    variants = tf.data.Dataset.range(expander.num_variants)
+    pairs = records.flat_map(lambda record: variants.map(lambda variant: (record, variant)))
+    pairs = pairs.shuffle(shuffle_buffer_size, seed=seed, reshuffle_each_iteration=True)
+
+    def expand(record: bytes, variant: np.int64) -> np.ndarray:
+        return np.array(expander(record, int(variant)), dtype=object).reshape([-1])
+
+    examples = pairs.map(
+            lambda record, variant: tf.reshape(
+                    tf.numpy_function(expand, [record, variant], tf.string, stateful=False), [-1]),
+            num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    return examples.unbatch()
 
 
 def label_size_of(num_classes: int | Sequence[int]) -> int | None:
@@ -91,6 +142,12 @@ def make_dataset(file_pattern: str | Sequence[str], batch_size: int, input_size:
                     num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
         else:
             dataset = tf.data.TFRecordDataset(files)
+        first = _first_record(files)
+        if (_record_expander is not None and first is not None
+                and _record_expander.is_source(first)):
+            dataset = expand_records(dataset, _record_expander, seed=seed,
+                                     deterministic=deterministic,
+                                     shuffle_buffer_size=shuffle_buffer_size)
         if num_records:
             dataset = dataset.take(num_records)
         dataset = dataset.shuffle(shuffle_buffer_size, seed=seed, reshuffle_each_iteration=True)

@@ -1,0 +1,89 @@
+"""Lean Performance RNN training data: each piece stored once, augmented while training.
+
+`performance_rnn_create_dataset --lean_augmentation` writes, for the training
+partition, one record per input piece (its NoteSequence with sustain applied) instead
+of the examples of its 35 stretched (0.95..1.05) and transposed (-3..+3) copies: the
+full file is ~35x the eval file per input hour (3.4 GB per hour of piano), the lean
+one about the size of the input.
+
+`performance_rnn_train` recognises such a file and expands it in its tf.data input
+pipeline: every (piece, stretch, transposition) pair, shuffled, goes through the very
+stages create_dataset runs (split at 30 s, quantize, transpose, extract, encode), so
+one pass over the pairs yields exactly the full training file's examples, in another
+order: the same distribution of examples.
+"""
+from __future__ import annotations
+
+import itertools
+
+from magenta_rnn.performance.model import setup
+from magenta_rnn.performance.pipeline import (SPLIT_HOP_SECONDS, STRETCH_FACTORS, TRANSPOSITIONS,
+                                              PerformanceEncoder, PerformanceExtractor)
+from magenta_rnn.pipelines.stages import Chain, Quantizer, Splitter, Stage, Stretcher, Transposer
+from magenta_rnn.protobuf import example_pb2, music_pb2
+from magenta_rnn.rnn.config import EventsRnnConfig
+
+# The SequenceExample context feature that holds a stored piece (see rnn.data).
+SOURCE_FEATURE = 'note_sequence'
+# (stretch factor, transposition) of each training variant of a piece, 35 in all.
+AUGMENTATIONS = list(itertools.product(STRETCH_FACTORS['training'], TRANSPOSITIONS['training']))
+
+
+def piece_record(sequence: music_pb2.NoteSequence) -> bytes:
+    """A SequenceExample holding only the piece, as the lean training file stores it."""
+    example = example_pb2.SequenceExample()
+    example.context.feature[SOURCE_FEATURE].bytes_list.value.append(sequence.SerializeToString())
+    return example.SerializeToString()
+
+
+def piece_of_record(record: bytes) -> music_pb2.NoteSequence:
+    example = example_pb2.SequenceExample.FromString(record)
+    return music_pb2.NoteSequence.FromString(
+            example.context.feature[SOURCE_FEATURE].bytes_list.value[0])
+
+
+class PieceWriter(Stage):
+    """The last stage of a lean training chain: the sustained piece, stored once."""
+
+    def transform(self, item):
+        self.count('pieces_stored')
+        return [piece_record(item)]
+
+
+class PieceAugmenter:
+    """record, variant index -> the serialized examples of that augmented copy of the piece.
+
+    Used by the input pipeline (rnn.data.use_record_expander); it runs in tf.data's
+    threads, so it keeps no state between calls beyond its stages.
+    """
+
+    def __init__(self, config: EventsRnnConfig):
+        performance_setup = setup(config)
+        self._chains = [Chain([
+                Stretcher('StretchPipeline_training', [stretch]),
+                Splitter('Splitter_training', SPLIT_HOP_SECONDS),
+                Quantizer('Quantizer_training', steps_per_second=performance_setup.steps_per_second),
+                Transposer('TranspositionPipeline_training', [transposition]),
+                PerformanceExtractor('PerformanceExtractor_training',
+                                     num_velocity_bins=performance_setup.num_velocity_bins,
+                                     note_performance=performance_setup.note_performance),
+                PerformanceEncoder('EncoderPipeline_training', performance_setup)])
+                for stretch, transposition in AUGMENTATIONS]
+
+    @property
+    def num_variants(self) -> int:
+        return len(self._chains)
+
+    def __call__(self, record: bytes, variant: int) -> list[bytes]:
+        examples, _ = self._chains[variant].transform(piece_of_record(record))
+        return examples
+
+    @staticmethod
+    def is_source(record: bytes) -> bool:
+        """Whether a training record is a stored piece (lean file) rather than an example."""
+        try:
+            example = example_pb2.SequenceExample.FromString(record)
+        except Exception:  # pylint: disable=broad-except  # not a SequenceExample at all
+            return False
+        return SOURCE_FEATURE in example.context.feature
+
