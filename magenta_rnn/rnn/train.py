@@ -20,7 +20,7 @@ import tensorflow as tf
 from absl import logging
 
 from magenta_rnn.hparams import HParams
-from magenta_rnn.rnn import data
+from magenta_rnn.rnn import data, model_io
 
 NumClasses = int | Sequence[int]
 # A vector giving each class's number of time steps (for multi-head encoders,
@@ -310,7 +310,8 @@ def run_training(build_model: Callable[..., Any], hparams: HParams,
             keep_checkpoint_every_n_hours=KEEP_CHECKPOINT_EVERY_N_HOURS,
             checkpoint_name=CHECKPOINT_NAME)
     if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        # Ours or an original run's (TF1 names, Adam slots): model_io reads both.
+        model_io.restore_checkpoint(manager.latest_checkpoint, checkpoint)
         logging.info('Resuming from %s at step %d', manager.latest_checkpoint, int(global_step))
     elif warm_start_fn is not None:
         warm_start_fn(model)
@@ -385,7 +386,7 @@ def evaluate_checkpoint(model, checkpoint_path: str, dataset: tf.data.Dataset, e
     """Restores the model weights from checkpoint_path (read only) and evaluates one full pass."""
     global_step = tf.Variable(0, dtype=tf.int64, trainable=False)
     # Only the model and the step: optimizer slots in the file are left unread.
-    tf.train.Checkpoint(model=model, step=global_step).restore(checkpoint_path).expect_partial()
+    model_io.restore_checkpoint(checkpoint_path, tf.train.Checkpoint(model=model, step=global_step))
     heads = _heads(num_classes)
     sums: dict[str, float] = {}
     class_correct = np.zeros(sum(heads), np.float64)
