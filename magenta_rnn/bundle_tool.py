@@ -28,27 +28,32 @@ SUBCOMMANDS = ('info', 'unpack', 'pack', 'export')
 EVENTS_MODELS = ('melody_rnn', 'drums_rnn', 'performance_rnn')
 EXPORT_FORMATS = ('tfjs', 'saved_model')
 
-flags.DEFINE_string('bundle_file', None, 'The .mag bundle to read (info, unpack, export) or to '
-                    'write (pack).')
-flags.DEFINE_string('output_dir', None, 'Where unpack and export write their files.')
-flags.DEFINE_string('run_dir', None, 'pack/export: a training run dir (its latest checkpoint '
-                    'in run_dir/train); ours or the original\'s.')
-flags.DEFINE_string('checkpoint_file', None, 'pack/export: a checkpoint instead of --run_dir '
-                    '(ours, the original\'s V2 prefix or V1 file; MusicVAE also a .tar).')
-flags.DEFINE_string('config', None, 'pack/export: a shipped config name or a config .json '
-                    '(e.g. one written by unpack).')
-flags.DEFINE_string('hparams', '', 'pack/export: name=value pairs merged over the config\'s '
-                    'hparams, e.g. "rnn_layer_sizes=[64,64]".')
-flags.DEFINE_string('generator_id', None, 'pack: bundle id (default: the config\'s id).')
-flags.DEFINE_string('generator_description', None, 'pack: generator description (default: the '
-                    'config\'s description).')
-flags.DEFINE_string('bundle_description', None, 'pack: description of this bundle.')
-flags.DEFINE_enum('format', None, list(EXPORT_FORMATS), 'export: tfjs (Magenta.js) or '
-                  'saved_model.')
-flags.DEFINE_integer('quantization_bytes', None, 'export --format=tfjs: quantize weights to 1 '
-                     'or 2 bytes (default: float32).')
-flags.DEFINE_string('log', 'INFO', 'Logging level: DEBUG, INFO, WARNING, ERROR or FATAL.')
 FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+    """The command's flags (defined when it runs, so tests can import this module)."""
+    flags.DEFINE_string('bundle_file', None, 'The .mag bundle to read (info, unpack, export) '
+                        'or to write (pack).')
+    flags.DEFINE_string('output_dir', None, 'Where unpack and export write their files.')
+    flags.DEFINE_string('run_dir', None, 'pack/export: a training run dir (its latest '
+                        'checkpoint in run_dir/train); ours or the original\'s.')
+    flags.DEFINE_string('checkpoint_file', None, 'pack/export: a checkpoint instead of '
+                        '--run_dir (ours, the original\'s V2 prefix or V1 file; MusicVAE also '
+                        'a .tar).')
+    flags.DEFINE_string('config', None, 'pack/export: a shipped config name or a config .json '
+                        '(e.g. one written by unpack).')
+    flags.DEFINE_string('hparams', '', 'pack/export: name=value pairs merged over the '
+                        'config\'s hparams, e.g. "rnn_layer_sizes=[64,64]".')
+    flags.DEFINE_string('generator_id', None, 'pack: bundle id (default: the config\'s id).')
+    flags.DEFINE_string('generator_description', None, 'pack: generator description '
+                        '(default: the config\'s description).')
+    flags.DEFINE_string('bundle_description', None, 'pack: description of this bundle.')
+    flags.DEFINE_enum('format', None, list(EXPORT_FORMATS), 'export: tfjs (Magenta.js) or '
+                      'saved_model.')
+    flags.DEFINE_integer('quantization_bytes', None, 'export --format=tfjs: quantize weights '
+                         'to 1 or 2 bytes (default: float32).')
+    flags.DEFINE_string('log', 'INFO', 'Logging level: DEBUG, INFO, WARNING, ERROR or FATAL.')
 
 
 # ------------------------------------------------------------------ helpers
@@ -148,8 +153,9 @@ class BundleContents:
 
 
 # --------------------------------------------------------------- subcommands
-def run_info() -> None:
-    contents = BundleContents(_required('bundle_file'))
+def bundle_info(path: str) -> str:
+    """What `magenta_bundle info` prints about the bundle at `path`."""
+    contents = BundleContents(path)
     bundle, config, shape = contents.bundle, contents.config, contents.shape
     rows: list[tuple[str, Any]] = [
         ('file', f'{contents.path} ({os.path.getsize(contents.path):,} bytes)'),
@@ -186,7 +192,7 @@ def run_info() -> None:
     name_width = max(len(n) for n in contents.values)
     lines += [f'  {name:<{name_width}}  {str(list(value.shape)):<16} {value.dtype}'
               for name, value in sorted(contents.values.items())]
-    print('\n'.join(lines))
+    return '\n'.join(lines)
 
 
 def _encoder_mismatch(config, shape) -> str:
@@ -207,15 +213,17 @@ def _encoder_mismatch(config, shape) -> str:
     return ''
 
 
-def run_unpack() -> None:
+def unpack(bundle_file: str, output_dir: str) -> tuple[str, str]:
+    """Writes output_dir/model.ckpt (+ .meta for the original's) and config.json; returns
+    (checkpoint path, config path)."""
     from magenta_rnn.rnn import bundle as bundle_lib
     from magenta_rnn.rnn import model_io
 
-    contents = BundleContents(_required('bundle_file'))
-    output_dir = _required('output_dir')
+    contents = BundleContents(bundle_file)
     if contents.config is None:
-        fail(f'{contents.path}: no config to unpack: {contents.bundle.generator_details.id!r} '
-             f'is no shipped config and the bundle stores none')
+        raise ValueError(f'{bundle_file}: no config to unpack: '
+                         f'{contents.bundle.generator_details.id!r} is no shipped config and '
+                         f'the bundle stores none')
     os.makedirs(output_dir, exist_ok=True)
     checkpoint = os.path.join(output_dir, 'model.ckpt')
     bundle_lib.write_file_atomically(checkpoint, contents.bundle.checkpoint_file[0])
@@ -228,49 +236,78 @@ def run_unpack() -> None:
     if contents.bundle.bundle_details.description:
         logging.info('bundle description (pack --bundle_description): %s',
                      contents.bundle.bundle_details.description)
+    return checkpoint, config_path
 
 
-def run_pack() -> None:
+def pack(bundle_file: str, config_name: str, *, run_dir: str | None = None,
+         checkpoint_file: str | None = None, hparams: str = '',
+         generator_id: str | None = None, generator_description: str | None = None,
+         bundle_description: str = '') -> None:
+    """Writes one of our bundles from a run dir or checkpoint (ours or the original's)."""
     from magenta_rnn.rnn import model_io
 
-    bundle_file = _required('bundle_file')
-    if bool(FLAGS.run_dir) == bool(FLAGS.checkpoint_file):
-        fail('pack needs one of --run_dir or --checkpoint_file')
-    config_name = _required('config')
     model = events_model(model_of_config(config_name))
-    config = model.load_config(config_name, FLAGS.hparams)
+    config = model.load_config(config_name, hparams)
     encoder = model.build_encoder(config)
-    checkpoint = model_io.latest_checkpoint(FLAGS.run_dir, FLAGS.checkpoint_file)
+    checkpoint = model_io.latest_checkpoint(run_dir, checkpoint_file)
     network = model_io.load_trained(config, checkpoint, encoder.input_size, encoder.num_classes,
                                     getattr(encoder, 'input_depth', None))
-    config.id = FLAGS.generator_id or config.id
-    config.description = FLAGS.generator_description or config.description
-    model_io.save_bundle(bundle_file, network, config, FLAGS.bundle_description or '')
+    config.id = generator_id or config.id
+    config.description = generator_description or config.description
+    model_io.save_bundle(bundle_file, network, config, bundle_description)
     logging.info('packed %s (%s) into %s', checkpoint, model_io.describe(config), bundle_file)
 
 
-def run_export() -> None:
-    output_dir = _required('output_dir')
-    if not FLAGS.format:
-        fail(f'--format is required: one of {", ".join(EXPORT_FORMATS)}')
-    if FLAGS.quantization_bytes not in (None, 1, 2):
-        fail(f'--quantization_bytes must be 1 or 2, got {FLAGS.quantization_bytes}')
-    if FLAGS.bundle_file and (FLAGS.config or FLAGS.run_dir or FLAGS.checkpoint_file):
-        fail('give either --bundle_file or --config with --checkpoint_file/--run_dir, not both')
-    if not FLAGS.bundle_file and not FLAGS.config:
-        fail('export needs --bundle_file, or --config with --checkpoint_file or --run_dir')
+def run_info() -> None:
+    print(bundle_info(_required('bundle_file')))
+
+
+def run_unpack() -> None:
+    unpack(_required('bundle_file'), _required('output_dir'))
+
+
+def run_pack() -> None:
+    bundle_file = _required('bundle_file')
+    if bool(FLAGS.run_dir) == bool(FLAGS.checkpoint_file):
+        fail('pack needs one of --run_dir or --checkpoint_file')
+    pack(bundle_file, _required('config'), run_dir=FLAGS.run_dir,
+         checkpoint_file=FLAGS.checkpoint_file, hparams=FLAGS.hparams,
+         generator_id=FLAGS.generator_id, generator_description=FLAGS.generator_description,
+         bundle_description=FLAGS.bundle_description or '')
+
+
+def export(output_dir: str, export_format: str, *, bundle_file: str | None = None,
+           config: str | None = None, checkpoint_file: str | None = None,
+           run_dir: str | None = None, hparams: str = '',
+           quantization_bytes: int | None = None) -> None:
+    """Checks the export flags, then hands over to magenta_rnn.export.export_model."""
+    if export_format not in EXPORT_FORMATS:
+        raise ValueError(f'--format is required: one of {", ".join(EXPORT_FORMATS)}')
+    if quantization_bytes not in (None, 1, 2):
+        raise ValueError(f'--quantization_bytes must be 1 or 2, got {quantization_bytes}')
+    if bundle_file and (config or run_dir or checkpoint_file):
+        raise ValueError('give either --bundle_file or --config with --checkpoint_file/--run_dir, '
+                         'not both')
+    if not bundle_file and not (config and (checkpoint_file or run_dir)):
+        raise ValueError('export needs --bundle_file, or --config with --checkpoint_file or '
+                         '--run_dir')
     try:
-        from magenta_rnn.export import export_model
+        from magenta_rnn.export import export_model  # pylint: disable=import-outside-toplevel
     except ModuleNotFoundError as e:
         if e.name and e.name.startswith('magenta_rnn.export'):
-            fail('export: this build of magenta_rnn has no exporter (magenta_rnn.export is '
-                 'missing)')
+            raise ValueError('export: this build of magenta_rnn has no exporter '
+                             '(the magenta_rnn.export package is missing)') from None
         raise
-    export_model(output_dir, FLAGS.format, bundle_file=FLAGS.bundle_file, config=FLAGS.config,
-                 checkpoint_file=FLAGS.checkpoint_file, run_dir=FLAGS.run_dir,
-                 hparams=FLAGS.hparams, quantization_bytes=FLAGS.quantization_bytes)
-    logging.info('exported %s as %s to %s', FLAGS.bundle_file or FLAGS.config, FLAGS.format,
-                 output_dir)
+    export_model(output_dir, export_format, bundle_file=bundle_file, config=config,
+                 checkpoint_file=checkpoint_file, run_dir=run_dir, hparams=hparams,
+                 quantization_bytes=quantization_bytes)
+    logging.info('exported %s as %s to %s', bundle_file or config, export_format, output_dir)
+
+
+def run_export() -> None:
+    export(_required('output_dir'), FLAGS.format, bundle_file=FLAGS.bundle_file,
+           config=FLAGS.config, checkpoint_file=FLAGS.checkpoint_file, run_dir=FLAGS.run_dir,
+           hparams=FLAGS.hparams, quantization_bytes=FLAGS.quantization_bytes)
 
 
 def _required(name: str) -> str:
@@ -304,6 +341,7 @@ def main(argv: list[str]) -> None:
 
 
 def console_entry_point() -> None:
+    define_flags()
     console.run(main)
 
 
