@@ -109,10 +109,11 @@ class BundleContents:
 
     def __init__(self, path: str):
         from magenta_rnn.rnn import bundle as bundle_lib
-        from magenta_rnn.rnn import model_io, v1_import
 
         self.path = path
-        self.bundle = bundle_lib.read_bundle(path)
+        self.bundle = bundle_lib.read_bundle(path)  # before TensorFlow loads: fails fast
+
+        from magenta_rnn.rnn import model_io, v1_import
         self.ours = model_io.is_our_bundle(self.bundle)
         try:
             self.values = v1_import.read_bundle_values(self.bundle)

@@ -13,17 +13,22 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 EXPECTED_FLAGS = {
     'convert_dir_to_note_sequences': ['--input_dir', '--output_file', '--[no]recursive', '--log'],
     'melody_rnn_create_dataset': ['--config', '--input', '--output_dir', '--eval_ratio'],
-    'melody_rnn_train': ['--run_dir', '--sequence_example_file', '--num_training_steps', '--[no]eval'],
+    'melody_rnn_train': ['--run_dir', '--sequence_example_file', '--num_training_steps', '--[no]eval',
+                         '--warm_start_bundle_file'],
     'melody_rnn_generate': ['--primer_melody', '--primer_midi', '--qpm', '--bundle_file', '--seed'],
     'drums_rnn_create_dataset': ['--config', '--input', '--output_dir', '--eval_ratio'],
-    'drums_rnn_train': ['--run_dir', '--sequence_example_file', '--hparams', '--[no]eval'],
+    'drums_rnn_train': ['--run_dir', '--sequence_example_file', '--hparams', '--[no]eval',
+                        '--warm_start_bundle_file'],
     'drums_rnn_generate': ['--primer_drums', '--primer_midi', '--bundle_file', '--beam_size'],
     'performance_rnn_create_dataset': ['--config', '--input', '--output_dir', '--eval_ratio'],
     'performance_rnn_train': ['--run_dir', '--warm_start_bundle_file', '--[no]eval'],
     'performance_rnn_generate': ['--primer_pitches', '--notes_per_second',
                                  '--pitch_class_histogram', '--disable_conditioning'],
-    'music_vae_train': ['--config', '--run_dir', '--mode', '--examples_path', '--num_steps'],
+    'music_vae_train': ['--config', '--run_dir', '--mode', '--examples_path', '--num_steps',
+                        '--warm_start_checkpoint'],
     'music_vae_generate': ['--mode', '--input_midi_1', '--input_midi_2', '--checkpoint_file'],
+    'magenta_bundle': ['--bundle_file', '--output_dir', '--format', '--quantization_bytes',
+                       '--run_dir', '--checkpoint_file', '--config'],
 }
 
 
