@@ -255,3 +255,20 @@ def test_the_mugen_training_run_loads_as_its_bundle():
     wrong = MELODY_RNN.load_config('attention_rnn', 'rnn_layer_sizes=[64,64],attn_length=20')
     with pytest.raises(model_io.ModelLoadError, match=r'attn_length: checkpoint 40, model 20'):
         model_io.load_trained(wrong, str(MUGEN / 'checkpoint.ckpt'), 74, 40)
+
+
+@pytest.mark.parametrize('module,args', [('magenta_rnn.melody.train', ['--config=basic_rnn']),
+                                         ('magenta_rnn.drums.train', [])])
+def test_events_trainers_take_a_warm_start_bundle(tmp_path, module, args):
+    import subprocess
+    import sys
+    song = tmp_path / 'song.mid'
+    song.write_bytes(b'MThd\x00\x00\x00\x06')
+    result = subprocess.run(
+        [sys.executable, '-m', module, *args, f'--sequence_example_file={tmp_path}/x.tfrecord',
+         f'--warm_start_bundle_file={song}'], capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1])))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].split(': ', 1)[1] == (
+        f'error: --warm_start_bundle_file: {song}: not a generator bundle (.mag) file: it does '
+        f'not parse as GeneratorBundle')

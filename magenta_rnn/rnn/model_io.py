@@ -254,6 +254,8 @@ def _restore_original(path: str, reader, shapes: dict[str, list[int]],
     if step is not None:
         step.assign(stored_step)
     optimizer = getattr(checkpoint, 'optimizer', None)
+    logging.info('read the original\'s checkpoint %s (TF1 names, step %d)%s', path, stored_step,
+                 ': weights, Adam moments and step' if optimizer is not None else '')
     if optimizer is None:
         return
     optimizer = getattr(optimizer, 'inner_optimizer', optimizer)  # under a loss-scale wrapper
