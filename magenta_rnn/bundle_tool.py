@@ -176,15 +176,26 @@ def bundle_info(path: str) -> str:
         rows += [('config', f'{config.model} {config.id} ({where})'),
                  ('encoder', json.dumps(config.encoder)),
                  ('hparams', ', '.join(f'{k}={v}' for k, v in config.hparams.values().items()))]
-    depth = f' (class indices, one-hot depth {shape.input_depth})' if shape.input_depth else ''
-    rows += [('encoder input size', f'{shape.input_size}{depth}'),
-             ('encoder classes', shape.num_classes),
-             ('model', f'LSTM layers {shape.rnn_layer_sizes}, attn_length {shape.attn_length}'
-                       + (f' ({shape.attention_layout})' if shape.attn_length else '')
-                       + (', residual connections' if shape.residual_connections else ''))]
-    mismatch = _encoder_mismatch(config, shape)
-    if mismatch:
-        rows.append(('WARNING', mismatch))
+    encoder, problem = _encoder_of(config)
+    if encoder is not None:
+        depth = getattr(encoder, 'input_depth', None)
+        rows += [('encoder input size', f'{encoder.input_size}' +
+                  (f' (class indices, one-hot depth {depth})' if depth else '')),
+                 ('encoder classes', encoder.num_classes)]
+    checkpoint_width = shape.input_depth or shape.input_size
+    rows.append(('model', f'LSTM layers {shape.rnn_layer_sizes}, attn_length {shape.attn_length}'
+                          + (f' ({shape.attention_layout})' if shape.attn_length else '')
+                          + (', residual connections' if shape.residual_connections else '')
+                          + f'; input width {checkpoint_width}, {shape.num_classes} classes'))
+    if encoder is not None:
+        encoder_width = getattr(encoder, 'input_depth', None) or encoder.input_size
+        classes = (encoder.num_classes if isinstance(encoder.num_classes, int)
+                   else sum(encoder.num_classes))
+        if (encoder_width, classes) != (checkpoint_width, shape.num_classes):
+            problem = (f'the {config.id} encoder gives input width {encoder_width} and {classes} '
+                       f'classes; the checkpoint has {checkpoint_width} and {shape.num_classes}')
+    if problem:
+        rows.append(('WARNING', problem))
     total = sum(int(v.size) for v in contents.values.values())
     nbytes = sum(int(v.nbytes) for v in contents.values.values())
     rows.append(('variables', f'{len(contents.values)}, {total:,} values, {nbytes:,} bytes'))
@@ -196,22 +207,14 @@ def bundle_info(path: str) -> str:
     return '\n'.join(lines)
 
 
-def _encoder_mismatch(config, shape) -> str:
-    """Where the config's encoder would not fit the checkpoint (a user's own encoder)."""
+def _encoder_of(config) -> tuple[object | None, str]:
+    """(the config's encoder, '') or (None, why it cannot be built)."""
     if config is None:
-        return ''
+        return None, ''
     try:
-        encoder = events_model(config.model).build_encoder(config)
-    except ValueError as e:
-        return f'the config\'s encoder cannot be built: {e}'
-    width = getattr(encoder, 'input_depth', None) or encoder.input_size
-    classes = encoder.num_classes if isinstance(encoder.num_classes, int) else sum(
-        encoder.num_classes)
-    checkpoint_width = shape.input_depth or shape.input_size
-    if (width, classes) != (checkpoint_width, shape.num_classes):
-        return (f'the {config.id} encoder has input size {width} and {classes} classes; the '
-                f'checkpoint {checkpoint_width} and {shape.num_classes}')
-    return ''
+        return events_model(config.model).build_encoder(config), ''
+    except (ValueError, KeyError) as e:
+        return None, f'the config\'s encoder cannot be built: {e}'
 
 
 def unpack(bundle_file: str, output_dir: str) -> tuple[str, str]:

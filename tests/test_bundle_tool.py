@@ -62,7 +62,7 @@ def test_info_of_our_bundle(our_bundle):
         'config:             melody_rnn basic_rnn (stored in the bundle)']
     assert 'encoder input size: 38' in lines
     assert 'encoder classes:    38' in lines
-    assert 'model:              LSTM layers [8], attn_length 0' in lines
+    assert 'model:              LSTM layers [8], attn_length 0; input width 38, 38 classes' in lines
     # kernel [38 + 8, 32], bias [32], output [8, 38] + [38]
     assert 'variables:          4, 1,846 values, 7,384 bytes' in lines
     assert lines[-2].split() == ['rnn/multi_rnn_cell/cell_0/basic_lstm_cell/bias', '[32]',
@@ -136,7 +136,8 @@ def test_info_of_the_original_bundles(path, version):
     assert ('config:             melody_rnn attention_rnn (the shipped config of this id; layer '
             'sizes and attention read from the checkpoint)') in lines
     assert 'encoder input size: 74' in lines and 'encoder classes:    40' in lines
-    assert 'model:              LSTM layers [64, 64], attn_length 40 (first_layer)' in lines
+    assert ('model:              LSTM layers [64, 64], attn_length 40 (first_layer); input '
+            'width 74, 40 classes') in lines
     assert 'variables:          14, 102,166 values, 408,664 bytes' in lines
 
 
