@@ -118,7 +118,8 @@ def test_original_checkpoint_that_does_not_fit_names_the_variable(tmp_path, over
     with pytest.raises(model_io.ModelLoadError) as error:
         model_io.load_trained(config(**overrides), str(path), 4, 4)
     assert str(error.value) == (f'{path}: does not match the model built from --config/--hparams: '
-                                f'{message}')
+                                f'{message}; the checkpoint holds rnn_layer_sizes=[5, 4], '
+                                f'attn_length=0, 4 classes')
 
 
 @pytest.mark.parametrize('overrides,message', [

@@ -247,7 +247,7 @@ def _restore_original(path: str, reader, shapes: dict[str, list[int]],
     try:
         pairs = v1_import.assign_weights(checkpoint.model, values)
     except v1_import.CheckpointImportError as e:
-        raise _mismatch_error(path, str(e)) from None
+        raise _mismatch_error(path, f'{e}{_original_shape_hint(values)}') from None
     _check_attn_length(path, checkpoint.model)
     step = getattr(checkpoint, 'step', None)
     stored_step = int(values['global_step']) if 'global_step' in values else 0
@@ -272,6 +272,19 @@ def _restore_original(path: str, reader, shapes: dict[str, list[int]],
         optimizer._velocities[index].assign(v.reshape(p.value.shape))  # pylint: disable=protected-access
     # TF1 Adam kept beta^t as variables; Keras derives them from iterations (one per step).
     optimizer.iterations.assign(stored_step)
+
+
+def _original_shape_hint(values: dict[str, np.ndarray]) -> str:
+    """'; the checkpoint holds rnn_layer_sizes=[64, 64], ...': what --hparams should say."""
+    try:  # attn_length=1 only stands in: it is in no variable's shape
+        shape = v1_import.infer_config(values, attn_length=1)
+    except v1_import.CheckpointImportError:
+        return ''
+    hint = f'; the checkpoint holds rnn_layer_sizes={shape.rnn_layer_sizes}'
+    hint += ' with attention' if shape.attn_length else ', attn_length=0'
+    if shape.residual_connections:
+        hint += ', residual_connections=true'
+    return hint + f', {shape.num_classes} classes'
 
 
 def _check_attn_length(path: str, model: EventsRnn) -> None:
