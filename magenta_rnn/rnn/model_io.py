@@ -6,6 +6,11 @@ original's TF1 names, so one import path (v1_import) reads the original's
 bundles and ours. Where the original stores a TF1 MetaGraphDef, ours store the
 config as JSON (the model's shape, encoder and hparams), so a bundle made from
 a user's own config file still loads without that file.
+
+Training checkpoints load the same two ways: ours are object-based
+(tf.train.Checkpoint); the original's run dirs and loose files are name-based with
+TF1 names (and Adam slots), read through v1_import so that an original run can be
+generated from, evaluated and resumed. warm_start starts a fresh model from a bundle.
 """
 from __future__ import annotations
 
@@ -170,7 +175,7 @@ def restore_checkpoint(path: str, checkpoint: tf.train.Checkpoint) -> None:
     reader = _read_checkpoint(path)
     shapes = reader.get_variable_to_shape_map()
     if OBJECT_GRAPH_KEY in shapes:
-        _restore_object_based(path, checkpoint, shapes)
+        _restore_object_based(path, checkpoint, reader)
     else:
         _restore_original(path, reader, shapes, checkpoint)
 
@@ -180,10 +185,9 @@ def _mismatch_error(path: str, detail: str) -> ModelLoadError:
                           f'{detail}')
 
 
-def _restore_object_based(path: str, checkpoint: tf.train.Checkpoint,
-                          shapes: dict[str, list[int]]) -> None:
+def _restore_object_based(path: str, checkpoint: tf.train.Checkpoint, reader) -> None:
     model = checkpoint.model
-    stored = _model_variable_shapes(tf.train.load_checkpoint(path))
+    stored = _model_variable_shapes(reader)
     try:
         # read(), not restore(): a checkpoint written by write() has no save_counter.
         status = checkpoint.read(path)
