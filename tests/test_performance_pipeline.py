@@ -195,9 +195,8 @@ def test_config_sizes_and_errors(tmp_path):
 
 
 def test_warm_start_copies_bundle_weights(tmp_path):
-    from magenta_rnn.performance.model import bundle_warm_start
     from magenta_rnn.rnn.model import build_events_rnn
-    from magenta_rnn.rnn.model_io import save_bundle
+    from magenta_rnn.rnn.model_io import ModelLoadError, save_bundle, warm_start
     config = PERFORMANCE_RNN.load_config('performance', 'rnn_layer_sizes=[8,8]')
 
     def model(hparams=config.hparams):
@@ -207,12 +206,12 @@ def test_warm_start_copies_bundle_weights(tmp_path):
 
     trained, fresh = model(), model()
     save_bundle(str(tmp_path / 'p.mag'), trained, config)
-    bundle_warm_start(str(tmp_path / 'p.mag'), 'performance')(fresh)
+    warm_start(fresh, str(tmp_path / 'p.mag'))
     for a, b in zip(trained.trainable_variables, fresh.trainable_variables):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     wider = PERFORMANCE_RNN.load_config('performance', 'rnn_layer_sizes=[16,16]')
-    with pytest.raises(ValueError, match='p.mag: its weights do not fit this model'):
-        bundle_warm_start(str(tmp_path / 'p.mag'), 'performance')(model(wider.hparams))
+    with pytest.raises(ModelLoadError, match='p.mag: does not fit the model'):
+        warm_start(model(wider.hparams), str(tmp_path / 'p.mag'))
 
 
 # The console scripts (subprocesses: absl flags are process-wide).

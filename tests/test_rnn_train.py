@@ -344,12 +344,12 @@ def test_resume_or_eval_with_other_hparams_is_a_one_line_error(tmp_path):
         from magenta_rnn.rnn.model import build_events_rnn
         return build_events_rnn(hparams, input_size, num_classes, input_depth)
 
-    with pytest.raises(ValueError, match=r'model.ckpt-2: cannot resume from this checkpoint: it '
-                                         r'does not match the model'):
+    with pytest.raises(ValueError, match=r'model.ckpt-2: does not match the model built from '
+                                         r'--config/--hparams: '):
         run_toy_training(tmp_path, 4, build_model=build_lstm, hparams=other)
     path = str(tmp_path / 'train.tfrecord')
-    with pytest.raises(ValueError, match=r'model.ckpt-2: cannot evaluate this checkpoint: it does '
-                                         r'not hold the weights'):
+    with pytest.raises(ValueError, match=r'model.ckpt-2: does not match the model built from '
+                                         r'--config/--hparams: '):
         train.run_eval(build_lstm, other, path, str(tmp_path / 'run'), 4, 4, 0, once=True)
 
 

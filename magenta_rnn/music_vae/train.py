@@ -58,6 +58,9 @@ flags.DEFINE_integer('summary_every_n_steps', 10, 'Steps between TensorBoard sum
 flags.DEFINE_integer('log_every_n_steps', 100, 'Steps between loss log lines.')
 flags.DEFINE_integer('seed', None, 'Seed for shuffling, augmentation and the model.')
 define_engine_flags()
+flags.DEFINE_string('warm_start_checkpoint', None, 'Fine-tune: a fresh run starts from this '
+                    'checkpoint\'s weights (a run dir\'s train folder, a checkpoint prefix or '
+                    'the original\'s .tar). A run that resumes its own checkpoint ignores it.')
 
 
 class DataError(ValueError):
@@ -208,12 +211,14 @@ def _write_hparams_summary(tf, writer, config, examples_path: str) -> None:
 def train(config, run_dir: str, files: list[str], num_steps: int, checkpoints_to_keep: int,
           keep_checkpoint_every_n_hours: float, save_checkpoint_secs: int = 60,
           summary_every_n_steps: int = 10, log_every_n_steps: int = 100,
-          cache_dataset: bool = True, seed: int | None = None) -> dict[str, float]:
+          cache_dataset: bool = True, seed: int | None = None,
+          warm_start_checkpoint: str | None = None) -> dict[str, float]:
     """Trains until global_step == num_steps; returns the last step's scalars and timing.
 
     Runs on every local GPU or every worker TF_CONFIG names (the shared engine,
     magenta_rnn.rnn.engine); batch_size is the global batch and only the chief writes
-    checkpoints and summaries.
+    checkpoints and summaries. A fresh run starts from warm_start_checkpoint's weights
+    when given.
     """
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
     from magenta_rnn.music_vae import model as model_lib  # pylint: disable=import-outside-toplevel
@@ -244,6 +249,9 @@ def train(config, run_dir: str, files: list[str], num_steps: int, checkpoints_to
     if engine.restore_or_start(checkpoint, keeper, train_dir):
         logging.info('resumed from %s at step %d', keeper.latest_checkpoint,
                      int(trainer.global_step.numpy()))
+    elif warm_start_checkpoint:
+        from magenta_rnn.music_vae import warm_start  # pylint: disable=import-outside-toplevel
+        logging.info('%s', warm_start.warm_start(vae, warm_start_checkpoint).summary())
     engine.sync_from_chief(strategy, [*vae.variables, *trainer.optimizer.variables,
                                       trainer.global_step])
     writer = tf.summary.create_file_writer(train_dir) if chief else tf.summary.create_noop_writer()
@@ -343,6 +351,12 @@ def main(argv) -> None:
         console.fail('--tfds_name is not supported; give a TFRecord of NoteSequences with --examples_path')
     if not FLAGS.examples_path:
         console.fail('--examples_path is required')
+    warm = FLAGS.warm_start_checkpoint
+    if warm and FLAGS.mode != 'train':
+        console.fail('--warm_start_checkpoint applies to --mode=train, not to eval')
+    if warm and not (os.path.exists(os.path.expanduser(warm))
+                     or os.path.exists(os.path.expanduser(warm) + '.index')):
+        console.fail(f'--warm_start_checkpoint: no checkpoint at {warm}')
     for name in ('master', 'num_ps_tasks', 'num_sync_workers', 'task'):
         if getattr(FLAGS, name):
             logging.warning('--%s is ignored: multi-worker training reads the TF_CONFIG '
@@ -360,7 +374,7 @@ def main(argv) -> None:
             train(config, run_dir, files, FLAGS.num_steps, FLAGS.checkpoints_to_keep,
                   FLAGS.keep_checkpoint_every_n_hours, FLAGS.save_checkpoint_secs,
                   FLAGS.summary_every_n_steps, FLAGS.log_every_n_steps, FLAGS.cache_dataset,
-                  FLAGS.seed)
+                  FLAGS.seed, FLAGS.warm_start_checkpoint)
         else:
             evaluate(config, run_dir, files, FLAGS.eval_num_batches, FLAGS.eval_dir_suffix,
                      FLAGS.seed)

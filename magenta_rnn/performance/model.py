@@ -12,9 +12,6 @@ note_performance; the first three also take max_shift_steps (default 100). Confi
 from __future__ import annotations
 
 import dataclasses
-import logging
-import os
-from collections.abc import Callable
 from typing import Any
 
 from magenta_rnn.music.encoders import (ConditionalEventSequenceEncoderDecoder,
@@ -115,26 +112,3 @@ def validate_config(config: EventsRnnConfig) -> None:
     if config.steps_per_second <= 0:
         raise ConfigError(f'{_where(config)}: steps_per_second must be positive')
     setup(config)
-
-
-def bundle_warm_start(path: str, config_name: str) -> Callable[[Any], None]:
-    """A warm_start_fn(model) for the trainer: copies a `.mag` bundle's weights into the model.
-
-    Reads the original's bundles and ours (both hold TF1-named V1 checkpoints). Raises
-    ValueError, naming the file, when the bundle's shapes do not fit the model.
-    """
-    def warm_start(model: Any) -> None:
-        from magenta_rnn.rnn import bundle as bundle_lib
-        from magenta_rnn.rnn import v1_import
-        bundle = bundle_lib.read_bundle(path)
-        bundle_id = bundle.generator_details.id
-        if bundle_id and bundle_id != os.path.splitext(os.path.basename(config_name))[0]:
-            logging.warning('--warm_start_bundle_file %s was made for %r, not --config=%s',
-                            path, bundle_id, config_name)
-        try:
-            v1_import.assign_weights(model, v1_import.read_bundle_values(bundle))
-        except (KeyError, v1_import.CheckpointImportError) as e:
-            raise ValueError(f'--warm_start_bundle_file {path}: its weights do not fit '
-                             f'this model ({e})') from None
-        logging.info('Warm-started from %s', path)
-    return warm_start

@@ -3,42 +3,24 @@
 A training file written by performance_rnn_create_dataset --lean_augmentation (one
 record per piece) is stretched and transposed on the fly in the input pipeline.
 
---warm_start_bundle_file starts a fresh run from the weights in a `.mag` bundle
-(the original's or ours) instead of a random initialisation; a run that resumes
-from its own checkpoint ignores it.
+--warm_start_bundle_file (shared by every events trainer) starts a fresh run from the
+weights in a `.mag` bundle instead of a random initialisation.
 """
 from __future__ import annotations
-
-import os
-
-from absl import flags
 
 from magenta_rnn import console
 from magenta_rnn.rnn import cli
 
 cli.define_train_flags('performance_rnn', default_config='performance')
-flags.DEFINE_string('warm_start_bundle_file', None,
-                    'A .mag bundle whose weights initialise a fresh training run '
-                    '(its model shape must match --config and --hparams).')
-FLAGS = flags.FLAGS
 
 
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         cli.fail(f'unexpected arguments: {" ".join(argv[1:])}')
-    warm_start = None
-    path = FLAGS.warm_start_bundle_file
-    if path:
-        if FLAGS.eval:
-            cli.fail('--warm_start_bundle_file applies to training, not to --eval')
-        if not os.path.isfile(path):
-            cli.fail(f'--warm_start_bundle_file: no such file {path}')
-        from magenta_rnn.performance.model import bundle_warm_start
-        warm_start = bundle_warm_start(path, FLAGS.config)
     from magenta_rnn.performance import PERFORMANCE_RNN
     if not FLAGS.eval:
         _augment_lean_files_on_the_fly(PERFORMANCE_RNN)
-    cli.run_train(PERFORMANCE_RNN, warm_start_fn=warm_start)
+    cli.run_train(PERFORMANCE_RNN)
 
 
 def _augment_lean_files_on_the_fly(model) -> None:

@@ -50,7 +50,12 @@ def write_bundle(path: str | os.PathLike, bundle: GeneratorBundle) -> None:
         raise ValueError('bundle path is empty')
     if not bundle.generator_details.id:
         raise ValueError(f'{path}: bundle generator_details.id is empty')
-    data = bundle.SerializeToString()
+    write_file_atomically(path, bundle.SerializeToString())
+
+
+def write_file_atomically(path: str | os.PathLike, data: bytes) -> None:
+    """Writes `data` to a temp file beside `path`, then renames it: never half a file."""
+    path = Path(path)
     directory = path.parent if str(path.parent) else Path('.')
     directory.mkdir(parents=True, exist_ok=True)
     handle, temp_name = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=directory)
@@ -59,6 +64,7 @@ def write_bundle(path: str | os.PathLike, bundle: GeneratorBundle) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(temp_name, _readable_mode())
         os.replace(temp_name, path)
     except BaseException:
         if os.path.exists(temp_name):
@@ -77,3 +83,10 @@ def make_bundle(generator_id: str, checkpoint_bytes: bytes, metagraph_bytes: byt
     if bundle_description:
         bundle.bundle_details.description = bundle_description
     return bundle
+
+
+def _readable_mode() -> int:
+    """The mode a plain open() would give a new file (mkstemp makes it 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask

@@ -143,6 +143,10 @@ def define_train_flags(model_name: str, default_config: str | None) -> None:
     flags.DEFINE_boolean('eval', False, 'Run an eval job: evaluate each new checkpoint of '
                          'run_dir/train on --sequence_example_file, writing to run_dir/eval.')
     flags.DEFINE_integer('seed', None, 'Random seed for initialisation and shuffling.')
+    flags.DEFINE_string('warm_start_bundle_file', None,
+                        'A .mag bundle (the original\'s or ours) whose weights start a fresh '
+                        'training run, to fine-tune it; its shape must match --config/--hparams '
+                        'except the output layer. A run that resumes its own checkpoint ignores it.')
     define_engine_flags()
 
 
@@ -181,8 +185,31 @@ def encoder_facts(encoder) -> dict:
                 one_hot_width=getattr(encoder, 'one_hot_width', 0))
 
 
-def run_train(model: EventsModel, warm_start_fn=None) -> None:
-    """Trains (or with --eval evaluates); warm_start_fn(model) initialises a fresh run."""
+def check_warm_start_bundle(config: EventsRnnConfig) -> str | None:
+    """--warm_start_bundle_file after a cheap check that it is a bundle (before TF starts)."""
+    import os
+
+    from magenta_rnn.rnn import bundle as bundle_lib
+
+    path = FLAGS.warm_start_bundle_file
+    if not path:
+        return None
+    if FLAGS.eval:
+        fail('--warm_start_bundle_file applies to training, not to --eval')
+    if not os.path.isfile(path):
+        fail(f'--warm_start_bundle_file: no such file {path}')
+    try:
+        bundle_id = bundle_lib.read_bundle(path).generator_details.id
+    except bundle_lib.GeneratorBundleParseError as e:
+        fail(f'--warm_start_bundle_file: {e}')
+    if bundle_id != config.id:
+        logging.warning('--warm_start_bundle_file %s holds a %r model; training config is %r',
+                        path, bundle_id, config.id)
+    return path
+
+
+def run_train(model: EventsModel) -> None:
+    """Trains (or with --eval evaluates); --warm_start_bundle_file initialises a fresh run."""
     from magenta_rnn.hparams import HParamsError
     from magenta_rnn.rnn.config import ConfigError
 
@@ -194,6 +221,12 @@ def run_train(model: EventsModel, warm_start_fn=None) -> None:
     except (ConfigError, HParamsError) as e:
         fail(str(e))
     encoder = model.build_encoder(config)
+    warm_start_bundle = check_warm_start_bundle(config)
+    warm_start_fn = None
+    if warm_start_bundle:
+        def warm_start_fn(network) -> None:
+            from magenta_rnn.rnn import model_io
+            logging.info('%s', model_io.warm_start(network, warm_start_bundle).summary())
 
     from magenta_rnn.rnn import train  # TensorFlow loads here, after flags are checked.
     from magenta_rnn.rnn.model import build_events_rnn

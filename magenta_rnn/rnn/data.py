@@ -48,8 +48,12 @@ def use_record_expander(expander: RecordExpander | None) -> None:
 
 
 def _first_record(files: list[str]) -> bytes | None:
-    for record in tf.data.TFRecordDataset(files).take(1):
-        return record.numpy()
+    """The first record, or None for empty or unreadable files (the trainer reports those)."""
+    try:
+        for record in tf.data.TFRecordDataset(files).take(1):
+            return record.numpy()
+    except (tf.errors.DataLossError, tf.errors.InvalidArgumentError):
+        pass
     return None
 
 
@@ -142,9 +146,8 @@ def make_dataset(file_pattern: str | Sequence[str], batch_size: int, input_size:
                     num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
         else:
             dataset = tf.data.TFRecordDataset(files)
-        first = _first_record(files)
-        if (_record_expander is not None and first is not None
-                and _record_expander.is_source(first)):
+        first = _first_record(files) if _record_expander is not None else None
+        if first is not None and _record_expander.is_source(first):
             dataset = expand_records(dataset, _record_expander, seed=seed,
                                      deterministic=deterministic,
                                      shuffle_buffer_size=shuffle_buffer_size)

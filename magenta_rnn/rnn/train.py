@@ -20,7 +20,7 @@ import tensorflow as tf
 from absl import logging
 
 from magenta_rnn.hparams import HParams
-from magenta_rnn.rnn import backends, data, engine
+from magenta_rnn.rnn import backends, data, engine, model_io
 
 NumClasses = int | Sequence[int]
 # A vector giving each class's number of time steps (for multi-head encoders,
@@ -352,8 +352,10 @@ def run_training(build_model: Callable[..., Any], hparams: HParams,
         engine.remove_stale_checkpoint_files(train_dir)
     keeper = engine.CheckpointKeeper(checkpoint, train_dir, chief, num_checkpoints or None,
                                      KEEP_CHECKPOINT_EVERY_N_HOURS, global_step)
-    resumed = engine.restore_or_start(checkpoint, keeper, train_dir)
+    resumed = bool(keeper.latest_checkpoint)
     if resumed:
+        # Ours or an original run's (TF1 names, Adam slots): model_io reads both.
+        model_io.restore_checkpoint(keeper.latest_checkpoint, checkpoint)
         logging.info('Resuming from %s at step %d', keeper.latest_checkpoint, int(global_step.numpy()))
     elif warm_start_fn is not None:
         warm_start_fn(model)
@@ -430,16 +432,9 @@ def evaluate_checkpoint(model, checkpoint_path: str, dataset: tf.data.Dataset, e
     """Restores the model weights from checkpoint_path (read only) and evaluates one full pass."""
     global_step = tf.Variable(0, dtype=tf.int64, trainable=False)
     # Only the model and the step: optimizer slots in the file are left unread. Every
-    # weight of the model must come from the file: evaluating fresh weights would lie.
-    try:
-        status = tf.train.Checkpoint(model=model, step=global_step).restore(checkpoint_path)
-        status.expect_partial()
-        status.assert_existing_objects_matched()
-    except (AssertionError, ValueError, tf.errors.OpError) as e:
-        first = str(e).strip().splitlines()[0][:300]
-        raise ValueError(f'{checkpoint_path}: cannot evaluate this checkpoint: it does not '
-                         f'hold the weights of the model of these --config/--hparams '
-                         f'({first})') from None
+    # weight of the model must come from the file (evaluating fresh weights would lie);
+    # model_io reads ours and the original's and names the first variable that differs.
+    model_io.restore_checkpoint(checkpoint_path, tf.train.Checkpoint(model=model, step=global_step))
     heads = _heads(num_classes)
     sums: dict[str, float] = {}
     class_correct = np.zeros(sum(heads), np.float64)

@@ -192,12 +192,17 @@ def _layout(values: Mapping[str, np.ndarray]) -> dict[str, object]:
 
 
 def _normalized(values: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {key: value for key, (_, value) in _normalized_with_names(values).items()}
+
+
+def _normalized_with_names(values: Mapping[str, np.ndarray]) -> dict[str, tuple[str, np.ndarray]]:
+    """{normalised name: (the checkpoint's own name, value)}, optimizer state left out."""
     out = {}
     for name, value in values.items():
         key = normalize_name(name)
         if re.search(r'/adam(1)?$|power$|globalstep$', key):
             continue
-        out[key] = value
+        out[key] = (name, value)
     return out
 
 
@@ -235,49 +240,87 @@ def infer_config(values: Mapping[str, np.ndarray], metagraph_bytes: bytes = b'',
         input_depth=input_depth)
 
 
-def assign_weights(model, values: Mapping[str, np.ndarray]) -> None:
-    """Copies checkpoint variables into an EventsRnn of the matching shape."""
-    values = _normalized(values)
-    roles = _layout(values)
+@dataclasses.dataclass
+class WeightPair:
+    variable: object   # the model's tf.Variable
+    name: str          # the variable's name in the checkpoint (as stored there)
+    value: np.ndarray  # its value, reshaped to the variable's rank where only that differs
 
-    def put(variable, name, reshape=None):
-        value = values[name]
-        if reshape is not None:
-            value = value.reshape(reshape)
-        if tuple(variable.shape) != value.shape:
-            raise CheckpointImportError(
-                f'{name}: checkpoint shape {value.shape} != model shape {tuple(variable.shape)}')
-        variable.assign(value.astype(np.float32))
+    @property
+    def fits(self) -> bool:
+        return tuple(self.variable.shape) == self.value.shape
+
+    def mismatch(self) -> str:
+        return (f'{self.name}: checkpoint shape {list(self.value.shape)}, '
+                f'model shape {list(self.variable.shape)}')
+
+
+def weight_pairs(model, values: Mapping[str, np.ndarray]) -> list[WeightPair]:
+    """Every variable of an EventsRnn paired with its checkpoint variable (TF1 names), in the
+    order the model builds them. Shapes are not checked here; structure (layer count,
+    residual projections, attention) is, naming the first variable only one side has."""
+    named = _normalized_with_names(values)
+    values = {key: value for key, (_, value) in named.items()}
+    roles = _layout(values)
+    pairs: list[WeightPair] = []
+
+    def pair(variable, key: str) -> None:
+        name, value = named[key]
+        if key.endswith('attention/attnw') and value.size == int(np.prod(variable.shape)):
+            value = value.reshape(tuple(variable.shape))  # stored [1, 1, n, n] (a 1x1 conv)
+        pairs.append(WeightPair(variable, name, value))
 
     if len(roles['lstms']) != len(model.lstms):
+        extra = len(model.lstms) if len(model.lstms) < len(roles['lstms']) else len(roles['lstms'])
+        side = 'the model' if len(model.lstms) < len(roles['lstms']) else 'the checkpoint'
         raise CheckpointImportError(
-            f'checkpoint has {len(roles["lstms"])} layers, model has {len(model.lstms)}')
+            f'the checkpoint has {len(roles["lstms"])} LSTM layers, the model '
+            f'{len(model.lstms)}: layer cell_{extra} is missing from {side}')
     for lstm, (kernel, bias) in zip(model.lstms, roles['lstms']):
-        put(lstm.kernel, kernel)
-        put(lstm.bias, bias)
-    for projection, (kernel, bias) in zip(model.residual_projections, roles['projections']):
+        pair(lstm.kernel, kernel)
+        pair(lstm.bias, bias)
+    for k, (projection, (kernel, bias)) in enumerate(zip(model.residual_projections,
+                                                         roles['projections'])):
         if (projection is None) != (kernel is None):
-            raise CheckpointImportError('residual input projections differ from the model')
+            side = 'checkpoint' if kernel is not None else 'model'
+            raise CheckpointImportError(
+                f'residual connections differ: only the {side} has cell_{k}/'
+                f'input_projection_wrapper (residual_connections)')
         if projection is not None:
-            put(projection.kernel, kernel)
-            put(projection.bias, bias)
+            pair(projection.kernel, kernel)
+            pair(projection.bias, bias)
     if ('attention' in roles) != (model.attention is not None):
-        raise CheckpointImportError('attention present in only one of checkpoint and model')
+        side = 'checkpoint' if 'attention' in roles else 'model'
+        raise CheckpointImportError(
+            f'attention differs: only the {side} has attention_cell_wrapper/attention '
+            f'(attn_length)')
     if model.attention is not None:
         if roles['layout'] != model.attention_layout:
             raise CheckpointImportError(
                 f'checkpoint attention layout {roles["layout"]} != model {model.attention_layout}')
         a, names = model.attention, roles['attention']
-        put(a.input_projection.kernel, names['input_kernel'])
-        put(a.input_projection.bias, names['input_bias'])
-        put(a.attn_w, names['attn_w'], reshape=tuple(a.attn_w.shape))
-        put(a.attn_v, names['attn_v'])
-        put(a.query.kernel, names['query_kernel'])
-        put(a.query.bias, names['query_bias'])
-        put(a.output_projection.kernel, names['output_kernel'])
-        put(a.output_projection.bias, names['output_bias'])
-    put(model.output_layer.kernel, roles['output'][0])
-    put(model.output_layer.bias, roles['output'][1])
+        for variable, role in ((a.input_projection.kernel, 'input_kernel'),
+                               (a.input_projection.bias, 'input_bias'),
+                               (a.attn_w, 'attn_w'), (a.attn_v, 'attn_v'),
+                               (a.query.kernel, 'query_kernel'), (a.query.bias, 'query_bias'),
+                               (a.output_projection.kernel, 'output_kernel'),
+                               (a.output_projection.bias, 'output_bias')):
+            pair(variable, names[role])
+    pair(model.output_layer.kernel, roles['output'][0])
+    pair(model.output_layer.bias, roles['output'][1])
+    return pairs
+
+
+def assign_weights(model, values: Mapping[str, np.ndarray]) -> list[WeightPair]:
+    """Copies checkpoint variables into an EventsRnn of the matching shape; nothing is
+    assigned unless every variable fits (the error names the first that does not)."""
+    pairs = weight_pairs(model, values)
+    for p in pairs:
+        if not p.fits:
+            raise CheckpointImportError(p.mismatch())
+    for p in pairs:
+        p.variable.assign(p.value.astype(np.float32))
+    return pairs
 
 
 def model_from_values(values: Mapping[str, np.ndarray], metagraph_bytes: bytes = b'',
