@@ -4,8 +4,8 @@ Both sides read the same TFRecord of NoteSequences and convert every sequence wi
 the named config's data converter (--config: cat-mel_2bar_small, cat-drums_2bar_small,
 nade-drums_2bar_full, groovae_2bar_humanize, ...) in eval mode (deterministic: the
 first k windows, or every window with --all_windows) or --mode infer. Each example
-is compared as its input and output tensors (shape and the SHA-1 of every value as
-float32), per NoteSequence, as an ordered list and as a set (facts §14.15: the
+is compared as its input, output and control tensors (shape and the SHA-1 of every
+value as float32) and its length(s), per NoteSequence, as an ordered list and as a set (facts §14.15: the
 original iterates a set).
 
 With --from_tensors, each side also decodes its own output tensors back to
@@ -42,14 +42,25 @@ converter = configs.CONFIG_MAP[config_name].data_converter
 converter.set_mode(mode)
 if sys.argv[7] == 'all':
     converter.max_tensors_per_notesequence = None
-results, notes = [], []
+def digest(x):
+    return hashlib.sha1(np.asarray(x, np.float32).tobytes()).hexdigest()
+def control(c):
+    return (c.shape, digest(c)) if np.size(c) else None
+results, notes, errors = [], [], 0
 for i, record in enumerate(tf.python_io.tf_record_iterator(path)):
     if limit and i >= limit:
         break
-    tensors = converter.to_tensors(converter.str_to_item_fn(record))
-    results.append([(x.shape, hashlib.sha1(np.asarray(x, np.float32).tobytes()).hexdigest(),
-                     y.shape, hashlib.sha1(np.asarray(y, np.float32).tobytes()).hexdigest())
-                    for x, y in zip(tensors.inputs, tensors.outputs)])
+    try:
+        tensors = converter.to_tensors(converter.str_to_item_fn(record))
+    except Exception:  # the original crashes on some pieces; ours must not
+        errors += 1
+        results.append(None)
+        notes.append([])
+        continue
+    results.append([(x.shape, digest(x), y.shape, digest(y), control(c),
+                     tuple(np.atleast_1d(l).tolist()))
+                    for x, y, c, l in zip(tensors.inputs, tensors.outputs, tensors.controls,
+                                          tensors.lengths)])
     if decode and len(tensors.outputs):
         decoded = converter.from_tensors(np.stack(tensors.outputs[:decode]).astype(np.float32))
         notes.append([[(n.pitch, n.velocity, n.instrument, n.is_drum, n.start_time, n.end_time)
@@ -57,7 +68,7 @@ for i, record in enumerate(tf.python_io.tf_record_iterator(path)):
     else:
         notes.append([])
 with open(out, 'wb') as f:
-    pickle.dump((results, notes), f)
+    pickle.dump((results, notes, errors), f)
 '''
 
 
@@ -81,8 +92,11 @@ def ours(path: str, config_name: str, limit: int, mode: str = 'eval', decode: in
         if limit and i >= limit:
             break
         tensors = converter.to_tensors(ns)
-        results.append([(x.shape, _digest(x), y.shape, _digest(y))
-                        for x, y in zip(tensors.inputs, tensors.outputs)])
+        results.append([(x.shape, _digest(x), y.shape, _digest(y),
+                         (c.shape, _digest(c)) if np.size(c) else None,
+                         tuple(np.atleast_1d(length).tolist()))
+                        for x, y, c, length in zip(tensors.inputs, tensors.outputs,
+                                                   tensors.controls, tensors.lengths)])
         if decode and len(tensors.outputs):
             decoded = converter.from_tensors(
                 np.stack(tensors.outputs[:decode]).astype(np.float32))
@@ -120,16 +134,21 @@ def main() -> int:
                         f'{decode} {"all" if args.all_windows else "config"}'],
                        check=True, stderr=subprocess.DEVNULL)
         with open(out, 'rb') as f:
-            peer, peer_notes = pickle.load(f)
+            peer, peer_notes, peer_errors = pickle.load(f)
     mine, my_notes = ours(args.examples_path, args.config, args.limit, args.mode, decode,
                           args.all_windows)
     assert len(peer) == len(mine), (len(peer), len(mine))
-    same_order = sum(p == m for p, m in zip(peer, mine))
-    same_set = sum(set(p) == set(m) for p, m in zip(peer, mine))
-    print(f'{len(mine)} NoteSequences; examples peer {sum(map(len, peer))}, '
-          f'ours {sum(map(len, mine))}; same list {same_order}, same set {same_set}')
+    # Records where the original raised (it crashes on some pieces) are not compared.
+    pairs = [(p, m) for p, m in zip(peer, mine) if p is not None]
+    same_order = sum(p == m for p, m in pairs)
+    same_set = sum(set(p) == set(m) for p, m in pairs)
+    controls = sum(1 for p, _ in pairs for example in p if example[4] is not None)
+    print(f'{len(mine)} NoteSequences ({peer_errors} where the original raised, not '
+          f'compared); examples peer {sum(len(p) for p, _ in pairs)} ({controls} with '
+          f'controls), ours {sum(len(m) for _, m in pairs)}; same list {same_order}, '
+          f'same set {same_set} (inputs, outputs, controls and lengths)')
     for i, (p, m) in enumerate(zip(peer, mine)):
-        if set(p) != set(m):
+        if p is not None and set(p) != set(m):
             print(f'first set mismatch at record {i}: peer {len(p)}, ours {len(m)}')
             break
     decoded_ok = True
@@ -140,7 +159,7 @@ def main() -> int:
         print(f'from_tensors: {len(pairs)} decoded examples ({notes} peer notes); '
               f'same notes {same}')
         decoded_ok = same == len(pairs) and len(peer_notes) == len(my_notes)
-    return 0 if same_set == len(mine) and decoded_ok else 1
+    return 0 if same_set == len(pairs) and decoded_ok else 1
 
 
 if __name__ == '__main__':

@@ -104,8 +104,9 @@ class ExampleSource:
                     ns = self.augmenter.augment(ns, rng=self.rng)
                 tensors = self.converter.to_tensors(ns)
                 self.conversion_seconds += time.perf_counter() - start
-                for inputs, outputs, _, length in tensors.examples():
-                    example = (inputs, outputs, int(length))
+                for inputs, outputs, controls, length in tensors.examples():
+                    # A length per example, or per segment (hierarchical converters).
+                    example = (inputs, outputs, np.asarray(length, np.int32), controls)
                     if cache is not None:
                         cache.append(example)
                     yield example
@@ -172,7 +173,9 @@ class ExampleSource:
         outputs = pad([e[1] for e in examples], self.converter.output_depth, np.float32,
                       self.max_seq_len)
         lengths = np.minimum(np.array([e[2] for e in examples], np.int32), self.max_seq_len)
-        return inputs, outputs, lengths
+        controls = pad([e[3] for e in examples], self.converter.control_depth, np.float32,
+                       self.max_seq_len)
+        return inputs, outputs, lengths, controls
 
 
 def _plugin_metadata(plugin_name: str):
@@ -237,8 +240,7 @@ def train(config, run_dir: str, files: list[str], num_steps: int, checkpoints_to
     scalars: dict[str, float] = {}
     batches = source.batches()
     while step < num_steps:
-        inputs, outputs, lengths = next(batches)
-        results = trainer.train_step(inputs, outputs, lengths)
+        results = trainer.train_step(*next(batches))
         step = int(trainer.global_step.numpy())
         window_steps += 1
         if step % summary_every_n_steps == 0 or step == num_steps:
@@ -284,8 +286,8 @@ def evaluate(config, run_dir: str, files: list[str], num_batches: int | None,
                            training=False, seed=seed)
     sums: dict[str, float] = {}
     count = 0
-    for inputs, outputs, lengths in source.batches():
-        results = trainer.eval_step(inputs, outputs, lengths)
+    for batch in source.batches():
+        results = trainer.eval_step(*batch)
         for name, value in results.items():
             sums[name] = sums.get(name, 0.0) + float(value)
         count += 1
