@@ -38,10 +38,11 @@ class HierarchicalLstmEncoder(tf.Module):
                  dropout_keep_prob: float = 1.0, one_hot_width: int = 0,
                  name: str = 'encoder'):
         super().__init__(name=name)
-        self.level_lengths = [int(n) for n in level_lengths]
-        if math.prod(self.level_lengths) != total_length:
-            raise ValueError(f'encoder: the product of level_lengths {self.level_lengths} must '
+        level_lengths = [int(n) for n in level_lengths]
+        if math.prod(level_lengths) != total_length:
+            raise ValueError(f'encoder: the product of level_lengths {level_lengths} must '
                              f'equal max_seq_len ({total_length})')
+        self.level_lengths = level_lengths
         self.total_length = total_length
         self.levels: list[lstm.BidirectionalLstmEncoder] = []
         size = input_size
