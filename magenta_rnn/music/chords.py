@@ -212,6 +212,17 @@ def event_list_chords(quantized_sequence: NoteSequence, event_lists: Sequence
             for events in event_lists]
 
 
+def add_chord_annotations(ns: NoteSequence, chords: Sequence[str], seconds_per_step: float
+                          ) -> None:
+    """Chord annotations on `ns` where a per-step chord list changes."""
+    previous = None
+    for step, figure in enumerate(chords):
+        if figure != previous:
+            ns.text_annotations.add(time=step * seconds_per_step, text=figure,
+                                    annotation_type=CHORD_SYMBOL)
+            previous = figure
+
+
 def parse_chord_progression(text: str) -> list[str]:
     """'C G Am F' -> ['C', 'G', 'Am', 'F'] (also comma-separated); each must encode as a
     triad or be N.C.; ValueError names the bad one."""

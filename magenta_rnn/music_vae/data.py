@@ -438,20 +438,11 @@ class OneHotMelodyConverter(BaseNoteSequenceConverter):
             for ns, melody, control in zip(sequences, self.tensors_to_melodies(samples),
                                            controls):
                 tokens = np.argmax(np.asarray(control), axis=-1)[:len(melody)]
-                add_chords(ns, [self._chord_encoding.decode_event(int(t)) for t in tokens],
-                           seconds_per_step)
+                chords_lib.add_chord_annotations(
+                    ns, [self._chord_encoding.decode_event(int(t)) for t in tokens],
+                    seconds_per_step)
         return sequences
 
-
-def add_chords(ns: music_pb2.NoteSequence, chords: Sequence[str], seconds_per_step: float,
-               first_step: int = 0) -> None:
-    """Chord annotations on `ns` where the per-step chord list changes."""
-    previous = None
-    for step, figure in enumerate(chords, start=first_step):
-        if figure != previous:
-            ns.text_annotations.add(time=step * seconds_per_step, text=figure,
-                                    annotation_type=chords_lib.CHORD_SYMBOL)
-            previous = figure
 
 
 class DrumsConverter(BaseNoteSequenceConverter):

@@ -426,7 +426,7 @@ class TrainedModel:
         for ns in note_sequences:
             tensors = self._converter.to_tensors(ns)
             inputs.extend(tensors.inputs)
-            lengths.extend(int(n) for n in tensors.lengths)
+            lengths.extend(tensors.lengths)
             outputs.extend(tensors.outputs)
             if max_examples is not None and len(inputs) >= max_examples:
                 break
