@@ -10,7 +10,8 @@ original iterates a set).
 
 With --from_tensors, each side also decodes its own output tensors back to
 NoteSequences, and the notes (pitch, velocity, instrument, is_drum, start and end
-time) are compared; --from_tensors_limit caps the decoded examples per record.
+time) are compared; --from_tensors_limit caps the decoded examples per record (taken in
+digest order, so both sides decode the same windows whatever order they come in).
 
 Usage (from the repo root):
   PYTHONPATH=$PWD /work/main/.venv/bin/python scripts/compare_music_vae_converter_with_peer.py \
@@ -62,7 +63,9 @@ for i, record in enumerate(tf.python_io.tf_record_iterator(path)):
                     for x, y, c, l in zip(tensors.inputs, tensors.outputs, tensors.controls,
                                           tensors.lengths)])
     if decode and len(tensors.outputs):
-        decoded = converter.from_tensors(np.stack(tensors.outputs[:decode]).astype(np.float32))
+        # The first `decode` by digest: the same windows on both sides whatever the order.
+        chosen = sorted(tensors.outputs, key=digest)[:decode]
+        decoded = converter.from_tensors(np.stack(chosen).astype(np.float32))
         notes.append([[(n.pitch, n.velocity, n.instrument, n.is_drum, n.start_time, n.end_time)
                        for n in ns.notes] for ns in decoded])
     else:
@@ -98,8 +101,10 @@ def ours(path: str, config_name: str, limit: int, mode: str = 'eval', decode: in
                         for x, y, c, length in zip(tensors.inputs, tensors.outputs,
                                                    tensors.controls, tensors.lengths)])
         if decode and len(tensors.outputs):
-            decoded = converter.from_tensors(
-                np.stack(tensors.outputs[:decode]).astype(np.float32))
+            # The first `decode` by digest: the same windows on both sides whatever the
+            # order (the original iterates a set of windows).
+            chosen = sorted(tensors.outputs, key=_digest)[:decode]
+            decoded = converter.from_tensors(np.stack(chosen).astype(np.float32))
             notes.append([[(n.pitch, n.velocity, n.instrument, n.is_drum, n.start_time,
                             n.end_time) for n in ns.notes] for ns in decoded])
         else:

@@ -182,3 +182,45 @@ def test_multiperf_chords_play_one_bar_per_chord(tmp_path):
     assert [(ta.text, ta.time) for ta in sequences[0].text_annotations] == [
         ('C', 0.0), ('G', 2.0), ('Am', 4.0)]
     assert all(n.start_time < 6.0 for n in sequences[0].notes)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('config_name,hparams,source', [
+    ('hier-mel_16bar', 'batch_size=4,enc_rnn_size=[16],dec_rnn_size=[12,12],z_size=8', 'mel'),
+    ('cat-mel_2bar_med_chords', 'batch_size=4,enc_rnn_size=[16],dec_rnn_size=[12],z_size=8',
+     'chords'),
+    ('hier-multiperf_vel_1bar_med', 'batch_size=4,enc_rnn_size=[16],dec_rnn_size=[12],z_size=8',
+     'multiperf')])
+def test_trained_model_matches_the_original_on_its_checkpoint(peer, tmp_path, config_name,
+                                                              hparams, source):
+    """The original's music_vae_train trains the config two steps; our TrainedModel loads
+    that checkpoint and gives the original's mu, sigma and argmax decodings (with the
+    windows' own chords as controls)."""
+    from tests.test_music_vae_controls import block_chords, two_instruments
+    if source == 'mel':
+        ns = music_pb2.NoteSequence(ticks_per_quarter=220)
+        ns.tempos.add(qpm=120)
+        ns.time_signatures.add(numerator=4, denominator=4)
+        for k in range(4 * 18):
+            ns.notes.add(pitch=60 + (k * 5) % 12, start_time=0.5 * k, end_time=0.5 * k + 0.4,
+                         velocity=90)
+        ns.total_time = 36.0
+        sequences = [ns]
+    elif source == 'chords':
+        sequences = [block_chords(), block_chords(0.5)]
+    else:
+        sequences = [two_instruments(6)]
+    examples = str(tmp_path / 'examples.tfrecord')
+    records.write_records(examples, [s.SerializeToString() for s in sequences] * 2)
+    peer.run_peer(['-m', 'magenta.models.music_vae.music_vae_train', f'--config={config_name}',
+                   f'--run_dir={tmp_path}/peer', f'--examples_path={examples}', '--num_steps=2',
+                   f'--hparams={hparams}', '--cache_dataset=false'],
+                  capture_output=True, timeout=900)
+    result = subprocess.run(
+        [sys.executable, os.path.join(REPO, 'scripts',
+                                      'compare_music_vae_trained_model_with_peer.py'),
+         f'--config={config_name}', f'--checkpoint={tmp_path}/peer/train',
+         f'--examples_path={examples}', '--limit=4', f'--hparams={hparams}'],
+        env=dict(os.environ, PYTHONPATH=REPO), capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout + result.stderr[-2000:]
+    assert '4/4 sequences identical' in result.stdout, result.stdout
