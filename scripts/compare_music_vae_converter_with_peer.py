@@ -5,8 +5,11 @@ the named config's data converter (--config: cat-mel_2bar_small, cat-drums_2bar_
 nade-drums_2bar_full, groovae_2bar_humanize, ...) in eval mode (deterministic: the
 first k windows, or every window with --all_windows) or --mode infer. Each example
 is compared as its input, output and control tensors (shape and the SHA-1 of every
-value as float32) and its length(s), per NoteSequence, as an ordered list and as a set (facts §14.15: the
-original iterates a set).
+value as float32) and its length(s), per NoteSequence, as an ordered list and as a set
+(facts §14.15: the original iterates a set). Records where the original raises are
+counted and left out. The peer's multi-instrument converter gets NumPy's old np.size
+on ragged lists (see PEER_CODE): without it, the _chords configs raise on every piece
+with two or more tracks under today's NumPy.
 
 With --from_tensors, each side also decodes its own output tensors back to
 NoteSequences, and the notes (pitch, velocity, instrument, is_drum, start and end
@@ -36,7 +39,20 @@ PEER_CODE = r'''
 import hashlib, pickle, sys
 import numpy as np
 import tensorflow.compat.v1 as tf
-from magenta.models.music_vae import configs
+from magenta.models.music_vae import configs, data_hierarchical
+# The original's multi-instrument converter tests `np.size(control)` on a ragged nested
+# list of chord tensors; NumPy >= 1.24 raises there, where the NumPy of its time made an
+# object array (non-empty: truthy). Give its module that old behaviour, nothing else.
+import types
+_np = types.ModuleType('numpy_as_of_magenta')
+_np.__dict__.update(np.__dict__)
+def _size(a):
+    try:
+        return np.size(a)
+    except ValueError:
+        return len(a)
+_np.size = _size
+data_hierarchical.np = _np
 path, config_name, limit, out, mode = sys.argv[1:6]
 limit, decode = int(limit), int(sys.argv[6])
 converter = configs.CONFIG_MAP[config_name].data_converter
