@@ -147,7 +147,7 @@ def test_hits_control_plays_the_hits_of_the_input(tmp_path):
 
 
 def test_generate_with_chords(tmp_path):
-    from tests.test_music_vae_controls import block_chords
+    from test_music_vae_controls import block_chords
     run_dir = _train('cat-mel_2bar_med_chords', [block_chords()] * 2, tmp_path)
     out = tmp_path / 'out'
     common = ['--config=cat-mel_2bar_med_chords', f'--hparams={TINY}', f'--run_dir={run_dir}',
@@ -172,7 +172,7 @@ def test_generate_with_chords(tmp_path):
 
 
 def test_multiperf_chords_play_one_bar_per_chord(tmp_path):
-    from tests.test_music_vae_controls import two_instruments
+    from test_music_vae_controls import two_instruments
     run_dir = _train('hier-multiperf_vel_1bar_med_chords', [two_instruments(4)] * 2, tmp_path)
     config = configs.load_config('hier-multiperf_vel_1bar_med_chords', TINY)
     model = trained_model.TrainedModel(config, 2, os.path.join(run_dir, 'train'), seed=0)
@@ -196,7 +196,7 @@ def test_trained_model_matches_the_original_on_its_checkpoint(peer, tmp_path, co
     """The original's music_vae_train trains the config two steps; our TrainedModel loads
     that checkpoint and gives the original's mu, sigma and argmax decodings (with the
     windows' own chords as controls)."""
-    from tests.test_music_vae_controls import block_chords, two_instruments
+    from test_music_vae_controls import block_chords, two_instruments
     if source == 'mel':
         ns = music_pb2.NoteSequence(ticks_per_quarter=220)
         ns.tempos.add(qpm=120)
