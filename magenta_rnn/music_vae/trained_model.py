@@ -51,6 +51,8 @@ def slerp(p0: np.ndarray, p1: np.ndarray, t: float) -> np.ndarray:
     omega = np.arccos(np.dot(np.squeeze(p0 / np.linalg.norm(p0)),
                              np.squeeze(p1 / np.linalg.norm(p1))))
     so = np.sin(omega)
+    if not so > 1e-12:  # (anti)parallel or equal codes: slerp is undefined, use the line
+        return (1.0 - t) * p0 + t * p1
     return np.sin((1.0 - t) * omega) / so * p0 + np.sin(t * omega) / so * p1
 
 
