@@ -14,7 +14,8 @@ with two or more tracks under today's NumPy.
 With --from_tensors, each side also decodes its own output tensors back to
 NoteSequences, and the notes (pitch, velocity, instrument, is_drum, start and end
 time) are compared; --from_tensors_limit caps the decoded examples per record (taken in
-digest order, so both sides decode the same windows whatever order they come in).
+digest order, so both sides decode the same windows whatever order they come in), with
+their controls (chords) where the config has them.
 
 Usage (from the repo root):
   PYTHONPATH=$PWD /work/main/.venv/bin/python scripts/compare_music_vae_converter_with_peer.py \
@@ -80,8 +81,12 @@ for i, record in enumerate(tf.python_io.tf_record_iterator(path)):
                                           tensors.lengths)])
     if decode and len(tensors.outputs):
         # The first `decode` by digest: the same windows on both sides whatever the order.
-        chosen = sorted(tensors.outputs, key=digest)[:decode]
-        decoded = converter.from_tensors(np.stack(chosen).astype(np.float32))
+        chosen = sorted(range(len(tensors.outputs)), key=lambda k: digest(tensors.outputs[k]))
+        chosen = chosen[:decode]
+        controls = np.stack([tensors.controls[k] for k in chosen]).astype(np.float32)
+        decoded = converter.from_tensors(
+            np.stack([tensors.outputs[k] for k in chosen]).astype(np.float32),
+            controls if controls.size else None)
         notes.append([[(n.pitch, n.velocity, n.instrument, n.is_drum, n.start_time, n.end_time)
                        for n in ns.notes] for ns in decoded])
     else:
@@ -119,8 +124,12 @@ def ours(path: str, config_name: str, limit: int, mode: str = 'eval', decode: in
         if decode and len(tensors.outputs):
             # The first `decode` by digest: the same windows on both sides whatever the
             # order (the original iterates a set of windows).
-            chosen = sorted(tensors.outputs, key=_digest)[:decode]
-            decoded = converter.from_tensors(np.stack(chosen).astype(np.float32))
+            chosen = sorted(range(len(tensors.outputs)),
+                            key=lambda k: _digest(tensors.outputs[k]))[:decode]
+            controls = np.stack([tensors.controls[k] for k in chosen]).astype(np.float32)
+            decoded = converter.from_tensors(
+                np.stack([tensors.outputs[k] for k in chosen]).astype(np.float32),
+                controls if controls.size else None)
             notes.append([[(n.pitch, n.velocity, n.instrument, n.is_drum, n.start_time,
                             n.end_time) for n in ns.notes] for ns in decoded])
         else:
