@@ -15,6 +15,9 @@ What it measures (the speed contract of the MusicVAE issue):
   cut into 2-bar windows by our cat-mel_2bar_small converter (identical to the peer's) and
   stored once as one .npz; both sides train on the very same batches of it, so the
   converters' speed is not part of the number.
+* --config hier-mel_16bar (16-bar Nottingham windows) or hier-multiperf_vel_1bar_med
+  (POP909 bars, its 2/4 notation read as 4/4 so that bars are whole): training only,
+  as below with that config's hparams.
 * Training, cat-mel_2bar_small at --batch_size with its other hparams (z 256, encoder
   [512], decoder [256,256], scheduled sampling inverse_sigmoid 1000): steady-state train
   steps/s over --train_steps steps after 3 warm-up steps (30 by default: over 10, the same
@@ -43,26 +46,36 @@ from benchmark_events_rnn import (SHARED_DATA, TIMED_COMMAND, _best, _print_tabl
 
 NOTTINGHAM = SHARED_DATA / 'nottingham' / 'MIDI' / 'melody'
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-CONFIG = 'cat-mel_2bar_small'
-MAX_WINDOWS = 4096
+POP909 = SHARED_DATA / 'pop909'
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = ('cat-mel_2bar_small', 'hier-mel_16bar', 'hier-multiperf_vel_1bar_med')
+# Windows kept per config: a multiperf window is 512 x 490 values.
+MAX_WINDOWS = {'cat-mel_2bar_small': 4096, 'hier-mel_16bar': 1024,
+               'hier-multiperf_vel_1bar_med': 512}
+
+# Windows are stored as bool (one-hot) and cast per batch on both sides: the
+# hierarchical configs' windows would not fit in memory (or a graph) as float32.
 MAKE_WINDOWS = r'''
 import sys
 import numpy as np
 from magenta_rnn import records
 from magenta_rnn.music_vae import configs
-notes, out, limit = sys.argv[1], sys.argv[2], int(sys.argv[3])
-converter = configs.load_config('cat-mel_2bar_small').make_data_converter()
+notes, out, limit, config_name = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+converter = configs.load_config(config_name).make_data_converter()
 converter.set_mode('eval')
 inputs, outputs, lengths = [], [], []
 for ns in records.read_note_sequences(notes):
+    if config_name.startswith('hier-multiperf'):
+        # POP909 is notated in 2/4; multiperf takes 4/4 bars only.
+        for ts in ns.time_signatures:
+            ts.numerator, ts.denominator = 4, 4
     tensors = converter.to_tensors(ns)
     inputs.extend(tensors.inputs); outputs.extend(tensors.outputs); lengths.extend(tensors.lengths)
     if len(inputs) >= limit:
         break
-np.savez(out, inputs=np.array(inputs[:limit], np.float32),
-         outputs=np.array(outputs[:limit], np.float32), lengths=np.array(lengths[:limit], np.int32))
+np.savez(out, inputs=np.array(inputs[:limit], bool), outputs=np.array(outputs[:limit], bool),
+         lengths=np.array(lengths[:limit], np.int32))
 '''
 
 PEER_TRAIN = r'''
@@ -72,12 +85,17 @@ import tensorflow.compat.v1 as tf
 tf.disable_v2_behavior()
 from magenta.models.music_vae import configs
 windows, batch_size, steps, save_dir = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-arrays = np.load(windows)
-config = configs.CONFIG_MAP['cat-mel_2bar_small']
+config_name = sys.argv[5]
+arrays = dict(np.load(windows))
+config = configs.CONFIG_MAP[config_name]
 config.hparams.batch_size = batch_size
 with tf.Graph().as_default():
-    dataset = tf.data.Dataset.from_tensor_slices(
-        (arrays['inputs'], arrays['outputs'], arrays['lengths'])).shuffle(
+    dataset = tf.data.Dataset.from_generator(
+        lambda: iter(zip(arrays['inputs'], arrays['outputs'], arrays['lengths'])),
+        (tf.bool, tf.bool, tf.int32),
+        (arrays['inputs'].shape[1:], arrays['outputs'].shape[1:],
+         arrays['lengths'].shape[1:])).map(
+            lambda x, y, n: (tf.cast(x, tf.float32), tf.cast(y, tf.float32), n)).shuffle(
             10 * batch_size, seed=1).repeat().batch(batch_size, drop_remainder=True)
     inputs, outputs, lengths = tf.data.make_one_shot_iterator(dataset).get_next()
     model = config.model
@@ -112,11 +130,12 @@ import tensorflow as tf
 from magenta_rnn.music_vae import configs, model as model_lib
 from magenta_rnn.rnn.train import split_cpu_threads
 split_cpu_threads()  # as music_vae_train does
-windows, batch_size, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+windows, batch_size, steps, config_name = (sys.argv[1], int(sys.argv[2]), int(sys.argv[3]),
+                                           sys.argv[4])
 # Read into memory once, as the peer's tf.data does: an NpzFile re-reads (and
 # decompresses) the whole member on every access, ~23 ms per batch of two.
 arrays = dict(np.load(windows))
-config = configs.load_config('cat-mel_2bar_small', f'batch_size={batch_size}')
+config = configs.load_config(config_name, f'batch_size={batch_size}')
 converter = config.make_data_converter()
 trainer = model_lib.Trainer(model_lib.build_model(config, converter))
 rng = np.random.default_rng(1)
@@ -126,7 +145,8 @@ def batches():
         order = rng.permutation(n)
         for i in range(0, n - batch_size + 1, batch_size):
             index = order[i:i + batch_size]
-            yield (tf.constant(arrays['inputs'][index]), tf.constant(arrays['outputs'][index]),
+            yield (tf.constant(arrays['inputs'][index], tf.float32),
+                   tf.constant(arrays['outputs'][index], tf.float32),
                    tf.constant(arrays['lengths'][index]))
 it = batches()
 for _ in range(3):
@@ -158,11 +178,30 @@ run_command(generate.console_entry_point, 'music_vae_generate', sys.argv[1:])
 '''
 
 
-def prepare_data(work: Path) -> Path:
-    """Nottingham NoteSequences -> 2-bar windows (.npz) shared by both sides."""
-    windows = work / 'windows.npz'
+def prepare_data(work: Path, config: str) -> Path:
+    """Nottingham (POP909 for multiperf) NoteSequences -> the config's windows (.npz)
+    shared by both sides."""
+    windows = work / ('windows.npz' if config == CONFIGS[0] else f'windows_{config}.npz')
     if windows.exists():
         return windows
+    if config.startswith('hier-multiperf'):
+        notes = work / 'pop909.tfrecord'
+        if not notes.exists():
+            print('converting POP909 MIDI...', flush=True)
+            subprocess.run([sys.executable, '-m', 'magenta_rnn.convert', f'--input_dir={POP909}',
+                            f'--output_file={notes}', '--recursive', '--log=ERROR'],
+                           env=peer.our_env(), check=True, cwd=REPO_ROOT)
+    else:
+        notes = _nottingham_notes(work)
+    print(f'cutting {config} windows...', flush=True)
+    subprocess.run([sys.executable, '-c', MAKE_WINDOWS, str(notes), str(windows) + '.part.npz',
+                    str(MAX_WINDOWS[config]), config], env=peer.our_env(), check=True,
+                   cwd=REPO_ROOT)
+    os.replace(str(windows) + '.part.npz', windows)
+    return windows
+
+
+def _nottingham_notes(work: Path) -> Path:
     notes = work / 'notes.tfrecord'
     cached = Path(tempfile.gettempdir()) / 'melody_rnn_bench' / 'notes.tfrecord'
     if not notes.exists() and cached.exists():
@@ -174,11 +213,7 @@ def prepare_data(work: Path) -> Path:
                         '--recursive', '--log=ERROR'],
                        env=peer.peer_env(), check=True, stderr=subprocess.DEVNULL)
         os.replace(f'{notes}.part', notes)
-    print('cutting 2-bar windows...', flush=True)
-    subprocess.run([sys.executable, '-c', MAKE_WINDOWS, str(notes), str(windows) + '.part.npz',
-                    str(MAX_WINDOWS)], env=peer.our_env(), check=True, cwd=REPO_ROOT)
-    os.replace(str(windows) + '.part.npz', windows)
-    return windows
+    return notes
 
 
 def main() -> None:
@@ -190,11 +225,16 @@ def main() -> None:
     parser.add_argument('--num_outputs', type=int, default=100)
     parser.add_argument('--repeats', type=int, default=1, help='runs per measurement (best kept)')
     parser.add_argument('--only', choices=('train', 'sample'))
+    parser.add_argument('--config', choices=CONFIGS, default=CONFIGS[0],
+                        help='the config trained (sampling is measured for the first only)')
     args = parser.parse_args()
     work = Path(args.work_dir)
     logs = work / 'logs'
     logs.mkdir(parents=True, exist_ok=True)
-    windows = prepare_data(work)
+    CONFIG = args.config  # pylint: disable=invalid-name
+    if CONFIG != CONFIGS[0]:
+        args.only = 'train'
+    windows = prepare_data(work, CONFIG)
     checkpoint_dir = work / 'peer_checkpoint'
     rows = []
 
@@ -203,10 +243,12 @@ def main() -> None:
         for _ in range(args.repeats):
             print('training: peer...', flush=True)
             theirs.append(_run('peer', ['-c', PEER_TRAIN, str(windows), str(args.batch_size),
-                                        str(args.train_steps), '-'], logs / 'peer_train.log'))
+                                        str(args.train_steps), '-', CONFIG],
+                               logs / f'peer_train_{CONFIG}.log'))
             print('training: ours...', flush=True)
             ours.append(_run('ours', ['-c', OUR_TRAIN, str(windows), str(args.batch_size),
-                                      str(args.train_steps)], logs / 'ours_train.log'))
+                                      str(args.train_steps), CONFIG],
+                             logs / f'ours_train_{CONFIG}.log'))
         rows.append(_row(f'train {CONFIG} b{args.batch_size} (steps/s)', _best(ours),
                          _best(theirs), 'wall', True))
 
@@ -214,7 +256,7 @@ def main() -> None:
         if not list(checkpoint_dir.glob('*.index')):
             checkpoint_dir.mkdir(parents=True, exist_ok=True)
             print('one peer training step for the sampling checkpoint...', flush=True)
-            _run('peer', ['-c', PEER_TRAIN, str(windows), '8', '1', str(checkpoint_dir)],
+            _run('peer', ['-c', PEER_TRAIN, str(windows), '8', '1', str(checkpoint_dir), CONFIG],
                  logs / 'peer_checkpoint.log')
         checkpoint = sorted(checkpoint_dir.glob('*.index'))[-1].with_suffix('')
         theirs, ours = [], []

@@ -5,6 +5,10 @@ Both sides convert the first --limit windows of --examples_path with the config'
 converter (eval mode), then: encode_tensors -> mu, sigma (compared numerically), and
 decode_to_tensors(mu, temperature=1e-6) (argmax decoding; compared step by step).
 
+Models with controls (chords, hits) encode each window with its own controls and
+decode every mu with the first window's. --hparams: those the checkpoint was trained
+with, applied on both sides.
+
 Usage (from the repo root; the checkpoint comes from the peer's music_vae_train):
   PYTHONPATH=$PWD /work/main/.venv/bin/python scripts/compare_music_vae_trained_model_with_peer.py \
       --config=cat-mel_2bar_small --checkpoint=/tmp/vae/run_peer/train \
@@ -28,13 +32,17 @@ PEER_CODE = r'''
 import pickle, sys
 import numpy as np
 from magenta.models.music_vae import configs, TrainedModel
-config_name, checkpoint, inputs_path, out = sys.argv[1:5]
+config_name, checkpoint, inputs_path, out, hparams = sys.argv[1:6]
 with open(inputs_path, 'rb') as f:
-    inputs, lengths, max_len = pickle.load(f)
+    inputs, lengths, controls, max_len = pickle.load(f)
 config = configs.CONFIG_MAP[config_name]
+config.hparams.parse(hparams)
 model = TrainedModel(config, batch_size=8, checkpoint_dir_or_path=checkpoint)
-_, mu, sigma = model.encode_tensors(list(inputs), list(lengths))
-decoded = np.array(model.decode_to_tensors(mu, length=max_len, temperature=1e-6))
+has_controls = config.data_converter.control_depth > 0
+_, mu, sigma = model.encode_tensors(list(inputs), list(lengths),
+                                    list(controls) if has_controls else None)
+decoded = np.array(model.decode_to_tensors(mu, length=max_len, temperature=1e-6,
+                                           c_input=controls[0] if has_controls else None))
 with open(out, 'wb') as f:
     pickle.dump((mu, sigma, decoded), f)
 '''
@@ -69,39 +77,48 @@ def main() -> int:
     parser.add_argument('--checkpoint', required=True)
     parser.add_argument('--examples_path', required=True)
     parser.add_argument('--limit', type=int, default=64)
+    parser.add_argument('--hparams', default='',
+                        help='the --hparams the checkpoint was trained with (both sides)')
     args = parser.parse_args()
 
     from magenta_rnn import records  # pylint: disable=import-outside-toplevel
     from magenta_rnn.music_vae import configs, trained_model  # pylint: disable=import-outside-toplevel
-    config = configs.load_config(args.config)
+    config = configs.load_config(args.config, args.hparams)
     converter = config.make_data_converter()
     converter.set_mode('eval')
-    inputs, lengths = [], []
+    inputs, lengths, controls = [], [], []
     for ns in records.read_note_sequences(args.examples_path):
         tensors = converter.to_tensors(ns)
         inputs.extend(x.astype(np.float32) for x in tensors.inputs)
         lengths.extend(tensors.lengths)
+        controls.extend(c.astype(np.float32) for c in tensors.controls)
         if len(inputs) >= args.limit:
             break
-    inputs, lengths = inputs[:args.limit], lengths[:args.limit]
+    inputs, lengths, controls = (inputs[:args.limit], lengths[:args.limit],
+                                 controls[:args.limit])
+    # A model with controls decodes every mu with the first example's controls (the
+    # original's TrainedModel takes one c_input per call).
+    c_input = controls[0] if converter.control_depth else None
     max_len = config.hparams.max_seq_len
 
     with tempfile.TemporaryDirectory() as tmp:
         inputs_path = os.path.join(tmp, 'inputs.pkl')
         with open(inputs_path, 'wb') as f:
-            pickle.dump((inputs, lengths, max_len), f)
+            pickle.dump((inputs, lengths, controls, max_len), f)
         script, out = os.path.join(tmp, 'peer.py'), os.path.join(tmp, 'peer_out.pkl')
         with open(script, 'w') as f:
             f.write(PEER_CODE)
         subprocess.run(['bash', '-c', f'source {PEER_ENV} && {PEER_PYTHON} {script} '
-                        f'{args.config} {args.checkpoint} {inputs_path} {out}'],
+                        f'{args.config} {args.checkpoint} {inputs_path} {out} '
+                        f'"{args.hparams}"'],
                        check=True, stderr=subprocess.DEVNULL)
         with open(out, 'rb') as f:
             peer_mu, peer_sigma, peer_decoded = pickle.load(f)
 
     model = trained_model.TrainedModel(config, 8, args.checkpoint)
-    _, mu, sigma = model.encode_tensors(inputs, lengths)
-    decoded = model.decode_to_tensors(mu, length=max_len, temperature=1e-6)
+    _, mu, sigma = model.encode_tensors(inputs, lengths,
+                                        controls if converter.control_depth else None)
+    decoded = model.decode_to_tensors(mu, length=max_len, temperature=1e-6, c_input=c_input)
     mu_err = float(np.max(np.abs(mu - peer_mu)))
     sigma_err = float(np.max(np.abs(sigma - peer_sigma)))
     if config.decoder.get('type', 'categorical_lstm') == 'categorical_lstm':

@@ -153,7 +153,14 @@ def test_music_vae_config_trains_and_samples(tmp_path, config_name):
 
     trained = TrainedModel(config, batch_size=2, checkpoint_dir_or_path=str(tmp_path / 'run' / 'train'),
                            seed=0)
-    samples = trained.sample(n=2, length=config.hparams.max_seq_len, temperature=0.5)
+    c_input = None
+    if trained.data_converter.control_depth:
+        # Chords (inferred from the song) or drum hits: the song's own controls.
+        c_input = trained.data_converter.to_tensors(song()).controls[0]
+        assert c_input.shape == (config.hparams.max_seq_len,
+                                 trained.data_converter.control_depth), spec['id']
+    samples = trained.sample(n=2, length=config.hparams.max_seq_len, temperature=0.5,
+                             c_input=c_input)
     assert len(samples) == 2, spec['id']
     assert all(isinstance(s, music_pb2.NoteSequence) for s in samples)
     assert max(len(s.notes) for s in samples) > 0, f'{spec["id"]}: only empty samples'

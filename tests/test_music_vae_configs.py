@@ -68,3 +68,42 @@ def test_errors_name_the_problem(tmp_path):
                                'data_converter': {}, 'colour': 'red'}))
     with pytest.raises(configs.ConfigError, match='unknown keys colour'):
         configs.load_config(str(bad))
+
+
+@pytest.mark.parametrize('name,expected', [
+    ('hier-mel_16bar', dict(batch_size=512, max_seq_len=256, z_size=512, enc_rnn_size=[1024],
+                            dec_rnn_size=[1024, 1024], free_bits=256, max_beta=0.2)),
+    ('hier-trio_16bar', dict(batch_size=256, max_seq_len=256, z_size=512, enc_rnn_size=[1024],
+                             dec_rnn_size=[1024, 1024], free_bits=256, max_beta=0.2)),
+    ('cat-mel_2bar_med_chords', dict(batch_size=512, max_seq_len=32, z_size=256,
+                                     enc_rnn_size=[1024], dec_rnn_size=[512, 512, 512],
+                                     free_bits=0, max_beta=1.0, beta_rate=0.0,
+                                     sampling_schedule='constant', sampling_rate=0.0)),
+    ('hier-multiperf_vel_1bar_med', dict(batch_size=256, max_seq_len=512, z_size=512,
+                                         enc_rnn_size=[1024], dec_rnn_size=[512] * 3,
+                                         free_bits=0, max_beta=1.0)),
+    ('hier-multiperf_vel_1bar_big_chords', dict(batch_size=256, max_seq_len=512, z_size=512,
+                                                enc_rnn_size=[2048],
+                                                dec_rnn_size=[1024] * 3)),
+    ('groovae_2bar_tap_fixed_velocity_note_dropout', dict(
+        batch_size=512, max_seq_len=32, z_size=256, enc_rnn_size=[512], dec_rnn_size=[256, 256],
+        max_beta=0.2, free_bits=48, dropout_keep_prob=0.3)),
+    ('groovae_2bar_hits_control_tfds', dict(
+        batch_size=512, max_seq_len=32, z_size=256, enc_rnn_size=[512], dec_rnn_size=[256, 256],
+        max_beta=0.2, free_bits=48, dropout_keep_prob=0.3))])
+def test_the_nine_later_configs_as_data(name, expected):
+    config = configs.load_config(name)
+    values = config.hparams.values()
+    assert {k: values[k] for k in expected} == expected
+    converter = config.make_data_converter()
+    depths = (converter.input_depth, converter.output_depth, converter.control_depth)
+    assert depths == {
+        'hier-mel_16bar': (90, 90, 0), 'hier-trio_16bar': (692, 692, 0),
+        'cat-mel_2bar_med_chords': (90, 90, 49),
+        'hier-multiperf_vel_1bar_med': (490, 490, 0),
+        'hier-multiperf_vel_1bar_big_chords': (490, 490, 49),
+        'groovae_2bar_tap_fixed_velocity_note_dropout': (27, 27, 0),
+        'groovae_2bar_hits_control_tfds': (27, 27, 9)}[name]
+    if name.startswith('hier-'):
+        assert config.encoder['type'] == 'hierarchical'
+        assert config.encoder['level_lengths'] == ([64, 8] if 'multiperf' in name else [16, 16])

@@ -61,6 +61,9 @@ def test_slerp_endpoints_and_norm():
     # Halfway along a right angle: 45 degrees, norm between the endpoints'.
     mid = trained_model.slerp(p0, p1, 0.5)
     np.testing.assert_allclose(mid, [np.sin(np.pi / 4), 2 * np.sin(np.pi / 4)])
+    # Equal codes (the same input twice): every step is that code, not NaN.
+    same = np.array([0.3, -1.2, 0.7], np.float32)
+    np.testing.assert_allclose(trained_model.slerp(same, same, 0.25), same, rtol=1e-6)
 
 
 def test_sample_gives_n_melodies_of_the_given_length(model):

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from magenta_rnn.music import chords as chords_lib
 from magenta_rnn.music import constants
 from magenta_rnn.music import sequences as sequences_lib
 from magenta_rnn.music.drum_encoders import DEFAULT_DRUM_TYPE_PITCHES, MultiDrumOneHotEncoding
@@ -277,9 +278,12 @@ class OneHotMelodyConverter(BaseNoteSequenceConverter):
                  pad_to_total_time: bool = False, max_tensors_per_notesequence: int | None = 5,
                  presplit_on_time_changes: bool = True, chord_encoding: Any = None,
                  condition_on_key: bool = False, dedupe_event_lists: bool = True):
-        if chord_encoding is not None or condition_on_key:
-            raise NotImplementedError('OneHotMelodyConverter: chord and key conditioning '
-                                      'are not supported yet')
+        if condition_on_key:
+            raise NotImplementedError('OneHotMelodyConverter: key conditioning is not '
+                                      'supported')
+        # A config names it ("triad"); Python callers may pass the encoding itself.
+        self._chord_encoding = (chords_lib.chord_encoding(chord_encoding)
+                                if isinstance(chord_encoding, str) else chord_encoding)
         self._min_pitch = min_pitch
         self._max_pitch = max_pitch
         self._valid_programs = None if valid_programs is None else frozenset(valid_programs)
@@ -295,10 +299,16 @@ class OneHotMelodyConverter(BaseNoteSequenceConverter):
         num_classes = self._melody_encoding.num_classes
         depth = num_classes + int(add_end_token)
         super().__init__(input_depth=depth, output_depth=depth,
+                         control_depth=(self._chord_encoding.num_classes
+                                        if self._chord_encoding else 0),
                          end_token=num_classes if add_end_token else None,
                          max_tensors_per_notesequence=max_tensors_per_notesequence,
                          presplit_on_time_changes=presplit_on_time_changes,
                          one_hot_input_width=depth)
+
+    @property
+    def chord_encoding(self):
+        return self._chord_encoding
 
     @property
     def melody_encoding(self) -> MelodyOneHotEncoding:
@@ -317,8 +327,12 @@ class OneHotMelodyConverter(BaseNoteSequenceConverter):
             return False
         return self._min_pitch <= note.pitch <= self._max_pitch
 
-    def _extract_event_lists(self, note_sequence: music_pb2.NoteSequence) -> list[tuple[int, ...]]:
-        """The (deduplicated) melody windows of one time-change piece, as event tuples."""
+    def _extract_event_lists(self, note_sequence: music_pb2.NoteSequence
+                             ) -> list[tuple[tuple[int, ...], tuple[str, ...] | None]]:
+        """The (deduplicated) melody windows of one time-change piece, as (event tuple,
+        chord tuple or None) pairs. With a chord encoding, a piece without chord
+        annotations gets inferred chords (none at all when inference fails), and a
+        window seen with different chords counts once per chord sequence."""
         filtered = music_pb2.NoteSequence()
         filtered.CopyFrom(note_sequence)
         del filtered.notes[:]
@@ -326,6 +340,11 @@ class OneHotMelodyConverter(BaseNoteSequenceConverter):
         quantized = quantize_in_bars(filtered, self._steps_per_quarter, self._steps_per_bar)
         if quantized is None:
             return []
+        if self._chord_encoding and not chords_lib.has_chords(quantized):
+            try:
+                chords_lib.infer_chords_for_sequence(quantized)
+            except chords_lib.ChordInferenceError:
+                return []
         melodies, _ = extract_melodies(
             quantized, min_bars=1, gap_bars=self._gap_bars,
             max_steps_truncate=self._max_steps_truncate, min_unique_pitches=1,
@@ -336,20 +355,30 @@ class OneHotMelodyConverter(BaseNoteSequenceConverter):
                 melody.set_length(quantized.total_quantized_steps)
         # Windows are Melody slices: silence before a window's first note is
         # NO_EVENT even where the full melody has NOTE_OFF there.
-        event_lists: list[list[int]] = []
+        windows: list[Melody] = []
         for melody in melodies:
             if self._slice_steps:
                 for end in range(self._slice_steps, len(melody) + 1, self._steps_per_bar):
-                    event_lists.append(melody[end - self._slice_steps:end].events)
+                    windows.append(melody[end - self._slice_steps:end])
             else:
-                event_lists.append(list(melody.events))
-        if not self._dedupe_event_lists:
-            return [tuple(events) for events in event_lists]
-        # The original dedupes a set of per-step 1-tuples (events zipped with absent
-        # chord/key lists); building the same keys reproduces its set iteration order,
-        # so eval mode keeps the same first k windows.
-        keys = list(set(tuple((event,) for event in events) for events in event_lists))
-        return [tuple(step[0] for step in key) for key in keys]
+                windows.append(melody)
+        if self._chord_encoding:
+            try:
+                chord_lists = chords_lib.event_list_chords(quantized, windows)
+            except chords_lib.CoincidentChordsError:
+                return []
+            # The original dedupes a set of per-step (event, chord) tuples.
+            keys = [tuple(zip(w.events, c)) for w, c in zip(windows, chord_lists)]
+        else:
+            # ... and without chords, a set of per-step 1-tuples (events zipped with
+            # absent chord/key lists); building the same keys reproduces its set
+            # iteration order, so eval mode keeps the same first k windows.
+            keys = [tuple((event,) for event in w.events) for w in windows]
+        if self._dedupe_event_lists:
+            keys = list(set(keys))
+        return [(tuple(step[0] for step in key),
+                 tuple(step[1] for step in key) if self._chord_encoding else None)
+                for key in keys]
 
     def _encode(self, events: Sequence[int]) -> np.ndarray:
         indices = list(self._melody_encoding.encode_events(events))
@@ -357,11 +386,28 @@ class OneHotMelodyConverter(BaseNoteSequenceConverter):
             indices.append(self._end_token)
         return np_onehot(indices, self._output_depth)
 
+    def encode_chords(self, chords: Sequence[str]) -> np.ndarray:
+        """[steps (+1 with an end token), chord classes] one-hot controls; the end
+        token's step repeats the last chord (the model must not learn endings from it).
+        ChordSymbolError or ChordEncodingError for a chord outside the encoding."""
+        tokens = [self._chord_encoding.encode_event(c) for c in chords]
+        if self._end_token is not None:
+            tokens.append(tokens[-1] if tokens else
+                          self._chord_encoding.encode_event(chords_lib.NO_CHORD))
+        return np_onehot(tokens, self._control_depth)
+
     def _piece_to_tensors(self, note_sequence: music_pb2.NoteSequence) -> ConverterTensors:
-        tuples = maybe_sample_items(self._extract_event_lists(note_sequence),
-                                    self.max_tensors_per_notesequence, self.is_training, self.rng)
-        seqs = [self._encode(t) for t in tuples if t]
-        return ConverterTensors(inputs=seqs, outputs=seqs)
+        pairs = [p for p in maybe_sample_items(self._extract_event_lists(note_sequence),
+                                               self.max_tensors_per_notesequence,
+                                               self.is_training, self.rng) if p[0]]
+        seqs = [self._encode(events) for events, _ in pairs]
+        controls = []
+        if self._chord_encoding:
+            try:
+                controls = [self.encode_chords(chords) for _, chords in pairs]
+            except (chords_lib.ChordSymbolError, chords_lib.ChordEncodingError):
+                return ConverterTensors()  # One unencodable chord drops the piece.
+        return ConverterTensors(inputs=seqs, outputs=seqs, controls=controls)
 
     def to_tensors(self, item: music_pb2.NoteSequence) -> ConverterTensors:
         """One-hot [steps, depth] examples of every melody window in `item`."""
@@ -381,11 +427,22 @@ class OneHotMelodyConverter(BaseNoteSequenceConverter):
         return melodies
 
     def from_tensors(self, samples: Any, controls: Any = None) -> list[music_pb2.NoteSequence]:
-        """NoteSequences at 120 qpm, velocity 80, from [n, steps, depth] scores or one-hots."""
-        del controls
-        return [melody.to_sequence(velocity=OUTPUT_VELOCITY,
-                                   qpm=constants.DEFAULT_QUARTERS_PER_MINUTE)
-                for melody in self.tensors_to_melodies(samples)]
+        """NoteSequences at 120 qpm, velocity 80, from [n, steps, depth] scores or one-hots;
+        with chord controls [n, steps, 49], their chords as chord annotations."""
+        sequences = [melody.to_sequence(velocity=OUTPUT_VELOCITY,
+                                        qpm=constants.DEFAULT_QUARTERS_PER_MINUTE)
+                     for melody in self.tensors_to_melodies(samples)]
+        if self._chord_encoding and controls is not None:
+            seconds_per_step = 60.0 / (self._steps_per_quarter
+                                       * constants.DEFAULT_QUARTERS_PER_MINUTE)
+            for ns, melody, control in zip(sequences, self.tensors_to_melodies(samples),
+                                           controls):
+                tokens = np.argmax(np.asarray(control), axis=-1)[:len(melody)]
+                chords_lib.add_chord_annotations(
+                    ns, [self._chord_encoding.decode_event(int(t)) for t in tokens],
+                    seconds_per_step)
+        return sequences
+
 
 
 class DrumsConverter(BaseNoteSequenceConverter):
@@ -565,5 +622,8 @@ def build_converter(spec: dict[str, Any]) -> BaseNoteSequenceConverter:
     if kind == 'trio':
         from magenta_rnn.music_vae.trio import TrioConverter  # pylint: disable=import-outside-toplevel
         return TrioConverter(**spec)
+    if kind == 'multi_instrument_performance':
+        from magenta_rnn.music_vae import multiperf  # pylint: disable=import-outside-toplevel
+        return multiperf.MultiInstrumentPerformanceConverter(**spec)
     raise ValueError(f'data_converter: unsupported converter type {kind!r} '
-                     f'(supported: melody, drums, groove, trio)')
+                     f'(supported: melody, drums, groove, trio, multi_instrument_performance)')

@@ -8,6 +8,10 @@
       --attribute=note_density --attribute_examples=notesequences.tfrecord \
       --attribute_vector_file=note_density.npy --input_midi_1=a.mid --attribute_scales=-2,0,2
 
+Models with controls: chord configs (cat-mel_2bar_med_chords, hier-multiperf_*_chords)
+play --chords="C G Am F"; groovae_2bar_hits_control_tfds plays the drum hits of
+--input_midi_1 (sample mode; in interpolate mode those of the first input).
+
 In attribute mode (an addition; see attributes.py) the attribute vector is computed
 from --attribute_examples (a TFRecord of NoteSequences, a MIDI file or a directory
 of them) and saved to --attribute_vector_file, or loaded from that file when no
@@ -25,6 +29,7 @@ import logging
 import os
 import time
 
+import numpy as np
 from absl import flags
 
 from magenta_rnn import console
@@ -60,6 +65,11 @@ flags.DEFINE_float('attribute_quantile', 0.25, 'In `attribute` mode, the vector 
                    'bottom quantile.')
 flags.DEFINE_integer('attribute_max_examples', None, 'In `attribute` mode, use at most this many '
                      'extracted inputs of --attribute_examples.')
+flags.DEFINE_string('chords', None, 'For chord-conditioned configs, the chord progression to play, '
+                    'e.g. "C G Am F" (major, minor, augmented or diminished triads, or N.C.). '
+                    'Melody configs spread it evenly over the sequence; multi-instrument '
+                    'performance configs play one bar per chord. Required in `sample` mode; in '
+                    '`interpolate` mode the default is the first input\'s own chords.')
 flags.DEFINE_string('log', 'INFO', 'Logging level: DEBUG, INFO, WARNING, ERROR or FATAL.')
 
 
@@ -197,6 +207,8 @@ def run() -> list[str]:
         elif FLAGS.attribute is None:
             console.fail(f'--attribute is required with --attribute_examples; choose one of '
                          f'{", ".join(attributes.NOTE_ATTRIBUTES)}')
+    converter = config.make_data_converter()
+    figures = _check_controls(converter, config.id)
     os.makedirs(FLAGS.output_dir, exist_ok=True)
 
     inputs = []
@@ -246,13 +258,12 @@ def run() -> list[str]:
     length = config.hparams.max_seq_len
     if FLAGS.mode == 'interpolate':
         logging.info('Interpolating...')
-        results = model.interpolate(inputs[0], inputs[1], FLAGS.num_outputs, length=length,
-                                    temperature=FLAGS.temperature, assert_same_length=False)
+        results = _interpolate(model, inputs, figures, length)
     elif FLAGS.mode == 'attribute':
         results = _apply_attribute(model, vector, examples, inputs, scales, length)
     else:
         logging.info('Sampling...')
-        results = model.sample(n=FLAGS.num_outputs, length=length, temperature=FLAGS.temperature)
+        results = _sample(model, figures, length)
 
     paths = [os.path.join(FLAGS.output_dir, _output_name(config.id, FLAGS.mode, date_and_time, i,
                                                           len(results)))
@@ -263,6 +274,66 @@ def run() -> list[str]:
         midi_io.note_sequence_to_midi_file(ns, path)
     logging.info('Done.')
     return paths
+
+
+def _check_controls(converter, config_id: str) -> list[str]:
+    """The --chords progression (empty for none), after checking the flags a model with
+    controls needs."""
+    from magenta_rnn.music import chords as chords_lib  # pylint: disable=import-outside-toplevel
+    from magenta_rnn.music_vae import controls  # pylint: disable=import-outside-toplevel
+    if FLAGS.chords is not None and not controls.takes_chords(converter):
+        console.fail(f'--chords: config {config_id} is not conditioned on chords')
+    if converter.control_depth and FLAGS.mode == 'attribute':
+        console.fail(f'--mode: `attribute` mode does not support config {config_id}, which is '
+                     f'conditioned on controls')
+    if controls.takes_chords(converter):
+        if FLAGS.chords is None:
+            if FLAGS.mode == 'sample':
+                console.fail(f'--chords is required: config {config_id} is conditioned on chords '
+                             f'(e.g. --chords="C G Am F")')
+            return []
+        try:
+            return chords_lib.parse_chord_progression(FLAGS.chords)
+        except ValueError as e:
+            console.fail(str(e))
+    if converter.control_depth and FLAGS.mode == 'sample' and FLAGS.input_midi_1 is None:
+        console.fail(f'--input_midi_1 is required: config {config_id} plays the drum hits of '
+                     f'an input pattern')
+    return []
+
+
+def _sample(model, figures: list[str], length: int) -> list:
+    from magenta_rnn.music_vae import controls  # pylint: disable=import-outside-toplevel
+    converter = model.data_converter
+    if controls.is_bar_per_chord(converter):
+        z = np.random.default_rng(FLAGS.seed).standard_normal(
+            (FLAGS.num_outputs, model.config.hparams.z_size)).astype(np.float32)
+        return controls.decode_progression(model, z, figures, length, FLAGS.temperature)
+    c_input = None
+    if figures:
+        c_input = controls.chord_c_input(converter, figures, length)
+    elif converter.control_depth:
+        try:
+            c_input = controls.hits_c_input(converter, _load_input('input_midi_1'))
+        except ValueError as e:
+            console.fail(f'--input_midi_1: {FLAGS.input_midi_1}: {e}')
+    return model.sample(n=FLAGS.num_outputs, length=length, temperature=FLAGS.temperature,
+                        c_input=c_input)
+
+
+def _interpolate(model, inputs: list, figures: list[str], length: int) -> list:
+    from magenta_rnn.music_vae import controls  # pylint: disable=import-outside-toplevel
+    from magenta_rnn.music_vae.trained_model import slerp  # pylint: disable=import-outside-toplevel
+    converter = model.data_converter
+    if figures and controls.is_bar_per_chord(converter):
+        _, mu, _ = model.encode(inputs)
+        z = np.array([slerp(mu[0], mu[1], t) for t in np.linspace(0, 1, FLAGS.num_outputs)],
+                     np.float32)
+        return controls.decode_progression(model, z, figures, length, FLAGS.temperature)
+    c_input = controls.chord_c_input(converter, figures, length) if figures else None
+    return model.interpolate(inputs[0], inputs[1], FLAGS.num_outputs, length=length,
+                             temperature=FLAGS.temperature, assert_same_length=False,
+                             c_input=c_input)
 
 
 def _apply_attribute(model, vector, examples: list, inputs: list, scales: list[float],

@@ -266,10 +266,12 @@ class HierarchicalLstmDecoder(tf.Module):
         def segment(carry, elems):
             last, _ = carry
             embedding, controls_s = elems
+            # As the original's TrainedModel, segments never stop at an end token: a
+            # track keeps sampling after it (from_tensors cuts there), and its last
+            # row starts the next segment.
             samples = self.core_decoder.sample(
                 n, self.segment_length, embedding, temperature,
-                controls=controls_s if has_controls else None, start_inputs=last,
-                end_token=end_token)
+                controls=controls_s if has_controls else None, start_inputs=last)
             return samples[:, -1], samples
 
         # One loop over the segments, not one unrolled core decoder per segment.

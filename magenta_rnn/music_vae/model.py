@@ -15,10 +15,11 @@ import tensorflow as tf
 
 from magenta_rnn.hparams import HParams
 from magenta_rnn.music_vae import hierarchical
+from magenta_rnn.music_vae import hierarchical_encoder
 from magenta_rnn.music_vae import lstm
 
 LN2 = math.log(2.0)
-SUPPORTED_ENCODERS = ('bidirectional_lstm',)
+SUPPORTED_ENCODERS = ('bidirectional_lstm', 'hierarchical')
 SUPPORTED_DECODERS = (('categorical_lstm', 'multilabel_rnn_nade', 'groove_lstm')
                       + hierarchical.DECODER_TYPES[1:])
 
@@ -30,12 +31,17 @@ def shifted_targets(targets: tf.Tensor) -> tf.Tensor:
 
 
 class MusicVAE(tf.Module):
-    """Bidirectional LSTM encoder -> N(mu, sigma) -> z -> categorical LSTM decoder."""
+    """(Hierarchical) bidirectional LSTM encoder -> N(mu, sigma) -> z -> decoder.
+
+    Controls (chords, GrooVAE hits: [batch, time, control_depth]) are a general input:
+    the encoder reads them beside the sequence, and the decoder beside z at every step.
+    """
 
     def __init__(self, hparams: HParams, input_depth: int, output_depth: int,
                  control_depth: int = 0, encoder: str = 'bidirectional_lstm',
                  decoder: str = 'categorical_lstm', name: str = 'music_vae',
-                 decoder_spec: dict | None = None, one_hot_input_width: int = 0):
+                 decoder_spec: dict | None = None, one_hot_input_width: int = 0,
+                 encoder_spec: dict | None = None):
         super().__init__(name=name)
         if encoder not in SUPPORTED_ENCODERS:
             raise ValueError(f'encoder type {encoder!r} is not supported yet '
@@ -47,11 +53,24 @@ class MusicVAE(tf.Module):
         self.input_depth = input_depth
         self.output_depth = output_depth
         self.control_depth = control_depth
+        # Lengths per example: () for one length, (segments,) for per-segment lengths.
+        self.length_shape: tuple = ()
         z_size = hparams.z_size
         with self.name_scope:
-            self.encoder = lstm.BidirectionalLstmEncoder(
-                input_depth + control_depth, hparams.enc_rnn_size, hparams.dropout_keep_prob,
-                one_hot_input_width)
+            if encoder == 'hierarchical':
+                spec = encoder_spec or {}
+                core = (spec.get('core') or {}).get('type', 'bidirectional_lstm')
+                if core != 'bidirectional_lstm':
+                    raise ValueError(f'hierarchical encoder core {core!r} is not supported '
+                                     f'(supported: bidirectional_lstm)')
+                self.encoder = hierarchical_encoder.HierarchicalLstmEncoder(
+                    input_depth + control_depth, hparams.enc_rnn_size,
+                    spec.get('level_lengths', [16, 16]), hparams.max_seq_len,
+                    hparams.dropout_keep_prob, one_hot_input_width)
+            else:
+                self.encoder = lstm.BidirectionalLstmEncoder(
+                    input_depth + control_depth, hparams.enc_rnn_size,
+                    hparams.dropout_keep_prob, one_hot_input_width)
             self.mu = lstm.Dense(self.encoder.output_depth, z_size,
                                  lstm._normal_initializer(0.001), name='mu')
             self.sigma = lstm.Dense(self.encoder.output_depth, z_size,
@@ -99,7 +118,7 @@ class MusicVAE(tf.Module):
                 x_input, x_target, x_length, z, controls, probability, training)
         else:
             logits = self.decoder.logits(x_input, z, x_length, controls, probability, training)
-            mask = tf.sequence_mask(x_length, num_steps, dtype=tf.float32)
+            mask = step_mask(x_length, num_steps)
             # One softmax, or one per output split (trio decoders).
             cross_entropy, correct = hierarchical.step_losses(self.decoder, x_target, logits)
             r_loss = tf.reduce_sum(cross_entropy * mask, axis=1)
@@ -121,15 +140,31 @@ class MusicVAE(tf.Module):
         }
 
     def sample(self, n: int, length: int, temperature: float = 1.0, z: tf.Tensor | None = None,
-               end_token: int | None = None) -> tf.Tensor:
-        """[n, length, depth] one-hot samples; z ~ N(0, I) unless given."""
+               end_token: int | None = None, controls: tf.Tensor | None = None) -> tf.Tensor:
+        """[n, length, depth] one-hot samples; z ~ N(0, I) unless given; controls
+        [n, length, control_depth] for a model with controls."""
         if z is None:
             z = tf.random.normal([n, self.hparams.z_size])
-        return self.decoder.sample(n, length, z, temperature, end_token=end_token)
+        return self.decode(z, length, temperature, end_token, controls)
 
     def decode(self, z: tf.Tensor, length: int, temperature: float = 1.0,
-               end_token: int | None = None) -> tf.Tensor:
-        return self.decoder.sample(int(z.shape[0]), length, z, temperature, end_token=end_token)
+               end_token: int | None = None, controls: tf.Tensor | None = None) -> tf.Tensor:
+        if self.control_depth and controls is None:
+            raise ValueError(f'this model is conditioned on controls ({self.control_depth} '
+                             f'per step): give them')
+        kwargs = {'controls': tf.cast(controls, tf.float32)} if self.control_depth else {}
+        return self.decoder.sample(int(z.shape[0]), length, z, temperature,
+                                   end_token=end_token, **kwargs)
+
+
+def step_mask(lengths: tf.Tensor, num_steps: int) -> tf.Tensor:
+    """[batch, num_steps] 1.0 on valid steps, from lengths [batch] or per-segment
+    lengths [batch, segments] (equal segments, each valid up to its length)."""
+    if lengths.shape.rank == 2:
+        segments = lengths.shape[1]
+        mask = tf.sequence_mask(lengths, num_steps // segments, dtype=tf.float32)
+        return tf.reshape(mask, [-1, num_steps])
+    return tf.sequence_mask(lengths, num_steps, dtype=tf.float32)
 
 
 def make_decoder(decoder: str, hparams: HParams, output_depth: int, control_depth: int = 0
@@ -227,11 +262,13 @@ class Trainer(tf.Module):
         m = self.model
         return [tf.TensorSpec([b, t, m.input_depth], tf.float32),
                 tf.TensorSpec([b, t, m.output_depth], tf.float32),
-                tf.TensorSpec([b], tf.int32)]
+                tf.TensorSpec([b, *m.length_shape], tf.int32),
+                tf.TensorSpec([b, t, m.control_depth], tf.float32)]
 
-    def _loss(self, inputs, outputs, lengths):
+    def _loss(self, inputs, outputs, lengths, controls):
         step = self.global_step
-        results = self.model.compute_loss(inputs, outputs, lengths, step, training=True)
+        results = self.model.compute_loss(inputs, outputs, lengths, step,
+                                          self._controls(controls), training=True)
         scalars = _summaries(results, lr=learning_rate(self.hparams, step))
         return results['loss'], tf.cast(tf.shape(inputs)[0], tf.float32), scalars
 
@@ -244,29 +281,39 @@ class Trainer(tf.Module):
                              learning_rate(self.hparams, self.global_step))
         self.global_step.assign_add(1)
 
-    def _eval(self, inputs, outputs, lengths):
+    def _eval(self, inputs, outputs, lengths, controls):
         results = self.model.compute_loss(inputs, outputs, lengths, self.global_step,
-                                          training=False)
+                                          self._controls(controls), training=False)
         return _summaries(results)
 
-    def step(self, inputs, outputs, lengths) -> tuple[tf.Tensor, tf.Tensor, dict[str, tf.Tensor]]:
+    def _controls(self, controls):
+        return controls if self.model.control_depth else None
+
+    def _batch(self, inputs, outputs, lengths, controls):
+        if controls is None:
+            controls = tf.zeros([*inputs.shape[:2], 0])
+        return inputs, outputs, lengths, controls
+
+    def step(self, inputs, outputs, lengths, controls=None
+             ) -> tuple[tf.Tensor, tf.Tensor, dict[str, tf.Tensor]]:
         """(applied, loss, scalars) of one training step on a global batch; a NaN, Inf or
-        exploded loss is not applied."""
+        exploded loss is not applied. controls [batch, time, control_depth] for a model
+        with controls."""
         from magenta_rnn.rnn import engine  # pylint: disable=import-outside-toplevel
         if self._train_fn is None:
             self._train_fn = engine.make_train_step(
                 self._loss, self.variables_to_train, self._clip, self._apply, self.strategy,
                 self._signature(), stats_reduction='mean')
         with self.strategy.scope():
-            return self._train_fn(inputs, outputs, lengths)
+            return self._train_fn(*self._batch(inputs, outputs, lengths, controls))
 
-    def train_step(self, inputs, outputs, lengths) -> dict[str, tf.Tensor]:
-        return self.step(inputs, outputs, lengths)[2]
+    def train_step(self, inputs, outputs, lengths, controls=None) -> dict[str, tf.Tensor]:
+        return self.step(inputs, outputs, lengths, controls)[2]
 
-    def eval_step(self, inputs, outputs, lengths) -> dict[str, tf.Tensor]:
+    def eval_step(self, inputs, outputs, lengths, controls=None) -> dict[str, tf.Tensor]:
         if self._eval_fn is None:
             self._eval_fn = tf.function(self._eval, input_signature=self._signature())
-        return self._eval_fn(inputs, outputs, lengths)
+        return self._eval_fn(*self._batch(inputs, outputs, lengths, controls))
 
 
 def _summaries(results: dict[str, tf.Tensor], **extra: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -281,7 +328,10 @@ def _summaries(results: dict[str, tf.Tensor], **extra: tf.Tensor) -> dict[str, t
 
 def build_model(config, converter) -> MusicVAE:
     """The model a MusicVaeConfig describes, sized by its converter."""
-    return MusicVAE(config.hparams, converter.input_depth, converter.output_depth,
-                    converter.control_depth, encoder=config.encoder.get('type'),
-                    decoder=config.decoder.get('type'), decoder_spec=config.decoder,
-                    one_hot_input_width=converter.one_hot_input_width)
+    vae = MusicVAE(config.hparams, converter.input_depth, converter.output_depth,
+                   converter.control_depth, encoder=config.encoder.get('type'),
+                   decoder=config.decoder.get('type'), decoder_spec=config.decoder,
+                   one_hot_input_width=converter.one_hot_input_width,
+                   encoder_spec=config.encoder)
+    vae.length_shape = tuple(converter.length_shape)
+    return vae

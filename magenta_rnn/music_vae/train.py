@@ -113,8 +113,9 @@ class ExampleSource:
                     ns = self.augmenter.augment(ns, rng=self.rng)
                 tensors = self.converter.to_tensors(ns)
                 self.conversion_seconds += time.perf_counter() - start
-                for inputs, outputs, _, length in tensors.examples():
-                    example = (inputs, outputs, int(length))
+                for inputs, outputs, controls, length in tensors.examples():
+                    # A length per example, or per segment (hierarchical converters).
+                    example = (inputs, outputs, np.asarray(length, np.int32), controls)
                     if cache is not None:
                         cache.append(example)
                     yield example
@@ -159,7 +160,8 @@ class ExampleSource:
                 f'with --hparams=batch_size=N')
 
     def batches(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """Full batches [batch, max_seq_len, depth] float32 and lengths [batch] int32."""
+        """Full batches: inputs and outputs [batch, max_seq_len, depth] float32, lengths
+        [batch] (or [batch, segments]) int32, controls [batch, max_seq_len, control_depth]."""
         from magenta_rnn.music_vae.data import maybe_pad_sequences  # pylint: disable=import-outside-toplevel
         pending: list = []
         produced = 0
@@ -181,7 +183,9 @@ class ExampleSource:
         outputs = pad([e[1] for e in examples], self.converter.output_depth, np.float32,
                       self.max_seq_len)
         lengths = np.minimum(np.array([e[2] for e in examples], np.int32), self.max_seq_len)
-        return inputs, outputs, lengths
+        controls = pad([e[3] for e in examples], self.converter.control_depth, np.float32,
+                       self.max_seq_len)
+        return inputs, outputs, lengths, controls
 
 
 def _plugin_metadata(plugin_name: str):
@@ -314,8 +318,8 @@ def evaluate(config, run_dir: str, files: list[str], num_batches: int | None,
                            training=False, seed=seed)
     sums: dict[str, float] = {}
     count = 0
-    for inputs, outputs, lengths in source.batches():
-        results = trainer.eval_step(inputs, outputs, lengths)
+    for batch in source.batches():
+        results = trainer.eval_step(*batch)
         for name, value in results.items():
             sums[name] = sums.get(name, 0.0) + float(value)
         count += 1

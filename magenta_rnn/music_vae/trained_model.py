@@ -31,7 +31,7 @@ import tensorflow as tf
 from magenta_rnn.music_vae import attributes
 from magenta_rnn.music_vae import configs as configs_lib
 from magenta_rnn.music_vae import data
-from magenta_rnn.music_vae import hierarchical, lstm
+from magenta_rnn.music_vae import hierarchical, hierarchical_encoder, lstm
 from magenta_rnn.music_vae import model as model_lib
 from magenta_rnn.music_vae import numpy_sampler
 from magenta_rnn.protobuf import music_pb2
@@ -51,6 +51,8 @@ def slerp(p0: np.ndarray, p1: np.ndarray, t: float) -> np.ndarray:
     omega = np.arccos(np.dot(np.squeeze(p0 / np.linalg.norm(p0)),
                              np.squeeze(p1 / np.linalg.norm(p1))))
     so = np.sin(omega)
+    if not so > 1e-12:  # (anti)parallel or equal codes: slerp is undefined, use the line
+        return (1.0 - t) * p0 + t * p1
     return np.sin((1.0 - t) * omega) / so * p0 + np.sin(t * omega) / so * p1
 
 
@@ -60,17 +62,14 @@ def _describe(note_sequence: music_pb2.NoteSequence, index: int) -> str:
 
 
 def tf1_variable_map(vae: model_lib.MusicVAE) -> dict[str, tf.Variable]:
-    """The original's variable names (facts §11.5) for each variable of a flat model."""
+    """The original's variable names (facts §11.5) for each variable of a model."""
     names: dict[str, tf.Variable] = {}
 
     def add(prefix: str, module) -> None:
         names[f'{prefix}/kernel'] = module.kernel
         names[f'{prefix}/bias'] = module.bias
 
-    for layer, (fw, bw) in enumerate(zip(vae.encoder.fw_cells, vae.encoder.bw_cells)):
-        for direction, cell in (('fw', fw), ('bw', bw)):
-            add(f'encoder/cell_{layer}/bidirectional_rnn/{direction}/multi_rnn_cell/cell_0/'
-                f'lstm_cell', cell)
+    names.update(hierarchical_encoder.tf1_encoder_variable_map(vae.encoder))
     add('encoder/mu', vae.mu)
     add('encoder/sigma', vae.sigma)
     decoder = vae.decoder
@@ -230,33 +229,66 @@ class TrainedModel:
         decoder = self._model.decoder
         return type(decoder) is lstm.CategoricalLstmDecoder and not decoder.control_depth
 
-    def _decode_batch(self, z: np.ndarray, length: int, temperature: float) -> np.ndarray:
+    def _decode_batch(self, z: np.ndarray, length: int, temperature: float,
+                      c_input: np.ndarray | None = None) -> np.ndarray:
         if self._uses_numpy_sampler():
             if self._numpy_sampler is None:
                 self._numpy_sampler = numpy_sampler.NumpyDecoderSampler(self._model.decoder)
             return self._numpy_sampler.sample(z, length, temperature, self._rng,
                                               end_token=self._converter.end_token)
-        return self._decode_batch_tf(z, length, temperature)
+        return self._decode_batch_tf(z, length, temperature, c_input)
 
-    def _decode_batch_tf(self, z: np.ndarray, length: int, temperature: float) -> np.ndarray:
+    def _decode_batch_tf(self, z: np.ndarray, length: int, temperature: float,
+                         c_input: np.ndarray | None = None) -> np.ndarray:
         fn = self._decode_fns.get(length)
         if fn is None:
             end_token = self._converter.end_token
 
-            def decode(z_batch, temp):
-                return self._model.decode(z_batch, length, temp, end_token=end_token)
+            def decode(z_batch, temp, controls):
+                return self._model.decode(z_batch, length, temp, end_token=end_token,
+                                          controls=controls)
             fn = tf.function(decode)
             self._decode_fns[length] = fn
-        return fn(tf.constant(z, tf.float32), tf.constant(temperature, tf.float32)).numpy()
+        depth = self._converter.control_depth
+        controls = np.zeros([len(z), length, depth], np.float32)
+        if depth:
+            controls[:] = self._check_controls(c_input, length)
+        return fn(tf.constant(z, tf.float32), tf.constant(temperature, tf.float32),
+                  tf.constant(controls)).numpy()
+
+    def _check_controls(self, c_input: np.ndarray | None, length: int) -> np.ndarray:
+        """c_input [length, control_depth], required exactly when the model has controls."""
+        depth = self._converter.control_depth
+        if not depth:
+            if c_input is not None:
+                raise ValueError(f'config {self._config.id} takes no control input (c_input)')
+            return np.zeros([length, 0], np.float32)
+        if c_input is None:
+            raise ValueError(f'config {self._config.id} is conditioned on controls: give '
+                             f'c_input [{length}, {depth}] (e.g. chords or drum hits)')
+        c_input = np.asarray(c_input, np.float32)
+        if c_input.shape != (length, depth):
+            raise ValueError(f'c_input has shape {c_input.shape}; config {self._config.id} '
+                             f'needs [{length}, {depth}] for length {length}')
+        return c_input
 
     def sample(self, n: int | None = None, length: int | None = None, temperature: float = 1.0,
-               same_z: bool = False) -> list[music_pb2.NoteSequence]:
-        """n samples from z ~ N(0, I) (one z for all with same_z), as NoteSequences."""
-        return self._converter.from_tensors(
-            self.sample_tensors(n, length, temperature, same_z))
+               same_z: bool = False, c_input: np.ndarray | None = None
+               ) -> list[music_pb2.NoteSequence]:
+        """n samples from z ~ N(0, I) (one z for all with same_z), as NoteSequences;
+        c_input [length, control_depth]: the controls of every sample."""
+        tensors = self.sample_tensors(n, length, temperature, same_z, c_input)
+        return self._from_tensors(tensors, c_input)
+
+    def _from_tensors(self, tensors: np.ndarray, c_input: np.ndarray | None
+                      ) -> list[music_pb2.NoteSequence]:
+        if c_input is None:
+            return self._converter.from_tensors(tensors)
+        return self._converter.from_tensors(tensors, np.stack([c_input] * len(tensors)))
 
     def sample_tensors(self, n: int | None = None, length: int | None = None,
-                       temperature: float = 1.0, same_z: bool = False) -> np.ndarray:
+                       temperature: float = 1.0, same_z: bool = False,
+                       c_input: np.ndarray | None = None) -> np.ndarray:
         batch_size = self._batch_size
         n = n or batch_size
         length = self._check_length(length)
@@ -267,27 +299,33 @@ class TrainedModel:
         z = np.vstack([z_same if same_z else
                        self._rng.standard_normal((batch_size, z_size)).astype(np.float32)
                        for _ in range(num_batches)])
-        return self._decode_all(z, length, temperature)[:n]
+        return self._decode_all(z, length, temperature, c_input)[:n]
 
-    def decode(self, z: np.ndarray, length: int | None = None,
-               temperature: float = 1.0) -> list[music_pb2.NoteSequence]:
-        """NoteSequences decoded from latent vectors z [n, z_size]."""
-        return self._converter.from_tensors(self.decode_to_tensors(z, length, temperature))
+    def decode(self, z: np.ndarray, length: int | None = None, temperature: float = 1.0,
+               c_input: np.ndarray | None = None) -> list[music_pb2.NoteSequence]:
+        """NoteSequences decoded from latent vectors z [n, z_size] (and controls
+        c_input [length, control_depth] for all of them)."""
+        return self._from_tensors(self.decode_to_tensors(z, length, temperature, c_input),
+                                  c_input)
 
     def decode_to_tensors(self, z: np.ndarray, length: int | None = None,
-                          temperature: float = 1.0) -> np.ndarray:
+                          temperature: float = 1.0, c_input: np.ndarray | None = None
+                          ) -> np.ndarray:
         """One-hot samples [n, length, output_depth] decoded from z [n, z_size]."""
         length = self._check_length(length)
         z = np.asarray(z, np.float32)
         n = len(z)
         z = np.pad(z, [(0, -n % self._batch_size), (0, 0)])
-        return self._decode_all(z, length, temperature)[:n]
+        return self._decode_all(z, length, temperature, c_input)[:n]
 
-    def _decode_all(self, z: np.ndarray, length: int, temperature: float) -> np.ndarray:
+    def _decode_all(self, z: np.ndarray, length: int, temperature: float,
+                    c_input: np.ndarray | None = None) -> np.ndarray:
         """z: whole batches. The NumPy sampler takes them all in one loop over time."""
+        self._check_controls(c_input, length)
         if self._uses_numpy_sampler():
             return self._decode_batch(z, length, temperature)
-        return np.vstack([self._decode_batch(z[i:i + self._batch_size], length, temperature)
+        return np.vstack([self._decode_batch(z[i:i + self._batch_size], length, temperature,
+                                             c_input)
                           for i in range(0, len(z), self._batch_size)])
 
     # -- encoding -------------------------------------------------------------------
@@ -318,7 +356,7 @@ class TrainedModel:
                assert_same_length: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(z, mu, sigma), each [n, z_size]; every NoteSequence must give exactly one input."""
         tensors = self.extract_examples(note_sequences, assert_same_length)
-        return self.encode_tensors(tensors.inputs, tensors.lengths)
+        return self.encode_tensors(tensors.inputs, tensors.lengths, tensors.controls)
 
     def _padded_batches(self, arrays: Sequence[np.ndarray], depth: int):
         n = len(arrays)
@@ -328,19 +366,35 @@ class TrainedModel:
                                            depth, np.float32, max_length)
         return stacked
 
-    def encode_tensors(self, input_tensors: Sequence[np.ndarray], lengths: Sequence[int]
+    def _length_array(self, lengths: Sequence, total: int) -> np.ndarray:
+        """Lengths padded to `total` rows: [total], or [total, segments] for hierarchical
+        converters (one length per segment)."""
+        array = np.zeros([total, *self._converter.length_shape], np.int32)
+        array[:len(lengths)] = np.asarray(lengths, np.int32).reshape(
+            [len(lengths), *self._converter.length_shape])
+        return array
+
+    def encode_tensors(self, input_tensors: Sequence[np.ndarray], lengths: Sequence,
+                       control_tensors: Sequence[np.ndarray] | None = None
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(z, mu, sigma) of input tensors [length_i, input_depth]."""
+        """(z, mu, sigma) of input tensors [length_i, input_depth] (with their controls
+        [length_i, control_depth] for a model with controls)."""
         n = len(input_tensors)
         if not n:
             raise ValueError('encode: no inputs')
+        depth = self._converter.control_depth
+        if depth and control_tensors is None:
+            raise ValueError(f'config {self._config.id} is conditioned on controls: give '
+                             f'control_tensors')
         inputs = self._padded_batches(input_tensors, self._converter.input_depth)
-        length_array = np.zeros(len(inputs), np.int32)
-        length_array[:n] = lengths
+        controls = (self._padded_batches(control_tensors, depth) if depth else
+                    np.zeros([*inputs.shape[:2], 0], np.float32))
+        length_array = self._length_array(lengths, len(inputs))
         mus, sigmas = [], []
         for i in range(0, len(inputs), self._batch_size):
             mu, sigma = self._encode_fn(tf.constant(inputs[i:i + self._batch_size]),
-                                        tf.constant(length_array[i:i + self._batch_size]))
+                                        tf.constant(length_array[i:i + self._batch_size]),
+                                        tf.constant(controls[i:i + self._batch_size]))
             mus.append(mu.numpy())
             sigmas.append(sigma.numpy())
         mu, sigma = np.vstack(mus)[:n], np.vstack(sigmas)[:n]
@@ -350,11 +404,18 @@ class TrainedModel:
     def interpolate(self, start_sequence: music_pb2.NoteSequence,
                     end_sequence: music_pb2.NoteSequence, num_steps: int,
                     length: int | None = None, temperature: float = 1.0,
-                    assert_same_length: bool = True) -> list[music_pb2.NoteSequence]:
-        """num_steps NoteSequences decoded along the slerp from start's mu to end's mu."""
-        _, mu, _ = self.encode([start_sequence, end_sequence], assert_same_length)
+                    assert_same_length: bool = True, c_input: np.ndarray | None = None
+                    ) -> list[music_pb2.NoteSequence]:
+        """num_steps NoteSequences decoded along the slerp from start's mu to end's mu.
+        A model with controls decodes all of them with c_input, by default the start
+        sequence's own controls (its chords, or its drum hits)."""
+        tensors = self.extract_examples([start_sequence, end_sequence], assert_same_length)
+        _, mu, _ = self.encode_tensors(tensors.inputs, tensors.lengths, tensors.controls)
         z = np.array([slerp(mu[0], mu[1], t) for t in np.linspace(0, 1, num_steps)])
-        return self.decode(z, length=length, temperature=temperature)
+        if self._converter.control_depth and c_input is None:
+            c_input = np.asarray(tensors.controls[0], np.float32)
+            length = length or len(c_input)
+        return self.decode(z, length=length, temperature=temperature, c_input=c_input)
 
     # -- attribute vectors (see attributes.py) -----------------------------------
 
@@ -367,7 +428,7 @@ class TrainedModel:
         for ns in note_sequences:
             tensors = self._converter.to_tensors(ns)
             inputs.extend(tensors.inputs)
-            lengths.extend(int(n) for n in tensors.lengths)
+            lengths.extend(tensors.lengths)
             outputs.extend(tensors.outputs)
             if max_examples is not None and len(inputs) >= max_examples:
                 break
@@ -445,6 +506,9 @@ class TrainedModel:
                         use_mean: bool) -> np.ndarray:
         """function(inputs, outputs, lengths, z) over batches of the given tensors, with z
         the posterior's mean (use_mean) or a draw from it; results stacked, padding cut."""
+        if self._converter.control_depth:
+            raise NotImplementedError(f'reconstruction log-likelihoods of models with controls '
+                                      f'({self._config.id}) are not supported')
         z, mu, _ = self.encode_tensors(input_tensors, lengths)
         latent = mu if use_mean else z
         n = len(input_tensors)
