@@ -38,23 +38,31 @@ def greedy_events(network: Any, encoder: Any, primers: Sequence[Any], num_steps:
     return [list(events) for events in outputs]
 
 
-def choose_events_rnn_storage(values: dict[str, np.ndarray], config: Any, encoder: Any,
-                              primers: Sequence[Any], num_steps: int) -> str:
-    """'float16' when the float16 weights decode every primer greedily as float32 does."""
+def frozen_events_rnn(values: dict[str, np.ndarray], config: Any, encoder: Any):
+    """A FrozenEventsRnn of `values` for `config` and its encoder."""
     from magenta_rnn.rnn.numpy_stepper import FrozenEventsRnn
 
-    def frozen(weights):
-        hparams = config.hparams
-        return FrozenEventsRnn(
-            weights, encoder.input_size, encoder.num_classes,
-            getattr(encoder, 'input_depth', None),
-            attn_length=hparams.attn_length if 'attn_length' in hparams else 0,
-            residual_connections=(hparams.residual_connections
-                                  if 'residual_connections' in hparams else False))
+    hparams = config.hparams
+    return FrozenEventsRnn(
+        values, encoder.input_size, encoder.num_classes, getattr(encoder, 'input_depth', None),
+        attn_length=hparams.attn_length if 'attn_length' in hparams else 0,
+        residual_connections=(hparams.residual_connections
+                              if 'residual_connections' in hparams else False))
 
-    full = greedy_events(frozen(values), encoder, primers, num_steps)
-    half = greedy_events(frozen(float16_round_trip(values)), encoder, primers, num_steps)
-    return 'float16' if full == half else 'float32'
+
+def choose_storage(values: dict[str, np.ndarray],
+                   greedy_outputs: Callable[[dict[str, np.ndarray]], Any]) -> str:
+    """'float16' when greedy_outputs(weights) is the same for the float16 round trip of
+    the values as for the values themselves, else 'float32'."""
+    full = greedy_outputs(values)
+    return 'float16' if greedy_outputs(float16_round_trip(values)) == full else 'float32'
+
+
+def events_greedy_outputs(config: Any, encoder: Any, primers: Sequence[Any], num_steps: int
+                          ) -> Callable[[dict[str, np.ndarray]], list[list[Any]]]:
+    """greedy_outputs for choose_storage: each primer's greedy continuation."""
+    return lambda values: greedy_events(frozen_events_rnn(values, config, encoder), encoder,
+                                        primers, num_steps)
 
 
 def write_default(target_dir: str, values: dict[str, np.ndarray], storage: str,
@@ -77,14 +85,14 @@ def write_default(target_dir: str, values: dict[str, np.ndarray], storage: str,
     os.replace(f.name, os.path.join(target_dir, default_models.MODEL_FILE))
 
 
-def export_events_rnn(target_dir: str, values: dict[str, np.ndarray], config: Any, encoder: Any,
-                      primers: Sequence[Any], num_steps: int,
+def export_events_rnn(target_dir: str, values: dict[str, np.ndarray], config: Any,
+                      greedy_outputs: Callable[[dict[str, np.ndarray]], Any],
                       training: dict[str, Any] | None = None) -> str:
     """Writes an events-RNN default (values: rnn.model_io.export_values of the trained
     model); returns the storage chosen ('float16' or 'float32')."""
     from magenta_rnn.rnn.config import config_to_json
 
-    storage = choose_events_rnn_storage(values, config, encoder, primers, num_steps)
+    storage = choose_storage(values, greedy_outputs)
     write_default(target_dir, values, storage,
                   {'config': config_to_json(config), 'training': training or {}})
     return storage
