@@ -228,3 +228,68 @@ def test_package_import_is_light_and_the_docstring_example_runs(tmp_path):
     assert result.returncode == 0, result.stderr
     assert (tmp_path / 'melody.mid').exists()
     assert "notes; {'melody_rnn': [" in result.stdout
+
+
+VAE_HPARAMS = 'batch_size=4,z_size=8,enc_rnn_size=[16],dec_rnn_size=[16,16]'
+
+
+@pytest.fixture(scope='module')
+def vae_tree(tmp_path_factory):
+    """A small cat-mel_2bar_small trained for a few steps and exported as a default."""
+    from magenta_rnn.music_vae import configs
+    from magenta_rnn.music_vae import train as vae_train
+    from magenta_rnn.music_vae.trained_model import TrainedModel, tf1_variable_map
+    from magenta_rnn.records import write_records
+
+    tmp_path = tmp_path_factory.mktemp('vae')
+    sequences = []
+    for offset in range(8):
+        events = (PATTERN * 4)[offset:offset + 64]
+        sequences.append(Melody(events).to_sequence(qpm=120.0).SerializeToString())
+    examples = str(tmp_path / 'melodies.tfrecord')
+    write_records(examples, sequences)
+    config = configs.load_config('cat-mel_2bar_small', VAE_HPARAMS)
+    vae_train.train(config, str(tmp_path / 'run'), [examples], num_steps=5,
+                    checkpoints_to_keep=1, keep_checkpoint_every_n_hours=1, seed=0)
+    model = TrainedModel(config, 4, str(tmp_path / 'run' / 'train'), seed=0)
+    values = {name: v.numpy() for name, v in tf1_variable_map(model.model).items()}
+    tree = tmp_path / 'tree'
+    export.write_default(str(tree / 'music_vae' / 'cat-mel_2bar_small'), values, 'float32',
+                         {'config': 'cat-mel_2bar_small', 'hparams': VAE_HPARAMS,
+                          'training': {'data': 'a C major scale', 'steps': 5}})
+    return tree, config, model, values
+
+
+def test_music_vae_loads_a_shipped_default_weight_for_weight(vae_tree):
+    from magenta_rnn.music_vae.trained_model import TrainedModel, tf1_variable_map
+
+    tree, config, trained_vae, values = vae_tree
+    weights = str(tree / 'music_vae' / 'cat-mel_2bar_small' / default_models.WEIGHTS_FILE)
+    loaded = TrainedModel(config, 4, weights, seed=0)
+    for name, variable in tf1_variable_map(loaded.model).items():
+        np.testing.assert_array_equal(variable.numpy(), values[name], err_msg=name)
+    z = np.random.default_rng(0).standard_normal((4, 8)).astype(np.float32)
+    np.testing.assert_array_equal(loaded.decode_to_tensors(z, 32, temperature=1e-6),
+                                  trained_vae.decode_to_tensors(z, 32, temperature=1e-6))
+
+
+def test_music_vae_generate_without_a_model_flag_uses_the_default(vae_tree, tmp_path):
+    tree = vae_tree[0]
+    result = subprocess.run(
+        [sys.executable, '-m', 'magenta_rnn.music_vae.generate', '--config=cat-mel_2bar_small',
+         '--mode=sample', '--num_outputs=2', f'--output_dir={tmp_path}', '--seed=1'],
+        env=_env(tree), capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    assert ('using the shipped default model music_vae/cat-mel_2bar_small, trained on a C '
+            'major scale, 5 steps') in result.stderr
+    assert len(glob.glob(str(tmp_path / 'cat-mel_2bar_small_sample_*.mid'))) == 2
+    other = subprocess.run(
+        [sys.executable, '-m', 'magenta_rnn.music_vae.generate', '--config=cat-drums_2bar_small',
+         '--mode=sample', f'--output_dir={tmp_path / "none"}'],
+        env=_env(tree), capture_output=True, text=True, timeout=300, check=False)
+    assert other.returncode == 1
+    assert other.stderr.strip().splitlines()[-1].split(': error: ')[1] == (
+        "no shipped default model for music_vae config 'cat-drums_2bar_small' (shipped "
+        "defaults: cat-mel_2bar_small); give a trained model with --run_dir or "
+        "--checkpoint_file")
+    assert not os.path.exists(tmp_path / 'none')

@@ -64,9 +64,11 @@ def check_shipped(model: str, config_name: str) -> str:
     names = shipped(model)
     if config_name not in names:
         have = ', '.join(names) if names else 'none'
+        flags = ('--run_dir or --checkpoint_file' if model == 'music_vae'
+                 else '--bundle_file, --run_dir or --checkpoint_file')
         raise NoDefaultModelError(
             f'no shipped default model for {model} config {config_name!r} (shipped defaults: '
-            f'{have}); give a trained model with --bundle_file, --run_dir or --checkpoint_file')
+            f'{have}); give a trained model with {flags}')
     return directory(model, config_name)
 
 
