@@ -705,6 +705,10 @@ def card(name: str) -> dict:
     with open(os.path.join(run_dir(name), 'card.json'), 'w') as f:
         json.dump(figures, f, indent=1)
     _write_card(name, figures)
+    from magenta_rnn.default_models import export as export_lib
+    card_figures = {key: figures[key] for key in ('eval', 'generated', 'held_out')}
+    shipped['card'] = card_figures
+    export_lib.write_model_json(package_dir(name), shipped)
     log(f'{name}: card written; {json.dumps(figures)}')
     return figures
 
@@ -756,11 +760,44 @@ definitions where MusPy has one):
         f.write(text)
 
 
+def readme_table() -> str:
+    """The README's table of shipped defaults, from the package's model.json files."""
+    from magenta_rnn import default_models
+    rows = ['| model / config | data | steps | held-out | generated vs held-out |',
+            '|---|---|---|---|---|']
+    for name, spec in MODELS.items():
+        path = os.path.join(package_dir(name), default_models.MODEL_FILE)
+        if not os.path.exists(path):
+            continue
+        with open(path) as f:
+            data = json.load(f)
+        card_figures = data.get('card')
+        if not card_figures:
+            continue
+        ev = card_figures['eval']
+        if spec['family'] == 'music_vae':
+            held = (f'accuracy {ev["teacher_forced_accuracy"]:.2f} teacher-forced, '
+                    f'{ev["sampled_accuracy"]:.2f} sampled')
+        else:
+            held = f'loss {ev["loss"]:.2f}, accuracy {ev["accuracy"]:.2f}'
+        stats = '; '.join(
+            f'{metric.replace("_", " ")} {card_figures["generated"][metric][0]:.2f} vs '
+            f'{card_figures["held_out"][metric][0]:.2f}' for metric in _metric_names(name))
+        data_name = 'Groove (CC BY 4.0)' if spec['data'] == 'groove' else 'POP909 (MIT)'
+        rows.append(f'| [{spec["family"]} / {spec["config"]}](magenta_rnn/default_models/'
+                    f'{spec["family"]}/{spec["config"]}/MODEL_CARD.md) | {data_name} | '
+                    f'{data["training"]["steps"]} | {held} | {stats} |')
+    return '\n'.join(rows)
+
+
 STAGES = ('prepare', 'train', 'eval', 'export', 'card')
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    if sys.argv[1:] == ['--readme_table']:
+        print(readme_table())
+        return
     parser.add_argument('model', choices=sorted(MODELS))
     parser.add_argument('--stage', choices=STAGES + ('all',), default='all')
     parser.add_argument('--steps', type=int, default=None,

@@ -77,7 +77,12 @@ def write_default(target_dir: str, values: dict[str, np.ndarray], storage: str,
         np.savez(f, **arrays)
     os.chmod(f.name, 0o644)  # a temporary file is private; package data is not
     os.replace(f.name, os.path.join(target_dir, default_models.WEIGHTS_FILE))
-    data = {'format': default_models.FORMAT, 'storage': storage, **model_json}
+    write_model_json(target_dir, {'format': default_models.FORMAT, 'storage': storage,
+                                  **model_json})
+
+
+def write_model_json(target_dir: str, data: dict[str, Any]) -> None:
+    """Writes target_dir/model.json atomically."""
     with tempfile.NamedTemporaryFile('w', dir=target_dir, suffix='.json', delete=False) as f:
         json.dump(data, f, indent=1)
         f.write('\n')
