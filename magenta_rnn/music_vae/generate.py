@@ -1,4 +1,5 @@
-"""`music_vae_generate`: samples or interpolations from a trained MusicVAE (facts §11.8).
+"""`music_vae_generate`: samples or interpolations from a trained MusicVAE (as the original's
+music_vae_generate.py).
 
   music_vae_generate --config=cat-mel_2bar_small --run_dir=/tmp/run --mode=sample \
       --num_outputs=5 --output_dir=/tmp/music_vae/generated

@@ -1,4 +1,5 @@
-"""A trained MusicVAE for encoding, decoding, sampling and interpolation (facts §11.7).
+"""A trained MusicVAE for encoding, decoding, sampling and interpolation (as the
+original's trained_model.py).
 
     model = TrainedModel('cat-mel_2bar_small', batch_size=8,
                          checkpoint_dir_or_path='/tmp/run/train')
@@ -60,7 +61,7 @@ def _describe(note_sequence: music_pb2.NoteSequence, index: int) -> str:
 
 
 def tf1_variable_map(vae: model_lib.MusicVAE) -> dict[str, tf.Variable]:
-    """The original's variable names (facts §11.5) for each variable of a flat model."""
+    """The variable names of the original's checkpoints for each variable of a flat model."""
     names: dict[str, tf.Variable] = {}
 
     def add(prefix: str, module) -> None:

@@ -345,7 +345,8 @@ def write_outputs(sequences, output_dir: str) -> list[str]:
 
 def run_generate(model: EventsModel, primer_from_flag, default_primer, codec, primer_flag: str,
                  check_primer_midi=None, postprocess=None) -> None:
-    """The generate command of a metric model (melody, drums), facts §10.3 and §10.5.
+    """The generate command of a metric model (melody, drums), as the original's
+    melody_rnn_generate.py and drums_rnn_generate.py do.
 
     primer_from_flag() -> a track parsed from the model's own primer flag, or None when
     that flag is empty (raising ValueError on malformed input); default_primer() -> the
