@@ -394,9 +394,14 @@ def evaluate(name: str) -> dict:
         from magenta_rnn.rnn import train as train_lib
         from magenta_rnn.rnn.cli import encoder_facts
         from magenta_rnn.rnn.model import build_events_rnn
+        from magenta_rnn.records import count_records
         _, config, encoder = _events_setup(name)
+        eval_path = sequence_example_paths(name)[1]
+        # One batch may hold the whole held-out set (Groove's gives 44 drum tracks).
+        hparams = config.hparams
+        hparams.batch_size = min(hparams.batch_size, count_records(eval_path))
         results = train_lib.run_eval(
-            build_events_rnn, config.hparams, sequence_example_paths(name)[1], snapshot_dir(name),
+            build_events_rnn, hparams, eval_path, snapshot_dir(name),
             once=True, **{k: v for k, v in encoder_facts(encoder).items()
                           if k in ('input_size', 'num_classes', 'default_event_label',
                                    'class_num_steps', 'input_depth', 'one_hot_width')})
