@@ -99,7 +99,7 @@ def test_create_dataset_train_eval_generate_and_bundle(workspace):
     (['--primer_melody=[60, 61'], '--primer_melody: '),
     (['--primer_melody=[60, 200]'], '--primer_melody: 200 is not a melody event'),
     (['--num_outputs=0'], '--num_outputs must be at least 1'),
-    ([], 'one of --bundle_file, --run_dir or --checkpoint_file is required'),
+    (['--config=lookback_rnn'], "no shipped default model for melody_rnn config 'lookback_rnn'"),
 ])
 def test_generate_flag_errors_are_one_line(args, message, tmp_path):
     result = run('magenta_rnn.melody.generate', f'--output_dir={tmp_path}', *args, check=False)

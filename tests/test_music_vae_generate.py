@@ -244,9 +244,9 @@ def test_generate_interpolate_and_extractions(run_dir, tmp_path):
 
 
 def test_generate_flag_errors(tmp_path):
-    result = _generate('--config=cat-mel_2bar_small', f'--output_dir={tmp_path}')
+    result = _generate('--config=flat-mel_16bar', f'--output_dir={tmp_path}')
     assert result.returncode == 1
-    assert 'Exactly one of --run_dir or --checkpoint_file must be specified' in result.stderr
+    assert "no shipped default model for music_vae config 'flat-mel_16bar'" in result.stderr
     result = _generate('--config=cat-mel_2bar_small', f'--run_dir={tmp_path}', '--mode=bogus')
     assert result.returncode == 1 and "--mode: invalid value 'bogus'" in result.stderr
     (tmp_path / 'train').mkdir()

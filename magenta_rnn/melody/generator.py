@@ -1,4 +1,5 @@
-"""Melody RNN generation: primers and the melody side of the shared flow (facts §10.3)."""
+"""Melody RNN generation: primers and the melody side of the shared flow (as the
+original's melody_rnn_sequence_generator.py)."""
 from __future__ import annotations
 
 import ast

@@ -1,4 +1,5 @@
-"""`music_vae_generate`: samples or interpolations from a trained MusicVAE (facts §11.8).
+"""`music_vae_generate`: samples or interpolations from a trained MusicVAE (as the original's
+music_vae_generate.py).
 
   music_vae_generate --config=cat-mel_2bar_small --run_dir=/tmp/run --mode=sample \
       --num_outputs=5 --output_dir=/tmp/music_vae/generated
@@ -33,11 +34,14 @@ import numpy as np
 from absl import flags
 
 from magenta_rnn import console
+from magenta_rnn.rnn import cli
 
 FLAGS = flags.FLAGS
+cli.define_preview_flag()
 
 flags.DEFINE_string('run_dir', None, 'Run directory of music_vae_train; its latest checkpoint in '
-                    '<run_dir>/train is loaded. Takes priority over --checkpoint_file.')
+                    '<run_dir>/train is loaded. Takes priority over --checkpoint_file. Without '
+                    'either, the shipped default model of --config is used.')
 flags.DEFINE_string('checkpoint_file', None, 'Checkpoint prefix, or a .tar holding one.')
 flags.DEFINE_string('output_dir', '/tmp/music_vae/generated', 'Where MIDI files are written.')
 flags.DEFINE_string('config', None, 'Name of a config in configs/music_vae or a .json path.')
@@ -156,16 +160,32 @@ def _load_attribute_examples(path: str) -> list:
     return sequences
 
 
+def _shipped_default() -> tuple[str, str]:
+    """(weights, training hparams) of the shipped default for --config; fails in one line
+    when there is none."""
+    from magenta_rnn import default_models  # pylint: disable=import-outside-toplevel
+
+    if not FLAGS.config:
+        console.fail(f'--config is required; shipped default models: '
+                     f'{", ".join(default_models.shipped("music_vae")) or "none"}')
+    if FLAGS.hparams:
+        console.fail('--hparams applies to a model from --run_dir/--checkpoint_file, not to a '
+                     'shipped default model')
+    try:
+        return default_models.music_vae_checkpoint(FLAGS.config)
+    except default_models.NoDefaultModelError as e:
+        console.fail(str(e))
+
+
 def run() -> list[str]:
     """Writes the requested MIDI files; returns their paths."""
     from magenta_rnn.hparams import HParamsError  # pylint: disable=import-outside-toplevel
     from magenta_rnn.music_vae import configs  # pylint: disable=import-outside-toplevel
 
     date_and_time = time.strftime('%Y-%m-%d_%H%M%S')
-    if FLAGS.run_dir is None and FLAGS.checkpoint_file is None:
-        console.fail('Exactly one of --run_dir or --checkpoint_file must be specified.')
     if not FLAGS.output_dir:
         console.fail('--output_dir is required.')
+    cli.check_preview_flag()
     if FLAGS.mode not in ('sample', 'interpolate', 'attribute'):
         console.fail(f'--mode: invalid value {FLAGS.mode!r} (use `sample`, `interpolate` or '
                      f'`attribute`)')
@@ -175,8 +195,12 @@ def run() -> list[str]:
         console.fail(f'--num_outputs must be at least 1, got {FLAGS.num_outputs}')
     if FLAGS.max_batch_size < 1:
         console.fail(f'--max_batch_size must be at least 1, got {FLAGS.max_batch_size}')
+    shipped_weights = None
+    hparams = FLAGS.hparams
+    if FLAGS.run_dir is None and FLAGS.checkpoint_file is None:
+        shipped_weights, hparams = _shipped_default()
     try:
-        config = configs.load_config(FLAGS.config, FLAGS.hparams)
+        config = configs.load_config(FLAGS.config, hparams)
     except (configs.ConfigError, HParamsError) as e:
         console.fail(str(e))
     vector = None
@@ -237,7 +261,11 @@ def run() -> list[str]:
     from magenta_rnn.music import midi_io  # pylint: disable=import-outside-toplevel
     from magenta_rnn.music_vae import trained_model  # pylint: disable=import-outside-toplevel
     logging.info('Loading model...')
-    if FLAGS.run_dir:
+    if shipped_weights:
+        from magenta_rnn import default_models  # pylint: disable=import-outside-toplevel
+        logging.info('using the %s', default_models.describe('music_vae', FLAGS.config))
+        checkpoint, flag = shipped_weights, '--config'
+    elif FLAGS.run_dir:
         checkpoint = os.path.join(os.path.expanduser(FLAGS.run_dir), 'train')
         flag = '--run_dir'
     else:
@@ -272,6 +300,7 @@ def run() -> list[str]:
                  paths[0].replace('-000-of-', '-*-of-') if paths else '')
     for ns, path in zip(results, paths):
         midi_io.note_sequence_to_midi_file(ns, path)
+    cli.write_previews(paths)
     logging.info('Done.')
     return paths
 

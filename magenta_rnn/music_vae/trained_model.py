@@ -1,4 +1,5 @@
-"""A trained MusicVAE for encoding, decoding, sampling and interpolation (facts §11.7).
+"""A trained MusicVAE for encoding, decoding, sampling and interpolation (as the
+original's trained_model.py).
 
     model = TrainedModel('cat-mel_2bar_small', batch_size=8,
                          checkpoint_dir_or_path='/tmp/run/train')
@@ -62,7 +63,7 @@ def _describe(note_sequence: music_pb2.NoteSequence, index: int) -> str:
 
 
 def tf1_variable_map(vae: model_lib.MusicVAE) -> dict[str, tf.Variable]:
-    """The original's variable names (facts §11.5) for each variable of a model."""
+    """The variable names of the original's checkpoints for each variable of a model."""
     names: dict[str, tf.Variable] = {}
 
     def add(prefix: str, module) -> None:
@@ -102,13 +103,24 @@ def resolve_checkpoint(checkpoint_dir_or_path: str) -> str:
                           f'a checkpoint prefix with a .index file, nor a .tar)')
 
 
+class _ArrayReader:
+    """Arrays by name, read like a checkpoint reader."""
+
+    def __init__(self, values: dict[str, np.ndarray]):
+        self.values = values
+
+    def get_tensor(self, name: str) -> np.ndarray:
+        return self.values[name]
+
+
 class TrainedModel:
     """An interface to a trained MusicVAE (the original's TrainedModel, TF2).
 
     Args:
       config: a MusicVaeConfig, or a config name / JSON path for configs.load_config.
       batch_size: the batch size every call runs at (inputs are padded to it).
-      checkpoint_dir_or_path: directory, checkpoint prefix or .tar file.
+      checkpoint_dir_or_path: directory, checkpoint prefix, .tar file, or .npz of arrays by
+        the original's variable names.
       var_name_substitutions: (regex, replacement) pairs applied to the original's
         variable names before they are looked up in a name-based checkpoint.
       seed: seeds z draws and decoder sampling.
@@ -152,6 +164,14 @@ class TrainedModel:
                                           f'checkpoint (no *.index member)')
                 self._restore_prefix(os.path.join(temp_dir, index_names[0][:-len('.index')]),
                                      var_name_substitutions, checkpoint_dir_or_path)
+            return path
+        if path.endswith('.npz') and os.path.isfile(path):
+            # Arrays by TF1 variable name: a shipped default model (magenta_rnn.default_models).
+            with np.load(path) as arrays:
+                values = {name: arrays[name].astype(np.float32) for name in arrays.files}
+            shapes = {name: list(value.shape) for name, value in values.items()}
+            self._restore_name_based(_ArrayReader(values), shapes, var_name_substitutions,
+                                     checkpoint_dir_or_path)
             return path
         prefix = resolve_checkpoint(checkpoint_dir_or_path)
         self._restore_prefix(prefix, var_name_substitutions, checkpoint_dir_or_path)

@@ -93,6 +93,7 @@ def main(argv: list[str]) -> None:
     cli.setup_logging()
     if not FLAGS.save_generator_bundle:
         cli.check_generate_flags()
+        cli.check_preview_flag()
     # Flags are checked before the model (and TensorFlow) loads, so a typo fails fast.
     primer = _primer()
     controls, disable = _control_flags()
@@ -122,7 +123,7 @@ def main(argv: list[str]) -> None:
 
     import numpy as np
 
-    from magenta_rnn.rnn.model import NumpyStepper
+    from magenta_rnn.rnn.numpy_stepper import NumpyStepper
 
     seconds_per_step = 1.0 / performance_setup.steps_per_second
     start_time = primer.total_time

@@ -268,7 +268,8 @@ def define_generate_flags(model_name: str, default_config: str | None,
     if checkpoint_file_flag:
         flags.DEFINE_string('checkpoint_file', None, 'Path of a checkpoint to use instead of --run_dir.')
     flags.DEFINE_string('bundle_file', None, 'A .mag bundle to generate from, or to write with '
-                        '--save_generator_bundle.')
+                        '--save_generator_bundle. Without a bundle, --run_dir or '
+                        '--checkpoint_file, the shipped default model of --config is used.')
     flags.DEFINE_boolean('save_generator_bundle', False, 'Write the model of --run_dir to '
                          '--bundle_file instead of generating.')
     flags.DEFINE_string('bundle_description', None, 'Description stored in a saved bundle.')
@@ -282,6 +283,36 @@ def define_generate_flags(model_name: str, default_config: str | None,
     flags.DEFINE_integer('branch_factor', 1, 'Branches per beam entry per iteration.')
     flags.DEFINE_integer('steps_per_iteration', 1, 'Steps generated per beam search iteration.')
     flags.DEFINE_integer('seed', None, 'Random seed, for reproducible outputs.')
+    define_preview_flag()
+
+
+def define_preview_flag() -> None:
+    flags.DEFINE_boolean('preview', False, 'Also write a piano-roll PNG and a WAV (General MIDI '
+                         'SoundFont) beside each MIDI file; WAVs need pip install '
+                         '"magenta_rnn[audio]".')
+
+
+def check_preview_flag() -> None:
+    """Fails in one line before generating when --preview cannot write its WAVs."""
+    if FLAGS.preview:
+        from magenta_rnn import preview
+        try:
+            preview.check_audio_available()
+        except preview.PreviewError as e:
+            fail(str(e))
+
+
+def write_previews(midi_paths: list[str]) -> None:
+    """With --preview: the PNG and WAV of each written MIDI file."""
+    if not FLAGS.preview:
+        return
+    from magenta_rnn import preview
+    try:
+        for path in midi_paths:
+            preview.write_previews(path)
+    except preview.PreviewError as e:
+        fail(str(e))
+    logging.info('wrote a piano-roll PNG and a WAV beside each MIDI file')
 
 
 def load_generation_model(model: EventsModel):
@@ -303,7 +334,7 @@ def load_generation_model(model: EventsModel):
     elif from_checkpoint and FLAGS.bundle_file:
         fail('give either --bundle_file or --run_dir/--checkpoint_file, not both')
     elif not from_checkpoint and not FLAGS.bundle_file:
-        fail('one of --bundle_file, --run_dir or --checkpoint_file is required')
+        return load_default_model(model)
 
     from magenta_rnn.rnn import model_io  # TensorFlow loads here.
 
@@ -353,6 +384,28 @@ def load_generation_model(model: EventsModel):
     return config, encoder, network
 
 
+def load_default_model(model: EventsModel):
+    """(config, encoder, network) of the shipped default for --config (or the model's usual
+    config when --config is not given); no TensorFlow is imported."""
+    from magenta_rnn import default_models
+
+    if model.encoder_flag is not None and getattr(FLAGS, model.encoder_flag[0]):
+        fail(f'--{model.encoder_flag[0]} needs a trained model (--bundle_file, --run_dir or '
+             f'--checkpoint_file); the shipped defaults are chosen with --config: '
+             f'{", ".join(default_models.shipped(model.name)) or "none"}')
+    if FLAGS.hparams:
+        fail('--hparams applies to a model built from --run_dir/--checkpoint_file, not to a '
+             'shipped default model')
+    name = FLAGS.config if FLAGS['config'].present else default_models.default_config_name(
+        model.name)
+    try:
+        loaded = default_models.load_events_rnn(model, name)
+    except default_models.NoDefaultModelError as e:
+        fail(str(e))
+    logging.info('using the %s', default_models.describe(model.name, name))
+    return loaded
+
+
 def check_generate_flags() -> None:
     if not FLAGS.output_dir:
         fail('--output_dir is required')
@@ -379,20 +432,24 @@ def write_outputs(sequences, output_dir: str) -> list[str]:
         note_sequence_to_midi_file(sequence, path)
         paths.append(path)
     logging.info('wrote %d MIDI files to %s', len(paths), output_dir)
+    write_previews(paths)
     return paths
 
 
 def run_generate(model: EventsModel, primer_from_flag, default_primer, codec, primer_flag: str,
-                 check_primer_midi=None) -> None:
-    """The generate command of a metric model (melody, drums), facts §10.3 and §10.5.
+                 check_primer_midi=None, postprocess=None) -> None:
+    """The generate command of a metric model (melody, drums), as the original's
+    melody_rnn_generate.py and drums_rnn_generate.py do.
 
     primer_from_flag() -> a track parsed from the model's own primer flag, or None when
     that flag is empty (raising ValueError on malformed input); default_primer() -> the
     track used without any primer; codec(config) -> TrackCodec; check_primer_midi
-    (primer, config, name) raises ValueError for a primer MIDI the model cannot use.
+    (primer, config, name) raises ValueError for a primer MIDI the model cannot use;
+    postprocess(outputs) -> outputs runs before they are written (melody: --program).
     """
     setup_logging()
     check_generate_flags()
+    check_preview_flag()
     if FLAGS.primer_midi and getattr(FLAGS, primer_flag):
         fail(f'give either --{primer_flag} or --primer_midi, not both')
     if FLAGS.qpm is not None and FLAGS.qpm <= 0:
@@ -431,7 +488,7 @@ def run_generate(model: EventsModel, primer_from_flag, default_primer, codec, pr
 
     import numpy as np
 
-    from magenta_rnn.rnn.model import NumpyStepper
+    from magenta_rnn.rnn.numpy_stepper import NumpyStepper
     from magenta_rnn.rnn.sampler import EventsSampler
     from magenta_rnn.rnn.sequence_generator import generate_sequences
 
@@ -451,4 +508,6 @@ def run_generate(model: EventsModel, primer_from_flag, default_primer, codec, pr
             rng=np.random.default_rng(FLAGS.seed))
     except ValueError as e:
         fail(str(e))
+    if postprocess is not None:
+        outputs = postprocess(outputs)
     write_outputs(outputs, FLAGS.output_dir)

@@ -109,3 +109,20 @@ def load_config(model: str, name_or_path: str, hparams: str = '',
         steps_per_quarter=int(data.get('steps_per_quarter', 4)),
         steps_per_second=int(data.get('steps_per_second', 100)),
         extra={k: v for k, v in data.items() if k not in _COMMON_KEYS}, source=str(path))
+
+
+def config_to_json(config: EventsRnnConfig) -> dict[str, Any]:
+    """The config as stored in our bundles and shipped defaults (hparams merged in)."""
+    return {'model': config.model, 'id': config.id, 'description': config.description,
+            'encoder': config.encoder, 'steps_per_quarter': config.steps_per_quarter,
+            'steps_per_second': config.steps_per_second, **config.extra,
+            'hparams': config.hparams.values()}
+
+
+def config_from_json(data: dict[str, Any], source: str) -> EventsRnnConfig:
+    return EventsRnnConfig(
+        model=data['model'], id=data['id'], description=data.get('description', ''),
+        encoder=data['encoder'], hparams=HParams(**data['hparams']),
+        steps_per_quarter=data.get('steps_per_quarter', 4),
+        steps_per_second=data.get('steps_per_second', 100),
+        extra={k: v for k, v in data.items() if k not in _COMMON_KEYS}, source=source)

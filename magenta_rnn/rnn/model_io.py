@@ -24,10 +24,9 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from magenta_rnn.hparams import HParams
 from magenta_rnn.rnn import bundle as bundle_lib
 from magenta_rnn.rnn import v1_import
-from magenta_rnn.rnn.config import EventsRnnConfig
+from magenta_rnn.rnn.config import EventsRnnConfig, config_from_json, config_to_json  # noqa: F401
 from magenta_rnn.rnn.model import EventsRnn, build_events_rnn
 
 BUNDLE_FORMAT = 'magenta_rnn.events_rnn/1'
@@ -79,24 +78,6 @@ def _v1_checkpoint_bytes(values: dict[str, np.ndarray]) -> bytes:
                         data=[tf.constant(values[n]) for n in names])
         with open(path, 'rb') as f:
             return f.read()
-
-
-def config_to_json(config: EventsRnnConfig) -> dict[str, Any]:
-    return {'model': config.model, 'id': config.id, 'description': config.description,
-            'encoder': config.encoder, 'steps_per_quarter': config.steps_per_quarter,
-            'steps_per_second': config.steps_per_second, **config.extra,
-            'hparams': config.hparams.values()}
-
-
-def config_from_json(data: dict[str, Any], source: str) -> EventsRnnConfig:
-    common = {'model', 'id', 'description', 'encoder', 'hparams', 'steps_per_quarter',
-              'steps_per_second'}
-    return EventsRnnConfig(
-        model=data['model'], id=data['id'], description=data.get('description', ''),
-        encoder=data['encoder'], hparams=HParams(**data['hparams']),
-        steps_per_quarter=data.get('steps_per_quarter', 4),
-        steps_per_second=data.get('steps_per_second', 100),
-        extra={k: v for k, v in data.items() if k not in common}, source=source)
 
 
 def save_bundle(path: str, model: EventsRnn, config: EventsRnnConfig,

@@ -1,4 +1,5 @@
-"""Batched sampling and beam search over an events RNN (facts §10.1, §10.2).
+"""Batched sampling and beam search over an events RNN (as the original's
+events_rnn_model.py and beam_search.py do).
 
 All outputs are generated together: with beam search each output keeps its own
 beam of candidates, and every candidate of every beam is one row of a single

@@ -1,4 +1,5 @@
-"""From a primer NoteSequence to generated NoteSequences (facts §10.3).
+"""From a primer NoteSequence to generated NoteSequences (the flow of the original's
+melody_rnn_sequence_generator.py).
 
 The flow shared by Melody and Drums RNN: quantize the primer, extract one
 track from it, pad it to the start of the generate section, extend it with the
