@@ -88,9 +88,11 @@ def test_pack_refuses_a_checkpoint_of_another_shape(our_bundle, tmp_path):
     with pytest.raises(model_io.ModelLoadError) as error:
         bundle_tool.pack(str(tmp_path / 'x.mag'), config_path, checkpoint_file=checkpoint,
                          hparams='rnn_layer_sizes=[16]')
-    assert str(error.value).endswith(
-        'rnn/multi_rnn_cell/cell_0/basic_lstm_cell/kernel: checkpoint shape [46, 32], '
-        'model shape [54, 64]')
+    assert str(error.value) == (
+        f'{checkpoint}: does not match the model built from --config/--hparams: '
+        f'rnn/multi_rnn_cell/cell_0/basic_lstm_cell/kernel: checkpoint shape [46, 32], '
+        f'model shape [54, 64]; the checkpoint holds rnn_layer_sizes=[8], attn_length=0, '
+        f'38 classes')
     assert not (tmp_path / 'x.mag').exists()
 
 

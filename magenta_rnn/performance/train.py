@@ -8,10 +8,13 @@ weights in a `.mag` bundle instead of a random initialisation.
 """
 from __future__ import annotations
 
+from absl import flags
+
 from magenta_rnn import console
 from magenta_rnn.rnn import cli
 
 cli.define_train_flags('performance_rnn', default_config='performance')
+FLAGS = flags.FLAGS
 
 
 def main(argv: list[str]) -> None:
