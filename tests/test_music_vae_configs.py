@@ -23,7 +23,8 @@ def test_cat_mel_2bar_small_hparams():
         'conditional': True, 'dec_rnn_size': [256, 256], 'enc_rnn_size': [512],
         'dropout_keep_prob': 1.0, 'sampling_schedule': 'inverse_sigmoid',
         'sampling_rate': 1000.0, 'use_cudnn': False, 'residual_encoder': False,
-        'residual_decoder': False, 'control_preprocessing_rnn_size': [256]}
+        'residual_decoder': False, 'control_preprocessing_rnn_size': [256],
+        'mixed_precision': ''}  # ours: '' trains in float32 as the original
     assert config.encoder == {'type': 'bidirectional_lstm'}
     assert config.decoder == {'type': 'categorical_lstm'}
     converter = config.make_data_converter()
