@@ -13,8 +13,9 @@ by scripts/check_magenta_js.js as a browser would. Checks, exactly:
   * cat-mel_2bar_small, cat-drums_2bar_small, hierdec-mel_16bar (and NADE, GrooVAE and
     hierdec-trio models): Magenta.js's decode of a fixed z = our greedy decode
     (MusicVAE.decode with temperature None); GrooVAE's velocities and offsets within 1e-5.
-    Flat models also encode: Magenta.js's mu of our encoder inputs (and, for melody and
-    drums, of its own decoded NoteSequences) = our mu within 1e-5.
+    Models whose encoder Magenta.js runs (one-layer flat, two-level hierarchical) also
+    encode: Magenta.js's mu of our encoder inputs (and, for melody and drums, of its own
+    decoded NoteSequences) = our mu within 1e-5.
 Prints one line per model and exits 1 on any difference.
 """
 from __future__ import annotations
@@ -67,6 +68,7 @@ VAE_MODELS = [
     ('groovae_4bar', 'groovae_4bar', 'enc_rnn_size=[64],dec_rnn_size=[64,64],z_size=32'),
     ('hierdec-trio_16bar', 'hierdec-trio_16bar',
      'enc_rnn_size=[64],dec_rnn_size=[64,64],z_size=32'),
+    ('hier-mel_16bar', 'hier-mel_16bar', 'enc_rnn_size=[64],dec_rnn_size=[64,64],z_size=32'),
 ]
 # Real-valued outputs (GrooVAE velocities and offsets) agree to float32 rounding.
 REAL_VALUED_TOLERANCE = 1e-5
@@ -109,13 +111,8 @@ def greedy_continuation(source, events: list, steps: int) -> tuple[list[int], li
     return labels, probabilities
 
 
-def encoder_inputs(source, outputs: np.ndarray) -> np.ndarray | None:
-    """Our encoder's inputs for decoded outputs, for flat models whose encoder Magenta.js
-    runs (None for the others)."""
-    from magenta_rnn.music_vae import hierarchical
-
-    if isinstance(source.vae.decoder, hierarchical.HierarchicalLstmDecoder):
-        return None
+def encoder_inputs(source, outputs: np.ndarray) -> np.ndarray:
+    """Our encoder's inputs for decoded outputs."""
     spec = source.config.data_converter_spec
     if spec['type'] != 'drums' or not spec.get('roll_input'):
         return outputs                                   # inputs are the outputs
@@ -185,8 +182,10 @@ def run_check(node_dir: str, work_dir: str) -> list[dict]:
         outputs = source.vae.decode(z, int(source.config.hparams.max_seq_len), None).numpy()
         vae_job = {'name': name, 'dir': name, 'z': z.tolist()}
         mu = None
-        inputs = encoder_inputs(source, outputs)
-        if inputs is not None:
+        with open(os.path.join(work_dir, name, 'config.json')) as f:
+            encoder_exported = json.load(f)['magentaRnn']['encoderExported']
+        if encoder_exported:
+            inputs = encoder_inputs(source, outputs)
             mu = source.vae.encode(inputs, np.full([len(inputs)], inputs.shape[1], np.int32))
             mu = mu[0].numpy()
             vae_job['encodeInputs'] = inputs.tolist()

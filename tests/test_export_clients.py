@@ -33,7 +33,7 @@ def test_magenta_js_runs_exports_as_we_do(tmp_path):
     assert [row['name'] for row in report] == [
         'basic_rnn', 'basic_rnn_q1', 'basic_rnn_q2', 'drum_kit', 'cat-mel_2bar_small',
         'cat-drums_2bar_small', 'hierdec-mel_16bar', 'nade-drums_2bar_reduced', 'groovae_4bar',
-        'hierdec-trio_16bar']
+        'hierdec-trio_16bar', 'hier-mel_16bar']
     for row in report:
         assert row['equal'], (row['name'], row['ours'], row['magenta_js'])
         assert row['distinct_events'] > 2, row['name']     # not one repeated event
