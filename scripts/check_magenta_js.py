@@ -1,6 +1,6 @@
 """The real client: exported models run in @magenta/music 1.23.1 (Node) give our results.
 
-    PYTHONPATH=. python scripts/check_magenta_js.py [--node_dir=/work/wt/export-node]
+    PYTHONPATH=. python scripts/check_magenta_js.py [--node_dir=../magenta_js_node]
 
 Needs Node and a folder where `npm install @magenta/music@1.23.1 tone@14.7.77` was run
 (`--node_dir`, or $MAGENTA_JS_NODE_DIR; tone must stay at 14.7.x, newer breaks the Node
@@ -37,7 +37,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import export_models  # noqa: E402
 
 SCRIPT_JS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'check_magenta_js.js')
-DEFAULT_NODE_DIR = os.environ.get('MAGENTA_JS_NODE_DIR', '/work/wt/export-node')
+# Beside the checkout, like ../peer_venv: npm install @magenta/music@1.23.1 tone@14.7.77 there.
+DEFAULT_NODE_DIR = os.environ.get(
+        'MAGENTA_JS_NODE_DIR',
+        os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), '..',
+                     'magenta_js_node'))
 
 MELODY_PRIMER = [60, -2, 62, -2, 64, -2, -1, -2, 67, -2, -2, -2, 65, -1, 64, -2]
 # (name, model, config, hparams, attention layout, primer events, steps to continue,

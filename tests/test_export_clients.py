@@ -45,7 +45,7 @@ def test_saved_model_in_a_tensorflow_only_python():
     """MAGENTA_RNN_TF_ONLY_PYTHON: the interpreter of a plain venv holding only tensorflow
     (`python3 -m venv DIR && DIR/bin/pip install tensorflow`)."""
     python = os.environ.get('MAGENTA_RNN_TF_ONLY_PYTHON',
-                            str(REPO_ROOT.parent / 'export-smvenv' / 'bin' / 'python'))
+                            str(REPO_ROOT.parent / 'tf_only_venv' / 'bin' / 'python'))
     if not os.path.exists(python):
         pytest.skip(f'no TensorFlow-only interpreter at {python} (MAGENTA_RNN_TF_ONLY_PYTHON)')
     completed = subprocess.run(
