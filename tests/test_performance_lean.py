@@ -96,3 +96,18 @@ def test_create_dataset_lean_writes_each_piece_once(pop909_pieces, tmp_path):
     stored = list(records.read_records(str(tmp_path / 'out' / 'training_performances.tfrecord')))
     assert [lean.piece_of_record(record) for record in stored] == [
             sequences.apply_sustain_control_changes(piece) for piece in pop909_pieces]
+
+
+def test_performance_rnn_train_trains_on_a_lean_file(pop909_pieces, tmp_path):
+    config = PERFORMANCE_RNN.load_config(CONFIG)
+    lean_chain = build_chain(config, 'training', lean=True)
+    path = tmp_path / 'training_performances.tfrecord'
+    records.write_records(str(path), [lean_chain.transform(p)[0][0] for p in pop909_pieces])
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), TF_CPP_MIN_LOG_LEVEL='2')
+    result = subprocess.run(
+            [sys.executable, '-m', 'magenta_rnn.performance.train', f'--config={CONFIG}',
+             '--hparams=batch_size=4,rnn_layer_sizes=[8]', f'--sequence_example_file={path}',
+             f'--run_dir={tmp_path / "run"}', '--num_training_steps=2', '--seed=1'],
+            env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert 'Training complete at step 2' in result.stderr
