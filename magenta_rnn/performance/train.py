@@ -21,7 +21,7 @@ def main(argv: list[str]) -> None:
     if len(argv) > 1:
         cli.fail(f'unexpected arguments: {" ".join(argv[1:])}')
     from magenta_rnn.performance import PERFORMANCE_RNN
-    if not cli.FLAGS.eval:
+    if not FLAGS.eval:
         _augment_lean_files_on_the_fly(PERFORMANCE_RNN)
     cli.run_train(PERFORMANCE_RNN)
 
