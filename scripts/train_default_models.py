@@ -741,6 +741,11 @@ def _write_card(name: str, figures: dict) -> None:
     hparams = spec['hparams'] or "(the config's own)"
     storage = figures['storage'] + (" (its greedy outputs equal the float32 model's)"
                                     if figures['storage'] == 'float16' else '')
+    status = (f'early in training ({training["steps"]} of the {spec["steps"]} steps this recipe '
+              f'aims at, on a CPU shared with other jobs): compare the statistics below with '
+              f'the held-out ones before relying on it. The run resumes with the recipe '
+              f'command.' if training['steps'] < spec['steps'] else 'trained to the recipe\'s '
+              f'{spec["steps"]} steps.')
     text = f"""# {spec['family']} / {spec['config']}: shipped default model
 
 - **Data**: {training['data']}. {licence}.
@@ -751,6 +756,7 @@ def _write_card(name: str, figures: dict) -> None:
   {training['hardware']}. Retrain: `{training['recipe']}`.
 - **Storage**: {storage} weights, no optimizer slots.
 - **Held-out figures** (step {ev['step']}): {held}.
+- **Status**: {status}
 
 Statistics of {figures['num_generated']} generated outputs
 (`{GENERATION[name]}`) next to {figures['num_held_out_windows']} held-out windows cut the same
