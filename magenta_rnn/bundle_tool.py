@@ -23,9 +23,10 @@ from absl import flags
 
 from magenta_rnn import console
 from magenta_rnn.console import fail
+# TensorFlow-free: which events model a name means, shared with the exporter.
+from magenta_rnn.export.loading import EVENTS_MODELS, events_model
 
 SUBCOMMANDS = ('info', 'unpack', 'pack', 'export')
-EVENTS_MODELS = ('melody_rnn', 'drums_rnn', 'performance_rnn')
 EXPORT_FORMATS = ('tfjs', 'saved_model')
 
 FLAGS = flags.FLAGS
@@ -57,20 +58,6 @@ def define_flags() -> None:
 
 
 # ------------------------------------------------------------------ helpers
-def events_model(name: str):
-    """The EventsModel of 'melody_rnn', 'drums_rnn' or 'performance_rnn'."""
-    if name == 'melody_rnn':
-        from magenta_rnn.melody import MELODY_RNN
-        return MELODY_RNN
-    if name == 'drums_rnn':
-        from magenta_rnn.drums import DRUMS_RNN
-        return DRUMS_RNN
-    if name == 'performance_rnn':
-        from magenta_rnn.performance import PERFORMANCE_RNN
-        return PERFORMANCE_RNN
-    raise ValueError(f'{name!r} is not an events RNN model (one of {", ".join(EVENTS_MODELS)})')
-
-
 def model_of_config(name_or_path: str) -> str:
     """Which events model a --config value belongs to: a JSON file's "model" key, or the
     one model that ships a config of that name."""

@@ -21,15 +21,13 @@ import copy
 import logging
 import os
 import re
-import tarfile
-import tempfile
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
-from magenta_rnn.music_vae import attributes
+from magenta_rnn.music_vae import attributes, checkpoint_files
 from magenta_rnn.music_vae import configs as configs_lib
 from magenta_rnn.music_vae import data
 from magenta_rnn.music_vae import hierarchical, hierarchical_encoder, lstm
@@ -153,17 +151,10 @@ class TrainedModel:
     def _restore(self, checkpoint_dir_or_path: str,
                  var_name_substitutions: Sequence[tuple[str, str]] | None) -> str:
         path = os.path.expanduser(checkpoint_dir_or_path)
-        if os.path.isfile(path) and tarfile.is_tarfile(path):
+        if checkpoint_files.is_tar_checkpoint(path):
             logging.info('Unbundling checkpoint %s.', path)
-            with tempfile.TemporaryDirectory() as temp_dir:
-                with tarfile.open(path) as tar:
-                    tar.extractall(temp_dir, filter='data')
-                    index_names = [n for n in tar.getnames() if n.endswith('.index')]
-                if not index_names:
-                    raise CheckpointError(f'{checkpoint_dir_or_path}: the .tar holds no '
-                                          f'checkpoint (no *.index member)')
-                self._restore_prefix(os.path.join(temp_dir, index_names[0][:-len('.index')]),
-                                     var_name_substitutions, checkpoint_dir_or_path)
+            with checkpoint_files.extracted_tar_checkpoint(path, CheckpointError) as prefix:
+                self._restore_prefix(prefix, var_name_substitutions, checkpoint_dir_or_path)
             return path
         if path.endswith('.npz') and os.path.isfile(path):
             # Arrays by TF1 variable name: a shipped default model (magenta_rnn.default_models).

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tarfile
-import tempfile
 
 import tensorflow as tf
 
+from magenta_rnn.music_vae import checkpoint_files
 from magenta_rnn.music_vae.trained_model import resolve_checkpoint, tf1_variable_map
 
 OBJECT_GRAPH_KEY = '_CHECKPOINTABLE_OBJECT_GRAPH'
@@ -45,16 +44,9 @@ def _is_output_projection(name: str) -> bool:
 def warm_start(vae, source: str) -> WarmStart:
     """Copies the weights of checkpoint `source` (dir, prefix or original .tar) into `vae`."""
     path = os.path.expanduser(source)
-    if os.path.isfile(path) and tarfile.is_tarfile(path):
-        with tempfile.TemporaryDirectory(prefix='magenta_rnn_warm_start_') as directory:
-            with tarfile.open(path) as tar:
-                tar.extractall(directory, filter='data')
-                index = [n for n in tar.getnames() if n.endswith('.index')]
-            if not index:
-                raise WarmStartError(f'--warm_start_checkpoint {source}: the .tar holds no '
-                                     f'checkpoint (no *.index member)')
-            return _warm_start_prefix(vae, os.path.join(directory, index[0][:-len('.index')]),
-                                      source)
+    if checkpoint_files.is_tar_checkpoint(path):
+        with checkpoint_files.extracted_tar_checkpoint(path, WarmStartError) as prefix:
+            return _warm_start_prefix(vae, prefix, source)
     try:
         prefix = resolve_checkpoint(path)
     except ValueError as e:

@@ -34,6 +34,8 @@ import numpy as np
 import tensorflow as tf
 
 from magenta_rnn.rnn import backends, fused
+from magenta_rnn.rnn.numpy_stepper import events_state_sizes
+
 ATTENTION_LAYOUTS = ('first_layer', 'whole_stack')
 
 
@@ -209,13 +211,8 @@ class EventsRnn(tf.Module):
 
     # ------------------------------------------------------------------ state
     def state_sizes(self) -> list[int]:
-        sizes = []
-        for units in self.rnn_layer_sizes:
-            sizes += [units, units]
-        if self.attention is not None:
-            a = self.attention.attn_size
-            sizes += [a, a * self.attn_length, a * self.attn_length]
-        return sizes
+        return events_state_sizes(self.rnn_layer_sizes,
+                                  self.attention and self.attention.attn_size, self.attn_length)
 
     def zero_state(self, batch_size: int) -> tuple[tf.Tensor, ...]:
         return tuple(tf.zeros([batch_size, n]) for n in self.state_sizes())

@@ -18,6 +18,18 @@ def _np_softmax(x, axis=-1):
     return e / e.sum(axis, keepdims=True)
 
 
+def events_state_sizes(rnn_layer_sizes: list[int], attn_size: int | None,
+                       attn_length: int) -> list[int]:
+    """EventsRnn's flat state layout: per layer c then h, then with attention the last
+    attention output, the window of outputs and their projections."""
+    sizes = []
+    for units in rnn_layer_sizes:
+        sizes += [units, units]
+    if attn_size:
+        sizes += [attn_size, attn_size * attn_length, attn_size * attn_length]
+    return sizes
+
+
 def _find_openblas_local_threads():
     """numpy's bundled OpenBLAS `openblas_set_num_threads_local`, or None."""
     import ctypes
@@ -251,11 +263,5 @@ class FrozenEventsRnn:
                              f'classes, the encoder {self.num_classes}')
 
     def state_sizes(self) -> list[int]:
-        """The flat state layout of EventsRnn: per layer c then h, then the attention block."""
-        sizes = []
-        for units in self.rnn_layer_sizes:
-            sizes += [units, units]
-        if self.attention is not None:
-            a = self.attention.attn_size
-            sizes += [a, a * self.attn_length, a * self.attn_length]
-        return sizes
+        return events_state_sizes(self.rnn_layer_sizes,
+                                  self.attention and self.attention.attn_size, self.attn_length)
