@@ -18,11 +18,15 @@ been written.
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import hashlib
 import multiprocessing
 import os
+import signal
+import stat
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -30,7 +34,7 @@ from collections.abc import Iterator
 from absl import flags, logging
 
 from magenta_rnn import console
-from magenta_rnn.music import abc_io, midi_io, musicxml_io
+from magenta_rnn.music import abc_io, midi_guard, midi_io, musicxml_io
 from magenta_rnn.protobuf import music_pb2
 
 # File name ending (any case) -> source type, the word in the NoteSequence id.
@@ -42,6 +46,8 @@ _WHAT_IS_COUNTED = {'midi': ('MIDI file', 'MIDI files'),
 DEFAULT_WORKERS = 2
 _PROGRESS_INTERVAL_S = 5.0
 _LOG_LEVELS = ('DEBUG', 'INFO', 'WARN', 'WARNING', 'ERROR', 'FATAL')
+# A real MIDI file parses in well under a second; one that takes longer is hostile.
+SECONDS_PER_FILE = 30
 
 
 class ConversionError(Exception):
@@ -62,6 +68,8 @@ class ConversionSummary:
     # Files no converter handles (and folders, when not recursive).
     other_files: int = 0
     files: int = 0  # music files tried
+    # (folder relative to input_dir, reason) for each folder not entered.
+    skipped_folders: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     bytes_read: int = 0
     seconds: float = 0.0
 
@@ -86,6 +94,9 @@ class ConversionSummary:
             lines.extend(f'  {name}: {reason}' for name, reason in self.unreadable)
         if self.other_files:
             lines.append(f'Ignored {self.other_files} other files (no converter).')
+        if self.skipped_folders:
+            lines.append(f'Did not enter {len(self.skipped_folders)} folders:')
+            lines.extend(f'  {name}: {reason}' for name, reason in self.skipped_folders)
         return '\n'.join(lines)
 
 
@@ -106,24 +117,73 @@ class _Listing:
     # (full path, filename relative to the root, source type)
     files: list[tuple[str, str, str]]
     other_files: int
+    # (relative name, reason): music-named entries that are not regular files.
+    not_files: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    # (relative name, reason): folders not entered (already visited through a link, unreadable).
+    skipped_folders: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+
+
+def printable_name(name: str) -> str:
+    """`name` as text that can be printed and stored in a NoteSequence: bytes of a file
+    name that are not UTF-8 become backslash escapes (caf\\xe9.mid)."""
+    return os.fsencode(name).decode('utf-8', errors='backslashreplace')
+
+
+def _kind_of_file(mode: int) -> str:
+    for test, kind in ((stat.S_ISFIFO, 'a named pipe'), (stat.S_ISCHR, 'a character device'),
+                       (stat.S_ISBLK, 'a block device'), (stat.S_ISSOCK, 'a socket'),
+                       (stat.S_ISDIR, 'a folder')):
+        if test(mode):
+            return kind
+    return 'not a regular file'
 
 
 def _list_files(root_dir: str, recursive: bool) -> _Listing:
-    """Files to convert: a folder's files by name, then its sub-folders by name."""
+    """Files to convert: a folder's files by name, then its sub-folders by name.
+
+    Only regular files are read (a named pipe would hang the run, a link to /dev/zero
+    never end), and each folder is entered once (a link to a folder above is a cycle).
+    """
     listing = _Listing(files=[], other_files=0)
+    root_stat = os.stat(root_dir)
+    visited = {(root_stat.st_dev, root_stat.st_ino)}
     pending_dirs = ['']
     while pending_dirs:
         sub_dir = pending_dirs.pop(0)
         directory = os.path.join(root_dir, sub_dir)
         sub_dirs = []
-        for name in sorted(os.listdir(directory)):
+        try:
+            names = sorted(os.listdir(directory))
+        except OSError as error:
+            listing.skipped_folders.append((printable_name(sub_dir),
+                                            f'cannot list the folder: {error.strerror}'))
+            continue
+        for name in names:
             full_path = os.path.join(directory, name)
             relative = os.path.join(sub_dir, name)
             kind = source_type(name)
-            if kind and not os.path.isdir(full_path):
-                listing.files.append((full_path, relative, kind))
-            elif recursive and os.path.isdir(full_path):
-                sub_dirs.append(relative)
+            try:
+                mode = os.stat(full_path).st_mode
+            except OSError as error:
+                mode = None
+                problem = ('a broken symbolic link' if os.path.islink(full_path)
+                           else f'cannot read: {error.strerror}')
+            is_dir = mode is not None and stat.S_ISDIR(mode)
+            if kind and not is_dir:
+                if mode is None or not stat.S_ISREG(mode):
+                    reason = problem if mode is None else _kind_of_file(mode)
+                    listing.not_files.append((printable_name(relative), reason + ', not a file'))
+                else:
+                    listing.files.append((full_path, relative, kind))
+            elif recursive and is_dir:
+                folder = os.stat(full_path)
+                if (folder.st_dev, folder.st_ino) in visited:
+                    listing.skipped_folders.append(
+                            (printable_name(relative),
+                             'a link to a folder already converted (not converted twice)'))
+                else:
+                    visited.add((folder.st_dev, folder.st_ino))
+                    sub_dirs.append(relative)
             else:
                 listing.other_files += 1
         # Depth-first like the original: a folder's sub-folders before its siblings'.
@@ -137,6 +197,30 @@ class _FileResult:
     error: str | None = None  # why the whole file was skipped
     skipped_tunes: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     size: int = 0
+
+
+class _TimeLimitExceeded(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float):
+    """Raises _TimeLimitExceeded in this block after `seconds` (main thread only; elsewhere
+    the block runs unlimited)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_alarm(signum, frame):
+        raise _TimeLimitExceeded
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _read_sequences(data: bytes, full_path: str, filename: str, kind: str,
@@ -157,24 +241,51 @@ def _read_sequences(data: bytes, full_path: str, filename: str, kind: str,
 
 
 def _convert_file(task: tuple[str, str, str, str]) -> _FileResult:
-    """Worker: one file's NoteSequences, or why it (or some of its ABC tunes) was skipped."""
+    """Worker: one file's NoteSequences, or why it (or some of its ABC tunes) was skipped.
+
+    Work per file is bounded: its size (midi_guard.MAX_FILE_BYTES), for MIDI the ticks
+    and hours it spans (checked before parsing), and the time parsing takes
+    (SECONDS_PER_FILE).
+    """
     full_path, filename, kind, collection_name = task
+    filename = printable_name(filename)
     result = _FileResult(records=[])
     try:
         with open(full_path, 'rb') as f:
-            data = f.read()
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # swapped since the listing
+                result.error = 'not a regular file'
+                return result
+            data = f.read(midi_guard.MAX_FILE_BYTES + 1)
     except OSError as error:
         result.error = f'cannot read: {error.strerror or error}'
         return result
     result.size = len(data)
+    scan = None
+    if len(data) > midi_guard.MAX_FILE_BYTES:
+        result.error = (f'refused: more than {midi_guard.MAX_FILE_BYTES // 2 ** 20} MB, more '
+                        'than any real score needs')
+        return result
+    if kind == 'midi':
+        scan = midi_guard.scan(data)
+        if scan.refusal:
+            result.error = f'refused: {scan.refusal}'
+            return result
     try:
-        sequences = _read_sequences(data, full_path, filename, kind, result)
+        with _time_limit(SECONDS_PER_FILE):
+            sequences = _read_sequences(data, full_path, filename, kind, result)
+    except _TimeLimitExceeded:
+        result.error = f'refused: parsing took more than {SECONDS_PER_FILE} s'
+        return result
+    except MemoryError:
+        result.error = 'refused: parsing ran out of memory'
+        return result
     except (midi_io.MIDIConversionError, musicxml_io.MusicXMLConversionError,
             abc_io.BookError) as error:
-        result.error = str(error)
+        result.error = (midi_guard.describe_parse_error(error, scan) if kind == 'midi'
+                        else str(error) or type(error).__name__)
         return result
     except Exception as error:  # pylint: disable=broad-except  # one bad file must not stop the run
-        result.error = f'{type(error).__name__}: {error}'
+        result.error = midi_guard.describe_parse_error(error, scan)
         return result
     for id_source, sequence in sequences:
         sequence.collection_name = collection_name
@@ -191,7 +302,12 @@ def _make_pool(workers: int) -> multiprocessing.pool.Pool | None:
     method = 'forkserver' if 'tensorflow' in sys.modules else 'fork'
     if method not in multiprocessing.get_all_start_methods():
         method = 'spawn'
-    return multiprocessing.get_context(method).Pool(workers)
+    return multiprocessing.get_context(method).Pool(workers, initializer=ignore_interrupts)
+
+
+def ignore_interrupts() -> None:
+    """Pool workers leave Ctrl-C to the parent, which stops them (no traceback per worker)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _converted_records(tasks: list[tuple[str, str, str, str]],
@@ -202,6 +318,15 @@ def _converted_records(tasks: list[tuple[str, str, str, str]],
     # to the end while amortising the inter-process round trips.
     chunksize = max(1, min(16, len(tasks) // (8 * pool._processes or 1)))  # pylint: disable=protected-access
     return pool.imap(_convert_file, tasks, chunksize=chunksize)
+
+
+def _nothing_converted(input_dir: str, summary: ConversionSummary, recursive: bool) -> str:
+    reasons = ''.join(f'; {name}: {reason}' for name, reason in summary.unreadable[:3])
+    return (f'--input_dir {input_dir!r}: no MIDI, MusicXML or ABC file could be '
+            f'converted ({len(summary.unreadable)} unreadable files or tunes, '
+            f'{summary.other_files} other files'
+            f'{"" if recursive else "; use --recursive for sub-folders"}){reasons}; '
+            'nothing written')
 
 
 def convert_directory(input_dir: str, output_file: str, recursive: bool = False,
@@ -217,13 +342,20 @@ def convert_directory(input_dir: str, output_file: str, recursive: bool = False,
     if not os.path.isdir(input_dir):
         raise ConversionError(f'--input_dir {input_dir!r}: no such directory')
     start = time.perf_counter()
-    collection_name = os.path.basename(input_dir)
+    collection_name = printable_name(os.path.basename(input_dir))
     listing = _list_files(input_dir, recursive)
     summary = ConversionSummary(output_file=output_file, other_files=listing.other_files,
-                                files=len(listing.files))
+                                files=len(listing.files), unreadable=list(listing.not_files),
+                                skipped_folders=listing.skipped_folders)
+    for name, reason in listing.not_files:
+        logging.warning('Skipping %s: %s.', name, reason)
+    for name, reason in listing.skipped_folders:
+        logging.warning('Not entering folder %s: %s.', name, reason)
     tasks = [(full_path, relative, kind, collection_name)
              for full_path, relative, kind in listing.files]
     logging.info('Converting %d files in %r.', len(tasks), input_dir)
+    if not tasks:
+        raise ConversionError(_nothing_converted(input_dir, summary, recursive))
 
     own_pool = pool is None
     if own_pool:
@@ -237,10 +369,10 @@ def convert_directory(input_dir: str, output_file: str, recursive: bool = False,
                 full_path, filename, kind = task[:3]
                 summary.bytes_read += result.size
                 if result.error is not None:
-                    summary.unreadable.append((filename, result.error))
+                    summary.unreadable.append((printable_name(filename), result.error))
                     logging.warning('Could not parse %s file %s. It will be skipped: %s',
-                                    _WHAT_IS_COUNTED[kind][0].split()[0], full_path,
-                                    result.error)
+                                    _WHAT_IS_COUNTED[kind][0].split()[0],
+                                    printable_name(full_path), result.error)
                 for name, reason in result.skipped_tunes:
                     summary.unreadable.append((name, reason))
                     logging.warning('Could not parse %s. It will be skipped: %s', name, reason)
@@ -249,19 +381,14 @@ def convert_directory(input_dir: str, output_file: str, recursive: bool = False,
                 summary.converted += len(result.records)
                 summary.converted_by_type[kind] += len(result.records)
                 if result.records:
-                    logging.debug('Converted %s.', full_path)
+                    logging.debug('Converted %s.', printable_name(full_path))
                 now = time.perf_counter()
                 if now - last_report >= _PROGRESS_INTERVAL_S:
                     last_report = now
                     logging.info('%d/%d files done, %.1f files/s.', done, len(tasks),
                                  done / (now - start))
             if summary.converted == 0:
-                raise ConversionError(
-                        f'--input_dir {input_dir!r}: no MIDI, MusicXML or ABC file could be '
-                        f'converted ({len(summary.unreadable)} unreadable files or tunes, '
-                        f'{summary.other_files} other files'
-                        f'{"" if recursive else "; use --recursive for sub-folders"}); '
-                        'nothing written')
+                raise ConversionError(_nothing_converted(input_dir, summary, recursive))
     finally:
         if own_pool and pool is not None:
             pool.terminate()
@@ -291,7 +418,9 @@ def _define_flags() -> None:
 
 
 
-def main(unused_argv: list[str]) -> None:
+def main(argv: list[str]) -> None:
+    if len(argv) > 1:
+        console.fail(f'unexpected arguments: {" ".join(argv[1:])}')
     if FLAGS.log.upper() not in _LOG_LEVELS:
         console.fail(f'--log {FLAGS.log!r}: expected one of DEBUG, INFO, WARN, ERROR, FATAL')
     logging.set_verbosity(FLAGS.log.upper())
@@ -303,8 +432,7 @@ def main(unused_argv: list[str]) -> None:
     output_file = os.path.expanduser(FLAGS.output_file)
     if not os.path.isdir(input_dir):
         console.fail(f'--input_dir {FLAGS.input_dir!r}: no such directory')
-    if os.path.isdir(output_file):
-        console.fail(f'--output_file {FLAGS.output_file!r} is a directory')
+    console.check_output_file(FLAGS.output_file)
     if FLAGS.pipeline_options:
         from magenta_rnn.pipelines import beam_jobs  # pylint: disable=import-outside-toplevel
         try:

@@ -7,6 +7,7 @@ HParamsError naming it.
 from __future__ import annotations
 
 import ast
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -134,3 +135,51 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
     elif isinstance(default, str):
         return str(value)
     raise HParamsError(f'hparam {name!r} expects {type(default).__name__}, got {value!r}')
+
+
+# Hparams that count something and so must be at least 1 (each element, for lists).
+_POSITIVE_COUNTS = {'batch_size', 'rnn_layer_sizes', 'z_size', 'max_seq_len', 'enc_rnn_size',
+                    'dec_rnn_size', 'nade_num_hidden', 'control_preprocessing_rnn_size'}
+# Hparams that may be 0 but never negative.
+_NON_NEGATIVE = {'attn_length', 'free_bits', 'max_beta', 'grad_norm_clip_to_zero',
+                 'clip_norm', 'grad_clip', 'min_learning_rate', 'sampling_rate'}
+
+
+def check_values(hparams: HParams) -> None:
+    """Raises HParamsError for a value no model can train or run with (a zero size, a
+    NaN rate, a keep probability above 1), before any work starts."""
+    for name, value in hparams.values().items():
+        values = value if isinstance(value, list) else [value]
+        for item in values:
+            if isinstance(item, float) and not math.isfinite(item):
+                raise HParamsError(f'hparam {name!r} must be a finite number, got {item}')
+            if name in _POSITIVE_COUNTS and isinstance(item, int) and item < 1:
+                raise HParamsError(f'hparam {name!r} must be at least 1, got {value}')
+            if name in _NON_NEGATIVE and isinstance(item, (int, float)) and item < 0:
+                raise HParamsError(f'hparam {name!r} must not be negative, got {value}')
+        if name in _POSITIVE_COUNTS and isinstance(value, list) and not value \
+                and name != 'control_preprocessing_rnn_size':
+            raise HParamsError(f'hparam {name!r} needs at least one size, got []')
+        if name.endswith('keep_prob') and not 0.0 < value <= 1.0:
+            raise HParamsError(f'hparam {name!r} must be in (0, 1], got {value}')
+        if name == 'learning_rate' and not value > 0:
+            raise HParamsError(f'hparam {name!r} must be positive, got {value}')
+
+
+def check_json_types(source: str, data: Mapping[str, Any], types: Mapping[str, type]) -> None:
+    """Raises HParamsError naming `source` when a config field has the wrong JSON type."""
+    names = {dict: 'an object', str: 'a string', int: 'a whole number', list: 'a list'}
+    for key, expected in types.items():
+        if key not in data:
+            continue
+        value = data[key]
+        wrong = (not isinstance(value, expected)
+                 or (expected is int and isinstance(value, bool)))
+        if wrong:
+            raise HParamsError(f'{source}: field {key!r} must be {names.get(expected, expected)}, '
+                               f'got {json_type_name(value)} {value!r}'[:300])
+
+
+def json_type_name(value: Any) -> str:
+    return {dict: 'an object', list: 'a list', str: 'a string', bool: 'a boolean',
+            int: 'a number', float: 'a number', type(None): 'null'}.get(type(value), 'a value')

@@ -7,11 +7,13 @@ closes without error, so a crash or Ctrl-C never leaves a half-written file.
 """
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from types import TracebackType
 
+from magenta_rnn import atomic
 from magenta_rnn.protobuf import example_pb2, music_pb2
 
 _GZIP_MAGIC = b'\x1f\x8b'
@@ -27,23 +29,53 @@ def _compression_of(path: str) -> str:
         return 'GZIP' if f.read(2) == _GZIP_MAGIC else ''
 
 
+class RecordFileError(ValueError):
+    """A file is not a readable TFRecord (of the expected kind); the message names it."""
+
+
 def read_records(path: str) -> Iterator[bytes]:
-    """Yields the raw records of a TFRecord file, plain or gzip (detected)."""
+    """Yields the raw records of a TFRecord file, plain or gzip (detected).
+
+    Raises RecordFileError naming the file when it is corrupt or not a TFRecord.
+    """
     if not os.path.isfile(path):
         raise FileNotFoundError(f'{path}: no such TFRecord file')
-    dataset = _tf().data.TFRecordDataset(path, compression_type=_compression_of(path))
-    for record in dataset.as_numpy_iterator():
+    tf = _tf()
+    dataset = tf.data.TFRecordDataset(path, compression_type=_compression_of(path))
+    iterator = dataset.as_numpy_iterator()
+    count = 0
+    while True:
+        try:
+            record = next(iterator)
+        except StopIteration:
+            return
+        except tf.errors.OpError as error:
+            reason = error.message.strip().splitlines()[0] if error.message else type(error).__name__
+            raise RecordFileError(f'{path}: not a readable TFRecord file (after {count} good '
+                                  f'records: {reason})') from None
+        count += 1
         yield record
 
 
 def read_note_sequences(path: str) -> Iterator[music_pb2.NoteSequence]:
-    """Yields every NoteSequence stored in a TFRecord file."""
-    for record in read_records(path):
-        yield music_pb2.NoteSequence.FromString(record)
+    """Yields every NoteSequence stored in a TFRecord file (RecordFileError if it holds
+    something else)."""
+    from google.protobuf.message import DecodeError  # pylint: disable=import-outside-toplevel
+    for index, record in enumerate(read_records(path)):
+        try:
+            yield music_pb2.NoteSequence.FromString(record)
+        except DecodeError:
+            raise RecordFileError(f'{path}: record {index} is not a NoteSequence (is this a '
+                                  'TFRecord of SequenceExamples or something else?)') from None
 
 
 def count_records(path: str) -> int:
     return sum(1 for _ in read_records(path))
+
+
+_WRITE_ERRORS = (('No space left', errno.ENOSPC), ('File too large', errno.EFBIG),
+                 ('quota', errno.EDQUOT), ('Permission denied', errno.EACCES),
+                 ('Read-only file system', errno.EROFS))
 
 
 class RecordWriter:
@@ -52,34 +84,57 @@ class RecordWriter:
     def __init__(self, path: str, gzip: bool = False):
         self.path = path
         self.count = 0
+        tf = _tf()  # first: importing TensorFlow takes seconds, a Ctrl-C may come then
         directory = os.path.dirname(os.path.abspath(path))
         os.makedirs(directory, exist_ok=True)
-        fd, self._tmp_path = tempfile.mkstemp(
-                prefix=os.path.basename(path) + '.', suffix='.tmp', dir=directory)
-        os.close(fd)
-        # mkstemp makes the file private; give it the permissions a plain open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(self._tmp_path, 0o666 & ~umask)
-        options = _tf().io.TFRecordOptions(compression_type='GZIP' if gzip else '')
-        self._writer = _tf().io.TFRecordWriter(self._tmp_path, options)
+        self._tmp_path = atomic.temp_path_beside(path)
+        try:
+            options = tf.io.TFRecordOptions(compression_type='GZIP' if gzip else '')
+            self._writer = tf.io.TFRecordWriter(self._tmp_path, options)
+        except BaseException:
+            atomic.remove_quietly(self._tmp_path)
+            raise
+        self._closed = False
 
     def write(self, record: bytes | music_pb2.NoteSequence | example_pb2.SequenceExample) -> None:
         if not isinstance(record, bytes):
             record = record.SerializeToString()
-        self._writer.write(record)
+        with self._os_errors():
+            self._writer.write(record)
         self.count += 1
 
+    @contextlib.contextmanager
+    def _os_errors(self):
+        """TensorFlow's write errors (a full disk) as an OSError naming the target file."""
+        tf = _tf()
+        try:
+            yield
+        except tf.errors.OpError as error:
+            message = error.message or ''
+            code = next((code for text, code in _WRITE_ERRORS if text in message), errno.EIO)
+            raise OSError(code, os.strerror(code), self.path) from None
+
     def close(self) -> None:
-        """Finishes the file and moves it into place."""
-        self._writer.close()
-        os.replace(self._tmp_path, self.path)
+        """Finishes the file and moves it into place (on failure, nothing is left)."""
+        try:
+            self._closed = True
+            with self._os_errors():
+                self._writer.close()
+            os.replace(self._tmp_path, self.path)
+        except BaseException:
+            atomic.remove_quietly(self._tmp_path)
+            raise
 
     def abort(self) -> None:
-        """Drops everything written; the target path is left as it was."""
-        self._writer.close()
-        if os.path.exists(self._tmp_path):
-            os.remove(self._tmp_path)
+        """Drops everything written; the target path is left as it was. Never raises
+        (it runs while another error is on its way out, e.g. a full disk)."""
+        if not self._closed:
+            self._closed = True
+            try:
+                self._writer.close()
+            except Exception:  # pylint: disable=broad-except  # the first error is the one to report
+                pass
+        atomic.remove_quietly(self._tmp_path)
 
     def __enter__(self) -> RecordWriter:
         return self

@@ -57,7 +57,8 @@ def test_ids_filenames_and_collection_recursive(collection, tmp_path):
     assert summary.converted == 5
     assert dict(summary.converted_by_type) == {'midi': 3, 'musicxml': 1, 'abc': 1}
     assert [name for name, _ in summary.unreadable] == ['broken.mid']
-    assert 'Midi decoding error' in summary.unreadable[0][1]
+    assert summary.unreadable[0][1] == ('the file is truncated: it ends inside a track (the header '
+                                      'promises 29282 tracks)')
     assert summary.other_files == 1  # notes.txt
     text = summary.describe()
     assert 'Converted 3 MIDI files, 1 MusicXML file, 1 ABC tune (5 NoteSequences)' in text
@@ -181,3 +182,34 @@ def test_cli_pipeline_options_without_beam_is_one_line_error(collection, tmp_pat
             "convert.py: error: --pipeline_options needs Apache Beam: pip install "
             "'magenta_rnn[beam]'"]
     assert os.listdir(tmp_path) == ['mycoll']
+
+
+def test_hostile_folder_entries_are_skipped_with_their_reason(tmp_path):
+    """A named pipe, a link to /dev/zero, a tick bomb, a link back to the folder itself
+    and a file name that is not UTF-8: one pass, each file once, a reason for each skip."""
+    from test_bad_input_matrix import _melody_midi, tick_bomb_bytes
+    root = tmp_path / 'hostile'
+    root.mkdir()
+    good = _melody_midi(root / 'good.mid').read_bytes()
+    (root / os.fsdecode(b'caf\xe9.mid')).write_bytes(good)
+    (root / 'bomb.mid').write_bytes(tick_bomb_bytes())
+    (root / 'empty.mid').write_bytes(b'')
+    os.mkfifo(root / 'pipe.mid')
+    os.symlink('/dev/zero', root / 'zero.mid')
+    os.symlink('missing.mid', root / 'dangling.mid')
+    os.symlink('.', root / 'loop')
+    output = tmp_path / 'out.tfrecord'
+    summary = convert.convert_directory(str(root), str(output), recursive=True, workers=1)
+    assert sorted(s.filename for s in _read(output)) == ['caf\\xe9.mid', 'good.mid']
+    assert summary.converted == 2
+    assert dict(summary.unreadable) == {
+        'pipe.mid': 'a named pipe, not a file',
+        'zero.mid': 'a character device, not a file',
+        'dangling.mid': 'a broken symbolic link, not a file',
+        'empty.mid': 'the file is empty',
+        'bomb.mid': 'refused: track 0 reaches tick 268435455 (a delta time of 268435455 ticks); '
+                    'more than 16777216 ticks would take gigabytes to parse, so the file is '
+                    'corrupt or hostile'}
+    assert summary.skipped_folders == [
+        ('loop', 'a link to a folder already converted (not converted twice)')]
+    assert 'Did not enter 1 folders:\n  loop: a link to a folder already converted' in summary.describe()

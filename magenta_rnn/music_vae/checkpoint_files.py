@@ -19,9 +19,12 @@ def extracted_tar_checkpoint(path: str, error_class: type[Exception] = ValueErro
     """Unpacks the `.tar` at `path` into a temporary folder (members with unsafe paths are
     refused) and yields its checkpoint prefix; the folder is removed afterwards."""
     with tempfile.TemporaryDirectory(prefix='magenta_rnn_checkpoint_') as directory:
-        with tarfile.open(path) as tar:
-            tar.extractall(directory, filter='data')
-            index_names = [n for n in tar.getnames() if n.endswith('.index')]
+        try:
+            with tarfile.open(path) as tar:
+                tar.extractall(directory, filter='data')
+                index_names = [n for n in tar.getnames() if n.endswith('.index')]
+        except (tarfile.TarError, OSError) as e:  # e.g. a member that leaves the folder
+            raise error_class(f'{path}: unsafe or damaged .tar checkpoint ({e})') from None
         if not index_names:
             raise error_class(f'{path}: the .tar holds no checkpoint (no *.index member)')
         yield os.path.join(directory, index_names[0][:-len('.index')])

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from magenta_rnn.hparams import HParams, HParamsError
+from magenta_rnn.hparams import HParams, HParamsError, check_json_types, check_values
 from magenta_rnn.music_vae import data
 
 CONFIGS_DIR = Path(__file__).resolve().parent.parent / 'configs' / 'music_vae'
@@ -113,6 +113,13 @@ def load_config(name_or_path: str, hparams: str = '') -> MusicVaeConfig:
     for key in _REQUIRED:
         if key not in raw:
             raise ConfigError(f'{path}: missing required key {key!r}')
+    try:
+        check_json_types(str(path), raw, {'model': str, 'id': str, 'description': str,
+                                          'encoder': dict, 'decoder': dict, 'hparams': dict,
+                                          'data_converter': dict,
+                                          'note_sequence_augmenter': (dict, type(None))})
+    except HParamsError as e:
+        raise ConfigError(str(e)) from None
     if raw.get('model', 'music_vae') != 'music_vae':
         raise ConfigError(f'{path}: is a {raw["model"]} config, not music_vae')
     unknown = set(raw) - _KEYS
@@ -126,6 +133,7 @@ def load_config(name_or_path: str, hparams: str = '') -> MusicVaeConfig:
         raise ConfigError(f'{path}: {e}') from None
     if hparams:
         merged.parse(hparams)
+    check_values(merged)
     config = MusicVaeConfig(
         id=raw['id'], description=raw.get('description', ''), encoder=dict(raw['encoder']),
         decoder=dict(raw['decoder']), hparams=merged,

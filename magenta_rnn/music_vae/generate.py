@@ -76,9 +76,19 @@ flags.DEFINE_string('chords', None, 'For chord-conditioned configs, the chord pr
                     '`interpolate` mode the default is the first input\'s own chords.')
 flags.DEFINE_string('log', 'INFO', 'Logging level: DEBUG, INFO, WARNING, ERROR or FATAL.')
 
+# More outputs than this in one run is a typo (each one is a MIDI file and a batch row).
+MAX_OUTPUTS = 10000
+
 
 def _output_name(config_id: str, what: str, date_and_time: str, index: int, total: int) -> str:
-    return f'{config_id}_{what}_{date_and_time}-{index:03d}-of-{total:03d}.mid'
+    # The config's id comes from a file the user may not have written: never a path.
+    from magenta_rnn.atomic import safe_file_name  # pylint: disable=import-outside-toplevel
+    return f'{safe_file_name(config_id)}_{what}_{date_and_time}-{index:03d}-of-{total:03d}.mid'
+
+
+def _write_midi(note_sequence, path: str) -> None:
+    from magenta_rnn import atomic  # pylint: disable=import-outside-toplevel
+    atomic.write_midi_file(note_sequence, path)
 
 
 def _load_input(flag_name: str):
@@ -87,7 +97,7 @@ def _load_input(flag_name: str):
     if path is None:
         console.fail('--input_midi_1 and --input_midi_2 must be given in `interpolate` mode')
     path = os.path.expanduser(path)
-    if not os.path.exists(path):
+    if not os.path.isfile(path):
         console.fail(f'--{flag_name}: MIDI file not found: {getattr(FLAGS, flag_name)}')
     try:
         return midi_io.midi_file_to_note_sequence(path)
@@ -98,7 +108,6 @@ def _load_input(flag_name: str):
 def _check_extract_examples(converter, config_id: str, note_sequence, flag_name: str,
                             input_number: int, date_and_time: str) -> bool:
     """True when the input gives exactly one example; otherwise reports and writes extractions."""
-    from magenta_rnn.music import midi_io  # pylint: disable=import-outside-toplevel
     path = getattr(FLAGS, flag_name)
     outputs = converter.to_tensors(note_sequence).outputs
     if not outputs:
@@ -109,7 +118,7 @@ def _check_extract_examples(converter, config_id: str, note_sequence, flag_name:
         return True
     what = f'input{input_number}-extractions'
     for i, ns in enumerate(converter.from_tensors(outputs)):
-        midi_io.note_sequence_to_midi_file(ns, os.path.join(
+        _write_midi(ns, os.path.join(
             FLAGS.output_dir, _output_name(config_id, what, date_and_time, i, len(outputs))))
     pattern = os.path.join(FLAGS.output_dir, _output_name(config_id, what, date_and_time, 0,
                                                           len(outputs)).replace('-000-', '-*-'))
@@ -191,10 +200,10 @@ def run() -> list[str]:
                      f'`attribute`)')
     if not FLAGS.config:
         console.fail(f'--config is required; choose one of {", ".join(configs.available_configs())}')
-    if FLAGS.num_outputs < 1:
-        console.fail(f'--num_outputs must be at least 1, got {FLAGS.num_outputs}')
-    if FLAGS.max_batch_size < 1:
-        console.fail(f'--max_batch_size must be at least 1, got {FLAGS.max_batch_size}')
+    console.check_flag_ranges({'num_outputs': (1, MAX_OUTPUTS),
+                               'max_batch_size': (1, MAX_OUTPUTS),
+                               'attribute_max_examples': (1, None)})
+    console.check_temperature(FLAGS.temperature)
     shipped_weights = None
     hparams = FLAGS.hparams
     if FLAGS.run_dir is None and FLAGS.checkpoint_file is None:
@@ -233,7 +242,9 @@ def run() -> list[str]:
                          f'{", ".join(attributes.NOTE_ATTRIBUTES)}')
     converter = config.make_data_converter()
     figures = _check_controls(converter, config.id)
-    os.makedirs(FLAGS.output_dir, exist_ok=True)
+    console.check_output_dir(FLAGS.output_dir)
+    from magenta_rnn import atomic  # pylint: disable=import-outside-toplevel
+    atomic.remove_stale_midi_temp_files(os.path.expanduser(FLAGS.output_dir))
 
     inputs = []
     if FLAGS.mode == 'interpolate':
@@ -258,7 +269,6 @@ def run() -> list[str]:
     if FLAGS.mode == 'attribute' and vector is None:
         examples = _load_attribute_examples(FLAGS.attribute_examples)
 
-    from magenta_rnn.music import midi_io  # pylint: disable=import-outside-toplevel
     from magenta_rnn.music_vae import trained_model  # pylint: disable=import-outside-toplevel
     logging.info('Loading model...')
     if shipped_weights:
@@ -298,8 +308,14 @@ def run() -> list[str]:
              for i in range(len(results))]
     logging.info('Outputting %d files as `%s`...', len(paths),
                  paths[0].replace('-000-of-', '-*-of-') if paths else '')
+    empty = []
     for ns, path in zip(results, paths):
-        midi_io.note_sequence_to_midi_file(ns, path)
+        _write_midi(ns, path)
+        if not ns.notes:
+            empty.append(os.path.basename(path))
+    if empty:
+        logging.warning('%d of %d outputs have no notes: %s', len(empty), len(paths),
+                        ', '.join(empty))
     cli.write_previews(paths)
     logging.info('Done.')
     return paths

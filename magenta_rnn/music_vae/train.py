@@ -339,7 +339,8 @@ def evaluate(config, run_dir: str, files: list[str], num_batches: int | None,
 
 
 def main(argv) -> None:
-    del argv
+    if len(argv) > 1:
+        console.fail(f'unexpected arguments: {" ".join(argv[1:])}')
     level = FLAGS.log.upper()
     if level not in ('DEBUG', 'INFO', 'WARNING', 'WARN', 'ERROR', 'FATAL'):
         console.fail(f'--log: unknown level {FLAGS.log!r}')
@@ -361,6 +362,13 @@ def main(argv) -> None:
     if warm and not (os.path.exists(os.path.expanduser(warm))
                      or os.path.exists(os.path.expanduser(warm) + '.index')):
         console.fail(f'--warm_start_checkpoint: no checkpoint at {warm}')
+    console.check_flag_ranges({'num_steps': (1, None), 'eval_num_batches': (1, None),
+                               'checkpoints_to_keep': (0, None),
+                               'keep_checkpoint_every_n_hours': (1, None),
+                               'save_checkpoint_secs': (1, None),
+                               'summary_every_n_steps': (1, None), 'log_every_n_steps': (1, None)})
+    if os.path.isfile(os.path.expanduser(FLAGS.run_dir)):
+        console.fail(f'--run_dir {FLAGS.run_dir}: is a file, not a folder')
     for name in ('master', 'num_ps_tasks', 'num_sync_workers', 'task'):
         if getattr(FLAGS, name):
             logging.warning('--%s is ignored: multi-worker training reads the TF_CONFIG '
@@ -388,7 +396,7 @@ def main(argv) -> None:
         if isinstance(e, RuntimeError) and not (
                 engine and isinstance(e, (engine.DivergenceError, engine.WorkerLostError))):
             raise
-        console.fail(str(e))
+        console.fail(console.restore_mismatch(e, FLAGS.run_dir) or str(e))
 
 
 def console_entry_point() -> None:

@@ -46,13 +46,22 @@ class CheckpointError(ValueError):
 
 
 def slerp(p0: np.ndarray, p1: np.ndarray, t: float) -> np.ndarray:
-    """Spherical linear interpolation: sin((1-t)Ω)/sin Ω · p0 + sin(tΩ)/sin Ω · p1."""
-    omega = np.arccos(np.dot(np.squeeze(p0 / np.linalg.norm(p0)),
-                             np.squeeze(p1 / np.linalg.norm(p1))))
+    """Spherical linear interpolation: sin((1-t)Ω)/sin Ω · p0 + sin(tΩ)/sin Ω · p1.
+
+    Near Ω = 0 (two almost equal codes, or a zero code) sin Ω divides by ~0 and gives
+    NaN, so there it is the linear interpolation it tends to.
+    """
+    norms = np.linalg.norm(p0) * np.linalg.norm(p1)
+    cosine = np.dot(np.squeeze(p0), np.squeeze(p1)) / norms if norms > 0 else 1.0
+    omega = np.arccos(np.clip(cosine, -1.0, 1.0))
     so = np.sin(omega)
-    if not so > 1e-12:  # (anti)parallel or equal codes: slerp is undefined, use the line
+    if not so >= _SLERP_MIN_SIN:  # (anti)parallel, equal or NaN: slerp is undefined, use the line
         return (1.0 - t) * p0 + t * p1
     return np.sin((1.0 - t) * omega) / so * p0 + np.sin(t * omega) / so * p1
+
+
+# Below this sin Ω, slerp is linear interpolation to float precision.
+_SLERP_MIN_SIN = 1e-6
 
 
 def _describe(note_sequence: music_pb2.NoteSequence, index: int) -> str:

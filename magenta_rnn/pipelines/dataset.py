@@ -14,9 +14,12 @@ import logging
 import multiprocessing
 import os
 import random
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
+
+from google.protobuf.message import DecodeError
 
 from magenta_rnn import records
 from magenta_rnn.pipelines.stages import Chain
@@ -66,9 +69,19 @@ def _init_worker(build_chain: Callable[[str], Chain]) -> None:
         _worker_chains[mode] = build_chain(mode)
 
 
+def _init_pool_worker(build_chain: Callable[[str], Chain]) -> None:
+    # Ctrl-C is the parent's to handle: it stops the pool (no traceback per worker).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _init_worker(build_chain)
+
+
 def _process(job: tuple[str, bytes]) -> tuple[str, list[bytes], list[Statistic]]:
     mode, serialized = job
-    sequence = music_pb2.NoteSequence.FromString(serialized)
+    try:
+        sequence = music_pb2.NoteSequence.FromString(serialized)
+    except DecodeError:
+        raise ValueError('a record of --input is not a NoteSequence (give the TFRecord that '
+                         'convert_dir_to_note_sequences wrote)') from None
     outputs, stats = _worker_chains[mode].transform(sequence)
     return mode, [o if isinstance(o, bytes) else o.SerializeToString() for o in outputs], stats
 
@@ -97,22 +110,31 @@ def run_dataset_pipeline(input_path: str, output_dir: str, dataset_names: dict[s
 
     # At most this many inputs are in flight, so results cannot pile up in memory
     # when writing is slower than the workers (augmented performances are large).
-    in_flight = threading.BoundedSemaphore(max(4, 4 * workers))
+    max_in_flight = max(4, 4 * workers)
+    in_flight = threading.Semaphore(max_in_flight)
+    stopping = threading.Event()
 
     def jobs() -> Iterator[tuple[str, bytes]]:
-        for serialized in records.read_records(input_path):
+        # Read as NoteSequences once, so a wrong kind of TFRecord fails here naming the file.
+        for index, serialized in enumerate(records.read_records(input_path)):
+            if index == 0:
+                next(records.read_note_sequences(input_path))
             in_flight.acquire()
+            if stopping.is_set():
+                return
             yield 'eval' if partition.random() < eval_ratio else 'training', serialized
 
-    writers = {mode: records.RecordWriter(paths[mode]) for mode in MODES}
+    writers: dict[str, records.RecordWriter] = {}
+    pool = None
     try:
+        for mode in MODES:
+            writers[mode] = records.RecordWriter(paths[mode])
         if workers == 1:
             _init_worker(build_chain)
             results = map(_process, jobs())
-            pool = None
         else:
             pool = multiprocessing.get_context('spawn').Pool(
-                workers, initializer=_init_worker, initargs=(build_chain,))
+                workers, initializer=_init_pool_worker, initargs=(build_chain,))
             results = pool.imap(_process, jobs())
         for inputs, (mode, outputs, item_stats) in enumerate(results, 1):
             in_flight.release()
@@ -129,6 +151,14 @@ def run_dataset_pipeline(input_path: str, output_dir: str, dataset_names: dict[s
             pool.close()
             pool.join()
     except BaseException:
+        # A failed write (full disk) or Ctrl-C: unblock the job feeder so the pool's
+        # task thread can finish, stop the workers, and drop the partial outputs.
+        stopping.set()
+        for _ in range(max_in_flight + 1):
+            in_flight.release()
+        if pool is not None:
+            pool.terminate()
+            pool.join()
         for writer in writers.values():
             writer.abort()
         raise

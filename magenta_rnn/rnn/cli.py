@@ -8,10 +8,15 @@ with its EventsModel. Nothing here imports TensorFlow at module level, so
 from __future__ import annotations
 
 import functools
+import glob
 import logging
+import math
+import os
+import re
 
 from absl import flags
 
+from magenta_rnn import console
 from magenta_rnn.console import fail
 from magenta_rnn.rnn.config import EventsRnnConfig
 from magenta_rnn.rnn.events_model import EventsModel
@@ -89,11 +94,19 @@ def run_create_dataset(model: EventsModel, chain_options: dict | None = None) ->
     for name in ('input', 'output_dir'):
         if not getattr(FLAGS, name):
             fail(f'--{name} is required')
+    if not 0.0 <= FLAGS.eval_ratio <= 1.0:
+        fail(f'--eval_ratio must be between 0 and 1, got {FLAGS.eval_ratio}')
     if FLAGS.pipeline_options:
         _run_create_dataset_on_beam(model, chain_options)
         return
+    if not os.path.isfile(FLAGS.input):
+        fail(f'--input: no such file {FLAGS.input}')
     try:
         config = config_from_flags(model)
+    except (ConfigError, HParamsError) as e:
+        fail(str(e))
+    console.check_output_dir(FLAGS.output_dir)
+    try:
         summary = run_dataset_pipeline(
             FLAGS.input, FLAGS.output_dir, model.dataset_names,
             functools.partial(model.build_chain, config, **(chain_options or {})),
@@ -216,10 +229,20 @@ def run_train(model: EventsModel) -> None:
     setup_logging()
     if not FLAGS.sequence_example_file:
         fail('--sequence_example_file is required')
+    console.check_flag_ranges({'num_training_steps': (0, None), 'num_eval_examples': (0, None),
+                               'summary_frequency': (1, None), 'num_checkpoints': (0, None)})
     try:
         config = config_from_flags(model)
     except (ConfigError, HParamsError) as e:
         fail(str(e))
+    example_files = glob.glob(os.path.expanduser(FLAGS.sequence_example_file))
+    if not example_files:
+        fail(f'--sequence_example_file {FLAGS.sequence_example_file}: no such file')
+    if all(os.path.getsize(path) == 0 for path in example_files):
+        fail(f'--sequence_example_file {FLAGS.sequence_example_file}: holds no examples '
+             '(empty file)')
+    if os.path.isfile(os.path.expanduser(FLAGS.run_dir)):
+        fail(f'--run_dir {FLAGS.run_dir}: is a file, not a folder')
     encoder = model.build_encoder(config)
     warm_start_bundle = check_warm_start_bundle(config)
     warm_start_fn = None
@@ -250,9 +273,12 @@ def run_train(model: EventsModel) -> None:
                                summary_frequency=FLAGS.summary_frequency,
                                num_checkpoints=FLAGS.num_checkpoints, seed=FLAGS.seed,
                                warm_start_fn=warm_start_fn, **common)
+    except train.tf.errors.OpError as e:  # e.g. a corrupt record in the middle of the file
+        fail(f'--sequence_example_file {FLAGS.sequence_example_file}: cannot be read as a '
+             f'TFRecord of SequenceExamples ({_first_line(e)[:200]})')
     except (ValueError, FileNotFoundError, train.NonFiniteLossError,
             train.engine.WorkerLostError) as e:
-        fail(str(e))
+        fail(console.restore_mismatch(e, FLAGS.run_dir) or str(e))
 
 
 def define_generate_flags(model_name: str, default_config: str | None,
@@ -336,6 +362,10 @@ def load_generation_model(model: EventsModel):
     elif not from_checkpoint and not FLAGS.bundle_file:
         return load_default_model(model)
 
+    if FLAGS.bundle_file and not FLAGS.save_generator_bundle \
+            and not os.path.isfile(FLAGS.bundle_file):
+        fail(f'--bundle_file {FLAGS.bundle_file}: no such file')
+
     from magenta_rnn.rnn import model_io  # TensorFlow loads here.
 
     try:
@@ -344,8 +374,14 @@ def load_generation_model(model: EventsModel):
             encoder = model.build_encoder(config)
             facts = encoder_facts(encoder)
             checkpoint = model_io.latest_checkpoint(FLAGS.run_dir, checkpoint_file)
-            network = model_io.load_trained(config, checkpoint, facts['input_size'],
-                                            facts['num_classes'], facts['input_depth'])
+            try:
+                network = model_io.load_trained(config, checkpoint, facts['input_size'],
+                                                facts['num_classes'], facts['input_depth'])
+            except ValueError as e:
+                if not console.restore_mismatch(e, ''):
+                    raise
+                fail(f'{checkpoint}: does not match the model built from --config/--hparams '
+                     f'(rnn_layer_sizes, attention, encoder?): {_first_line(e)[:200]}')
             logging.info('loaded %s from %s', model_io.describe(config), checkpoint)
             if FLAGS.save_generator_bundle:
                 if FLAGS.generator_id:
@@ -364,11 +400,18 @@ def load_generation_model(model: EventsModel):
                      f'drop --{model.encoder_flag[0]}')
             bundle = bundle_lib.read_bundle(FLAGS.bundle_file)
             bundle_id = bundle.generator_details.id
+            if not model_io.is_our_bundle(bundle) and not _SHIPPED_CONFIG_NAME.fullmatch(bundle_id):
+                # The original's bundles name a shipped config; the id is never a path.
+                fail(f'--bundle_file {FLAGS.bundle_file}: its generator id {bundle_id!r} is '
+                     'not the name of a shipped config')
             explicit_config = FLAGS['config'].present and FLAGS.config
             if explicit_config and FLAGS.config != bundle_id and not FLAGS.config.endswith('.json'):
                 fail(f'--bundle_file {FLAGS.bundle_file} holds a {bundle_id!r} model but '
                      f'--config={FLAGS.config}; drop --config or use --config={bundle_id}')
-            config = model_io.bundle_config(bundle, FLAGS.bundle_file)
+            try:
+                config = model_io.bundle_config(bundle, FLAGS.bundle_file)
+            except (ValueError, KeyError, TypeError) as e:
+                fail(f'--bundle_file {FLAGS.bundle_file}: its stored config is damaged ({e!r})')
             if config is None:  # the original's bundle: the shipped config of its id
                 config = model.load_config(bundle_id)
             elif config.model != model.name:
@@ -406,31 +449,44 @@ def load_default_model(model: EventsModel):
     return loaded
 
 
+# What an original bundle's generator id may look like: a config name, never a path.
+_SHIPPED_CONFIG_NAME = re.compile(r'[A-Za-z0-9][A-Za-z0-9_-]{0,99}')
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 def check_generate_flags() -> None:
     if not FLAGS.output_dir:
         fail('--output_dir is required')
-    for name in ('num_outputs', 'num_steps', 'beam_size', 'branch_factor', 'steps_per_iteration'):
-        if getattr(FLAGS, name) < 1:
-            fail(f'--{name} must be at least 1, got {getattr(FLAGS, name)}')
-    if FLAGS.temperature <= 0:
-        fail(f'--temperature must be positive, got {FLAGS.temperature}')
+    # Upper bounds: far above any real use, low enough that a typo cannot run for days.
+    console.check_flag_ranges({'num_outputs': (1, 10000), 'num_steps': (1, 1_000_000),
+                               'beam_size': (1, 1000), 'branch_factor': (1, 1000),
+                               'steps_per_iteration': (1, 1_000_000)})
+    console.check_temperature(FLAGS.temperature)
+    if not FLAGS.save_generator_bundle:
+        console.check_output_dir(FLAGS.output_dir)
 
 
 def write_outputs(sequences, output_dir: str) -> list[str]:
     """Writes `<YYYY-mm-dd_HHMMSS>_<i>.mid` files (i 1-based, zero-padded) as the original."""
-    import os
     import time
 
-    from magenta_rnn.music.midi_io import note_sequence_to_midi_file
+    from magenta_rnn import atomic
 
     os.makedirs(output_dir, exist_ok=True)
+    atomic.remove_stale_midi_temp_files(output_dir)
     stamp = time.strftime('%Y-%m-%d_%H%M%S')
     digits = len(str(len(sequences)))
     paths = []
     for i, sequence in enumerate(sequences, 1):
         path = os.path.join(output_dir, f'{stamp}_{str(i).zfill(digits)}.mid')
-        note_sequence_to_midi_file(sequence, path)
+        atomic.write_midi_file(sequence, path)
         paths.append(path)
+        if not sequence.notes:
+            logging.warning('%s has no notes', path)
     logging.info('wrote %d MIDI files to %s', len(paths), output_dir)
     write_previews(paths)
     return paths
@@ -452,8 +508,8 @@ def run_generate(model: EventsModel, primer_from_flag, default_primer, codec, pr
     check_preview_flag()
     if FLAGS.primer_midi and getattr(FLAGS, primer_flag):
         fail(f'give either --{primer_flag} or --primer_midi, not both')
-    if FLAGS.qpm is not None and FLAGS.qpm <= 0:
-        fail(f'--qpm must be positive, got {FLAGS.qpm}')
+    if FLAGS.qpm is not None and not (math.isfinite(FLAGS.qpm) and 1 <= FLAGS.qpm <= 1000):
+        fail(f'--qpm must be a tempo from 1 to 1000 quarters per minute, got {FLAGS.qpm}')
 
     # The primer is parsed before the model loads, so a typo fails fast.
     qpm = FLAGS.qpm or 120.0
@@ -481,10 +537,14 @@ def run_generate(model: EventsModel, primer_from_flag, default_primer, codec, pr
         return
     config, encoder, network = loaded
     if FLAGS.primer_midi and check_primer_midi is not None:
+        from magenta_rnn.music.sequences import SequencesError
         try:
             check_primer_midi(primer, config, f'--primer_midi {FLAGS.primer_midi}')
         except ValueError as e:
             fail(str(e))
+        except SequencesError as e:
+            fail(f'--primer_midi {FLAGS.primer_midi}: cannot be used as a primer: '
+                 f'{_first_line(e)}')
 
     import numpy as np
 

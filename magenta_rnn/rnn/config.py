@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from magenta_rnn.hparams import HParams, HParamsError
+from magenta_rnn.hparams import HParams, HParamsError, check_json_types, check_values
 
 CONFIGS_DIR = Path(__file__).resolve().parent.parent / 'configs'
 
@@ -91,6 +91,15 @@ def load_config(model: str, name_or_path: str, hparams: str = '',
     for key in ('id', 'encoder'):
         if key not in data:
             raise ConfigError(f'{path}: missing required key {key!r}')
+    try:
+        check_json_types(str(path), data, {'model': str, 'id': str, 'description': str,
+                                           'encoder': dict, 'hparams': dict,
+                                           'steps_per_quarter': int, 'steps_per_second': int})
+    except HParamsError as e:
+        raise ConfigError(str(e)) from None
+    for key in ('steps_per_quarter', 'steps_per_second'):
+        if data.get(key, 1) < 1:
+            raise ConfigError(f'{path}: {key} must be at least 1, got {data[key]}')
     if data.get('model', model) != model:
         raise ConfigError(f'{path}: is a {data["model"]} config, not {model}')
     unknown = set(data) - _COMMON_KEYS - set(allowed_extra)
@@ -103,6 +112,7 @@ def load_config(model: str, name_or_path: str, hparams: str = '',
         raise ConfigError(f'{path}: {e}') from None
     if hparams:
         merged.parse(hparams)
+    check_values(merged)
     return EventsRnnConfig(
         model=model, id=data['id'], description=data.get('description', ''),
         encoder=dict(data['encoder']), hparams=merged,
