@@ -235,6 +235,8 @@ def run_train(model: EventsModel) -> None:
         config = config_from_flags(model)
     except (ConfigError, HParamsError) as e:
         fail(str(e))
+    encoder = model.build_encoder(config)
+    warm_start_bundle = check_warm_start_bundle(config)
     example_files = glob.glob(os.path.expanduser(FLAGS.sequence_example_file))
     if not example_files:
         fail(f'--sequence_example_file {FLAGS.sequence_example_file}: no such file')
@@ -243,8 +245,6 @@ def run_train(model: EventsModel) -> None:
              '(empty file)')
     if os.path.isfile(os.path.expanduser(FLAGS.run_dir)):
         fail(f'--run_dir {FLAGS.run_dir}: is a file, not a folder')
-    encoder = model.build_encoder(config)
-    warm_start_bundle = check_warm_start_bundle(config)
     warm_start_fn = None
     if warm_start_bundle:
         def warm_start_fn(network) -> None:
