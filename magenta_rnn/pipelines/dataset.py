@@ -86,6 +86,19 @@ def _process(job: tuple[str, bytes]) -> tuple[str, list[bytes], list[Statistic]]
     return mode, [o if isinstance(o, bytes) else o.SerializeToString() for o in outputs], stats
 
 
+def _stop_pool(pool, timeout_s: float = 10.0) -> None:
+    """pool.terminate(), bounded: a worker stuck in a full disk or a task thread stuck in
+    its feed must not keep the failed run from ending."""
+    stopper = threading.Thread(target=lambda: (pool.terminate(), pool.join()), daemon=True)
+    stopper.start()
+    stopper.join(timeout_s)
+    if stopper.is_alive():
+        log.warning('the worker pool did not stop within %.0f s; killing its processes',
+                    timeout_s)
+        for process in list(pool._pool):  # pylint: disable=protected-access
+            process.kill()
+
+
 def run_dataset_pipeline(input_path: str, output_dir: str, dataset_names: dict[str, str],
                          build_chain: Callable[[str], Chain], eval_ratio: float = 0.1,
                          seed: int | None = None, workers: int | None = None,
@@ -157,8 +170,7 @@ def run_dataset_pipeline(input_path: str, output_dir: str, dataset_names: dict[s
         for _ in range(max_in_flight + 1):
             in_flight.release()
         if pool is not None:
-            pool.terminate()
-            pool.join()
+            _stop_pool(pool)
         for writer in writers.values():
             writer.abort()
         raise
