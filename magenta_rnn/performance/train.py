@@ -13,7 +13,6 @@ from absl import flags
 from magenta_rnn import console
 from magenta_rnn.rnn import cli
 
-FLAGS = flags.FLAGS
 cli.define_train_flags('performance_rnn', default_config='performance')
 FLAGS = flags.FLAGS
 
