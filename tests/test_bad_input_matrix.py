@@ -329,7 +329,6 @@ def cases_for(script: str, f: dict[str, str]) -> list[dict]:
         good = ['--config=cat-mel_2bar_small', TINY_VAE, f'--run_dir={t}/vae_run']
         out = f'--output_dir={t}/vae_out'
         rows += [
-            ('missing flag', ['--config=cat-mel_2bar_small', out], '--run_dir'),
             ('value', [*good, out, '--temperature=nan'], '--temperature'),
             ('value', [*good, out, '--temperature=inf'], '--temperature'),
             ('value', [*good, out, '--temperature=1e-300'], '--temperature'),
