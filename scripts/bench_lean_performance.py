@@ -5,7 +5,7 @@ Converts a few MIDI files, runs performance_rnn_create_dataset with and without
 each training file for --steps steps and reports the median Steps/s of the logged
 windows after the first (start-up and tf.function tracing excluded):
 
-  PYTHONPATH=$PWD /work/main/.venv/bin/python scripts/bench_lean_performance.py \
+  .venv/bin/python scripts/bench_lean_performance.py \
       [--midi ../shared/data/pop909/POP909/001/001.mid ...] [--steps=30] \
       [--hparams="batch_size=32,rnn_layer_sizes=[128,128]"]
 

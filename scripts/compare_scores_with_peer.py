@@ -12,7 +12,7 @@ every ABC file under Python 3) and ours in this process. Each file ends as one o
 
 ABC tunes that a side skips inside a readable book are counted too.
 
-  PYTHONPATH=$PWD /work/main/.venv/bin/python scripts/compare_scores_with_peer.py \
+  .venv/bin/python scripts/compare_scores_with_peer.py \
       ../shared/data/note_seq_testdata [more folders...] [--show=10]
 """
 from __future__ import annotations

@@ -36,7 +36,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 DATA = os.path.join(REPO, '..', 'shared', 'data')
-RUNS = os.environ.get('DEFAULT_RUNS_DIR', '/work/default_runs')
+# Run dirs live beside the checkout (like ../peer_venv), not inside the repository.
+RUNS = os.environ.get('DEFAULT_RUNS_DIR', os.path.join(os.path.dirname(REPO), 'default_runs'))
 
 # Each default: its family, config, the hparams we train with, the NoteSequence data it reads
 # and the number of steps that is realistic on a shared 2-core CPU in a few hours.
