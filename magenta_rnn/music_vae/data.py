@@ -266,7 +266,8 @@ class OneHotMelodyConverter(BaseNoteSequenceConverter):
     """Monophonic melodies as one-hot rows over [NO_EVENT, NOTE_OFF, min_pitch..max_pitch].
 
     Depth = max_pitch - min_pitch + 3 (90 for the piano range 21..108), +1 with an
-    end token (the last class). Chord and key conditioning are not supported yet.
+    end token (the last class). With a chord encoding, each step also gets its chord as a
+    control input (key conditioning is not built).
     """
 
     def __init__(self, min_pitch: int = PIANO_MIN_MIDI_PITCH,
