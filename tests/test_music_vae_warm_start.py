@@ -16,9 +16,7 @@ from magenta_rnn.music_vae import configs, train  # noqa: E402
 from magenta_rnn.music_vae import model as model_lib  # noqa: E402
 from magenta_rnn.music_vae.trained_model import tf1_variable_map  # noqa: E402
 from magenta_rnn.music_vae.warm_start import WarmStartError, warm_start  # noqa: E402
-from magenta_rnn.protobuf import music_pb2  # noqa: E402
-
-TINY = 'batch_size=4,enc_rnn_size=[8],dec_rnn_size=[8],z_size=4'
+from test_music_vae_train import TINY, melody_sequence  # noqa: E402
 
 
 def fresh_model(hparams: str = TINY, seed: int = 0):
@@ -73,21 +71,10 @@ def test_warm_start_from_the_original_tar(tmp_path):
                                 f'shape [16, 4], model shape [16, 6]')
 
 
-def melody(base_pitch: int) -> music_pb2.NoteSequence:
-    ns = music_pb2.NoteSequence()
-    ns.tempos.add(qpm=120)
-    ns.time_signatures.add(numerator=4, denominator=4)
-    for k in range(16):
-        ns.notes.add(pitch=base_pitch + k % 7, start_time=0.5 * k, end_time=0.5 * k + 0.5,
-                     velocity=90, program=0)
-    ns.total_time = 8.0
-    return ns
-
-
 def test_a_fresh_run_starts_from_our_checkpoint(tmp_path, caplog):
     caplog.set_level(logging.INFO)
     examples = str(tmp_path / 'melodies.tfrecord')
-    records.write_records(examples, [melody(60 + k).SerializeToString() for k in range(3)])
+    records.write_records(examples, [melody_sequence(60 + k).SerializeToString() for k in range(3)])
     source = fresh_model(seed=1)
     randomize(source, seed=2)
     source_dir = str(tmp_path / 'source' / 'train')
