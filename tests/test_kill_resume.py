@@ -157,17 +157,7 @@ def test_melody_training_killed_then_resumed(tmp_path, how):
     args = ['--config=basic_rnn', '--hparams=batch_size=4,rnn_layer_sizes=[16]',
             f'--run_dir={run}', f'--sequence_example_file={tmp_path}/data/training_melodies.tfrecord',
             '--summary_frequency=1']
-    process = start('magenta_rnn.melody.train', *args, '--num_training_steps=100000')
-    wait_for(lambda: any((run / 'train').glob('*.index')), process, timeout=400)
-    time.sleep(3)
-    status, stderr = interrupt(process, how)
-    left = files_in(run / 'train')
-    print(f'\nmelody_rnn_train after {how.name}: status {status}, left: {left}')
-    assert not [name for name in left if 'tmp' in name]
-    resumed = subprocess.run([sys.executable, '-m', 'magenta_rnn.melody.train', *args,
-                              '--num_training_steps=1'], env=ENV, capture_output=True, text=True,
-                             timeout=600)
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    _stop_then_resume('magenta_rnn.melody.train', args, '--num_training_steps', run, how)
 
 
 @pytest.mark.slow
@@ -181,14 +171,19 @@ def test_music_vae_training_killed_then_resumed(tmp_path, how):
     run = tmp_path / 'run'
     args = ['--config=cat-mel_2bar_small', TINY_VAE, f'--run_dir={run}',
             f'--examples_path={tmp_path}/ns.tfrecord', '--save_checkpoint_secs=1']
-    process = start('magenta_rnn.music_vae.train', *args, '--num_steps=1000000')
+    _stop_then_resume('magenta_rnn.music_vae.train', args, '--num_steps', run, how)
+
+
+def _stop_then_resume(module: str, args: list[str], steps_flag: str, run, how) -> None:
+    """Trains `module` until its first checkpoint, stops it with `how`, checks that no
+    temporary file is left in run/train, then resumes it with the same flags."""
+    process = start(module, *args, f'{steps_flag}=1000000')
     wait_for(lambda: any((run / 'train').glob('*.index')), process, timeout=400)
     time.sleep(3)
-    status, stderr = interrupt(process, how)
+    status, _ = interrupt(process, how)
     left = files_in(run / 'train')
-    print(f'\nmusic_vae_train after {how.name}: status {status}, left: {left}')
+    print(f'\n{module} after {how.name}: status {status}, left: {left}')
     assert not [name for name in left if 'tmp' in name]
-    resumed = subprocess.run([sys.executable, '-m', 'magenta_rnn.music_vae.train', *args,
-                              '--num_steps=1'], env=ENV, capture_output=True, text=True,
-                             timeout=600)
+    resumed = subprocess.run([sys.executable, '-m', module, *args, f'{steps_flag}=1'], env=ENV,
+                             capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
