@@ -1,4 +1,4 @@
-r"""Converts a folder of MIDI files to a TFRecord of NoteSequences (facts §13).
+r"""Converts a folder of MIDI files to a TFRecord of NoteSequences (REFERENCE.md "Console scripts").
 
 Same flags and same NoteSequence ids as Magenta's `convert_dir_to_note_sequences`:
 

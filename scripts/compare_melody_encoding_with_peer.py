@@ -28,7 +28,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import peer as peer_tools  # noqa: E402  (scripts/peer.py; importable in the peer's venv too)
 
-# name -> (min_note, max_note, transpose_to_key), facts §8.1.
+# name -> (min_note, max_note, transpose_to_key), REFERENCE.md "Melody RNN configs".
 CONFIGS = {
     'basic_rnn': (48, 84, 0),
     'mono_rnn': (0, 128, None),
@@ -153,7 +153,8 @@ def compare(peer_results: list[dict]) -> dict:
             if ours_stats != peer['stats']:
                 mismatch(f'{where}: stats differ: ours {ours_stats} peer {peer["stats"]}')
             ours = [_melody_record(m) for m in melodies]
-            # Both sides walk instruments in ascending order; compare as sets anyway (§14.15).
+            # Both sides walk instruments in ascending order; compare as sets anyway (REFERENCE.md
+            # "Pitfalls").
             if sorted(ours, key=_sort_key) != sorted(peer['melodies'], key=_sort_key):
                 mismatch(f'{where}: melodies differ ({len(ours)} ours, '
                          f'{len(peer["melodies"])} peer)')

@@ -6,7 +6,7 @@ nade-drums_2bar_full, groovae_2bar_humanize, ...) in eval mode (deterministic: t
 first k windows, or every window with --all_windows) or --mode infer. Each example
 is compared as its input, output and control tensors (shape and the SHA-1 of every
 value as float32) and its length(s), per NoteSequence, as an ordered list and as a set
-(facts §14.15: the original iterates a set). Records where the original raises are
+(REFERENCE.md "Pitfalls": the original iterates a set). Records where the original raises are
 counted and left out. The peer's multi-instrument converter gets NumPy's old np.size
 on ragged lists (see PEER_CODE): without it, the _chords configs raise on every piece
 with two or more tracks under today's NumPy.

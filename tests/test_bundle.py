@@ -1,4 +1,5 @@
-"""`.mag` GeneratorBundle files: one serialized GeneratorBundle, no framing (facts §1.3)."""
+"""`.mag` GeneratorBundle files: one serialized GeneratorBundle, no framing (REFERENCE.md
+"Bundle files")."""
 from __future__ import annotations
 
 from pathlib import Path

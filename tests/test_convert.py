@@ -1,4 +1,5 @@
-"""convert_dir_to_note_sequences: folder of MIDI files -> TFRecord of NoteSequences (facts §13)."""
+"""convert_dir_to_note_sequences: folder of MIDI files -> TFRecord of NoteSequences (REFERENCE.md
+"Console scripts")."""
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
-"""Drum encodings: MultiDrumOneHotEncoding and the one_drum / drum_kit encoders (facts §7.6, §7.11).
+"""Drum encodings: MultiDrumOneHotEncoding and the one_drum / drum_kit encoders (REFERENCE.md
+"Drum encoding", "Input and label sizes").
 
 Cases ported from note_seq's drums_encoder_decoder_test, plus the exact sizes and a
 worked encoding of each config.

@@ -1,4 +1,4 @@
-"""DrumTrack and extract_drum_tracks (facts §4.3, §5.2).
+"""DrumTrack and extract_drum_tracks (REFERENCE.md "Drum tracks", "Drum track extraction").
 
 Cases ported from note_seq's drums_lib_test and magenta's drum_pipelines_test.
 Sequences are written at 60 qpm in 4/4, so at 4 steps per quarter a second is 4

@@ -1,4 +1,5 @@
-"""drums_rnn_create_dataset: the pipeline of facts §6.3 and the create_dataset/train CLIs.
+"""drums_rnn_create_dataset: the pipeline of REFERENCE.md "Drums RNN dataset" and the
+create_dataset/train CLIs.
 
 Sequences are written at 120 qpm in 4/4: a sixteenth note (one step at 4 steps per
 quarter, drum_kit) lasts 0.125 s, an eighth note (one step of one_drum, 2 steps per

@@ -1,4 +1,5 @@
-"""Generic event-sequence encoders (facts §7.1-§7.3, §7.10).
+"""Generic event-sequence encoders (REFERENCE.md "Encoder contract", "One-hot encoder",
+"Lookback encoder", "Conditioning and control signals").
 
 Cases ported from note_seq's encoder_decoder_test, with a trivial one-hot encoding
 whose events are their own class indices.

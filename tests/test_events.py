@@ -1,4 +1,5 @@
-"""SimpleEventSequence (facts §4.1); cases ported from note_seq's events_lib_test."""
+"""SimpleEventSequence (REFERENCE.md "Event sequences"); cases ported from note_seq's
+events_lib_test."""
 import copy
 
 import pytest

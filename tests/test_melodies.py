@@ -1,9 +1,9 @@
-"""Melody and extract_melodies (facts §4.2, §5.1).
+"""Melody and extract_melodies (REFERENCE.md "Melodies", "Melody extraction").
 
 Cases ported from note_seq's melodies_lib_test and magenta's melody_pipelines_test.
 Quantized sequences are built here by hand: note times in seconds at 60 qpm are
 quantized as int(seconds * steps_per_second + 0.5), with a zero-length note
-lengthened to one step (facts §3).
+lengthened to one step (REFERENCE.md "Quantization").
 """
 import numpy as np
 import pytest

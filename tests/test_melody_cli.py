@@ -143,7 +143,8 @@ def test_create_dataset_with_nothing_extracted_fails_loudly(tmp_path):
 
 
 def test_melody_encoder_decoder_flag_replaces_config(tmp_path, workspace):
-    # --melody_encoder_decoder=lookback encodes exactly as lookback_rnn (facts §8.1).
+    # --melody_encoder_decoder=lookback encodes exactly as lookback_rnn (REFERENCE.md
+    # "Melody RNN configs").
     from magenta_rnn.records import read_records
     outputs = {}
     for flag in ('--config=lookback_rnn', '--melody_encoder_decoder=lookback'):

@@ -1,4 +1,4 @@
-"""Melody encodings (facts §7.4, §7.5, §7.11).
+"""Melody encodings (REFERENCE.md "Melody encoding", "Input and label sizes").
 
 The position tables are ported from note_seq's melody_encoder_decoder_test, written
 as the non-zero entries of each input vector.
@@ -51,7 +51,7 @@ def test_one_hot_encode_and_decode():
     assert [enc.decode_event(i) for i in (5, 2, 13, 0, 1)] == [63, 60, 71, NO_EVENT, NOTE_OFF]
 
 
-# Config sizes (facts §7.11).
+# Config sizes (REFERENCE.md "Input and label sizes").
 
 @pytest.mark.parametrize('name, input_size, num_classes, default_label', [
     ('basic_rnn', 38, 38, 0), ('mono_rnn', 130, 130, 0), ('lookback_rnn', 121, 40, 0),
@@ -110,7 +110,7 @@ def test_one_hot_extend_melodies(one_hot):
     assert [list(m) for m in melodies] == [[60, 60], [60, 71], [60, NO_EVENT], [60, NOTE_OFF]]
 
 
-# Worked examples (facts §7.3, §7.5).
+# Worked examples (REFERENCE.md "Lookback encoder", "Melody encoding").
 
 WORKED = [60, NO_EVENT, 60, NO_EVENT, 67, NO_EVENT, 67, NO_EVENT]
 

@@ -1,4 +1,4 @@
-"""MIDI <-> NoteSequence conversion (facts §13, MIDI conversion)."""
+"""MIDI <-> NoteSequence conversion (REFERENCE.md "MIDI conversion")."""
 from __future__ import annotations
 
 import io

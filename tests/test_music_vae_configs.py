@@ -1,4 +1,5 @@
-"""MusicVAE configs as data: hparams exactly as facts §11.1/§11.2."""
+"""MusicVAE configs as data: hparams exactly as REFERENCE.md "MusicVAE hparams",
+"MusicVAE configs"."""
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
-"""MusicVAE melody converter (facts §11.3, §11.4) on tiny literal NoteSequences.
+"""MusicVAE melody converter (REFERENCE.md "MusicVAE converter sizes", "MusicVAE converters") on
+tiny literal NoteSequences.
 
 At 120 qpm and 4 steps per quarter a step lasts 0.125 s and a 4/4 bar is 16 steps.
 One-hot classes of the default melody converter (pitches 21..108, depth 90):

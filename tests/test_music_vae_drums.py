@@ -1,4 +1,5 @@
-"""MusicVAE DrumsConverter and the cat-drums configs (facts §11.3, §11.4).
+"""MusicVAE DrumsConverter and the cat-drums configs (REFERENCE.md "MusicVAE converter sizes",
+"MusicVAE converters").
 
 At 120 qpm and 4 steps per quarter one step is 0.125 s, so a note at step s
 starts at s / 8 seconds. Nine drum classes (REDUCED): 0 kick (36, 35),

@@ -1,4 +1,5 @@
-"""TrainedModel (facts §11.7) and music_vae_generate (facts §11.8) on tiny models."""
+"""TrainedModel (REFERENCE.md "MusicVAE TrainedModel") and music_vae_generate (REFERENCE.md
+"music_vae_generate") on tiny models."""
 from __future__ import annotations
 
 import os

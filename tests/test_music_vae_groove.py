@@ -1,4 +1,5 @@
-"""GrooVAE: GrooveConverter tensors (facts §11.3, §11.4) and the groovae configs.
+"""GrooVAE: GrooveConverter tensors (REFERENCE.md "MusicVAE converter sizes", "MusicVAE converters")
+and the groovae configs.
 
 At 120 qpm and 4 steps per quarter one step is 0.125 s. A row of a groove tensor
 is [hits (9), velocities (9), offsets (9)] over the Roland classes in training:

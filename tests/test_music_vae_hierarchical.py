@@ -1,4 +1,5 @@
-"""Hierarchical, split multi-output and multi-output decoders (facts §11.5) with tiny sizes.
+"""Hierarchical, split multi-output and multi-output decoders (REFERENCE.md "MusicVAE architecture")
+with tiny sizes.
 
 Level lengths [2, 4] make 8-step sequences of 2 segments; the conductor is the
 decoder LSTM stack (dec_rnn_size) and its outputs condition one 4-step segment each.

@@ -1,4 +1,5 @@
-"""MusicVAE TF2 model (facts §11.5) with a tiny network: loss pieces, schedules, clipping."""
+"""MusicVAE TF2 model (REFERENCE.md "MusicVAE architecture") with a tiny network: loss pieces,
+schedules, clipping."""
 from __future__ import annotations
 
 import math

@@ -1,5 +1,6 @@
-"""NADE, MultiLabelRnnNadeDecoder and GrooveLstmDecoder (facts §11.5), and the
-nade-drums configs (facts §11.2, §11.3)."""
+"""NADE, MultiLabelRnnNadeDecoder and GrooveLstmDecoder (REFERENCE.md "MusicVAE architecture"), and
+the
+nade-drums configs (REFERENCE.md "MusicVAE configs", "MusicVAE converter sizes")."""
 from __future__ import annotations
 
 import itertools

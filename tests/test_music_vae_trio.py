@@ -1,4 +1,5 @@
-"""TrioConverter (facts §11.3, §11.4) on a hand-built 3-instrument NoteSequence.
+"""TrioConverter (REFERENCE.md "MusicVAE converter sizes", "MusicVAE converters") on a hand-built
+3-instrument NoteSequence.
 
 At 120 qpm and 4 steps per quarter a step lasts 0.125 s and a 4/4 bar is 16 steps.
 An example row is [melody 90 | bass 90 | drums 512], each part one-hot:

@@ -1,7 +1,9 @@
-"""Performance control signals: NoteDensity and PitchHistogram (facts §7.10).
+"""Performance control signals: NoteDensity and PitchHistogram (REFERENCE.md
+"Conditioning and control signals").
 
 Cases ported from note_seq's performance_controls_test, plus a check of the
-vectorised extraction against a direct per-event loop over the rules of the facts.
+vectorised extraction against a direct per-event loop over the rules of REFERENCE.md
+"Conditioning and control signals".
 """
 import random
 

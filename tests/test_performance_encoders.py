@@ -1,4 +1,5 @@
-"""Performance encoders and the Performance RNN config encoders (facts §7.7-§7.11).
+"""Performance encoders and the Performance RNN config encoders (REFERENCE.md
+"Performance encoding", "Conditioning and control signals", "Input and label sizes").
 
 Cases ported from note_seq's performance_encoder_decoder_test, plus the config sizes.
 """

@@ -1,4 +1,5 @@
-"""performance_rnn_generate (facts §10.4, §10.5): primers, control schedules, the
+"""performance_rnn_generate (REFERENCE.md "Performance generation", "Generate flags"): primers,
+control schedules, the
 fill-the-section loop, and generating from bundles of untrained models."""
 import os
 import subprocess

@@ -1,8 +1,10 @@
-"""performance_rnn_create_dataset: the pipeline of facts §6.4 and the create_dataset/train CLIs.
+"""performance_rnn_create_dataset: the pipeline of REFERENCE.md "Performance RNN dataset" and the
+create_dataset/train CLIs.
 
 Performances are quantized at 100 steps per second. With 32 velocity bins the one-hot
 classes are NOTE_ON p -> p, NOTE_OFF p -> 128 + p, TIME_SHIFT s -> 255 + s and
-VELOCITY b -> 355 + b (facts §7.7). The extractor keeps performances of at least 32
+VELOCITY b -> 355 + b (REFERENCE.md "Performance encoding"). The extractor keeps performances of at
+least 32
 events and cuts them at 512.
 """
 import os

@@ -1,7 +1,8 @@
-"""Performances, velocity bins and extract_performances (facts §4.4, §5.3).
+"""Performances, velocity bins and extract_performances (REFERENCE.md "Performance events",
+"Performance extraction").
 
 Cases ported from note_seq's performance_lib_test and magenta's
-performance_pipeline_test, plus the worked example of the facts.
+performance_pipeline_test, plus the worked example of REFERENCE.md "Performance events".
 """
 import pickle
 

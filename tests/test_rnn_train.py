@@ -1,4 +1,5 @@
-"""Tests for magenta_rnn.rnn.data and magenta_rnn.rnn.train (facts §9.2-§9.5)."""
+"""Tests for magenta_rnn.rnn.data and magenta_rnn.rnn.train (REFERENCE.md "Events RNN graph",
+"Training input", "Training metrics", "Checkpoints and variable names")."""
 from __future__ import annotations
 
 import glob

@@ -1,4 +1,5 @@
-"""The batched sampler and beam search (facts §10.1, §10.2) with stand-in models."""
+"""The batched sampler and beam search (REFERENCE.md "Beam search", "Events generation loop") with
+stand-in models."""
 import numpy as np
 import pytest
 import tensorflow as tf

@@ -1,4 +1,5 @@
-"""Tests for magenta_rnn.music.sequences (facts §3); cases follow note_seq's sequences_lib_test."""
+"""Tests for magenta_rnn.music.sequences (REFERENCE.md "Quantization"); cases follow note_seq's
+sequences_lib_test."""
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
-"""Pipeline statistics (facts §6.1); cases ported from magenta's statistics_test."""
+"""Pipeline statistics (REFERENCE.md "Pipeline stages and statistics"); cases ported from magenta's
+statistics_test."""
 import pytest
 
 from magenta_rnn.pipelines.statistics import (Counter, Histogram, MergeStatisticsError,

@@ -1,4 +1,5 @@
-"""Drums RNN generation: primers and the drum side of the shared flow (facts §10.3)."""
+"""Drums RNN generation: primers and the drum side of the shared flow (REFERENCE.md
+"Melody and drums generation")."""
 from __future__ import annotations
 
 import ast

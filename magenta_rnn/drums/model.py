@@ -1,4 +1,5 @@
-"""Drums RNN's configs and encoders (facts §7.3, §7.6, §8.2).
+"""Drums RNN's configs and encoders (REFERENCE.md "Lookback encoder", "Drum encoding",
+"Drums RNN configs").
 
 A config's `encoder` spec is one of
   {"type": "multi_drum_one_hot", "drum_type_pitches": [[...], ...]}  (one-hot over drum sets)

@@ -1,4 +1,4 @@
-"""drums_rnn_create_dataset's pipeline (facts §6.3).
+"""drums_rnn_create_dataset's pipeline (REFERENCE.md "Drums RNN dataset").
 
 TimeChangeSplitter -> Quantizer(config.steps_per_quarter; 2 for one_drum) ->
 DrumsExtractor -> encoder, per mode. No transposition. Stage names carry the
@@ -15,7 +15,8 @@ from magenta_rnn.rnn.config import EventsRnnConfig
 
 
 class DrumsExtractor(Stage):
-    """extract_drum_tracks with the DrumsExtractor defaults of facts §5.2."""
+    """extract_drum_tracks with the DrumsExtractor defaults of REFERENCE.md
+    "Drum track extraction"."""
 
     def __init__(self, name: str, min_bars: int = 7, max_steps: int = 512,
                  gap_bars: float = 1.0):

@@ -1,4 +1,5 @@
-"""Melody RNN's configs and encoders (facts §7.2–§7.5, §8.1)."""
+"""Melody RNN's configs and encoders (REFERENCE.md "One-hot encoder", "Lookback encoder",
+"Melody encoding", "Melody RNN configs")."""
 from __future__ import annotations
 
 from typing import Any
@@ -22,7 +23,7 @@ def note_range(config: EventsRnnConfig) -> tuple[int, int, int | None]:
             extra.get('transpose_to_key', DEFAULT_TRANSPOSE_TO_KEY))
 
 
-# --melody_encoder_decoder: value -> (encoder spec, help text), facts §8.1.
+# --melody_encoder_decoder: value -> (encoder spec, help text), REFERENCE.md "Melody RNN configs".
 ENCODER_CHOICES = {
     'onehot': ({'type': 'melody_one_hot'}, 'one-hot pitches (as basic_rnn)'),
     'lookback': ({'type': 'melody_lookback', 'lookback_distances': [16, 32],

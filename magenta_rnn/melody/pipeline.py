@@ -1,4 +1,4 @@
-"""melody_rnn_create_dataset's pipeline (facts §6.2).
+"""melody_rnn_create_dataset's pipeline (REFERENCE.md "Melody RNN dataset").
 
 TimeChangeSplitter -> Quantizer(steps_per_quarter) -> Transposer((0,)) ->
 MelodyExtractor -> encoder, per mode; stage names carry the mode suffix as the
@@ -14,7 +14,8 @@ from magenta_rnn.rnn.config import EventsRnnConfig
 
 
 class MelodyExtractor(Stage):
-    """extract_melodies with create_dataset's settings (MelodyExtractor defaults of §5.1)."""
+    """extract_melodies with create_dataset's settings (MelodyExtractor defaults of REFERENCE.md
+    "Melody extraction")."""
 
     def __init__(self, name: str, min_bars: int = 7, max_steps: int = 512,
                  min_unique_pitches: int = 5, gap_bars: float = 1.0,

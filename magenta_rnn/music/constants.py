@@ -1,4 +1,4 @@
-"""Numbers shared by the whole core (facts §2)."""
+"""Numbers shared by the whole core (REFERENCE.md "Constants")."""
 
 DEFAULT_QUARTERS_PER_MINUTE = 120.0
 DEFAULT_STEPS_PER_BAR = 16

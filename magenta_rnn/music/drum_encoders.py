@@ -1,4 +1,5 @@
-"""Drum encodings: a drum-kit event as a bit set of drum classes (facts §7.6, §7.11).
+"""Drum encodings: a drum-kit event as a bit set of drum classes (REFERENCE.md "Drum encoding",
+"Input and label sizes").
 
 Each drum class owns one bit; an event (a set of pitches) encodes to the sum of the
 bits of the classes it contains. Decoding gives each set class's first pitch.
@@ -90,7 +91,8 @@ class MultiDrumOneHotEncoding(OneHotEncoding):
 
 
 def drums_encoder_decoder(config_id: str):
-    """The sequence encoder of a Drums RNN config (facts §8.2): one_drum or drum_kit."""
+    """The sequence encoder of a Drums RNN config (REFERENCE.md "Drums RNN configs"): one_drum or
+    drum_kit."""
     if config_id == 'one_drum':
         return OneHotEventSequenceEncoderDecoder(MultiDrumOneHotEncoding(ONE_DRUM_TYPE_PITCHES))
     if config_id == 'drum_kit':

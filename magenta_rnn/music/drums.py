@@ -1,4 +1,5 @@
-"""Drum tracks: one frozenset of MIDI drum pitches per step (facts §4.3, §5.2).
+"""Drum tracks: one frozenset of MIDI drum pitches per step (REFERENCE.md "Drum tracks",
+"Drum track extraction").
 
 The empty set is silence and also the pad event. Drum notes have no duration: a
 drum track only records at which steps which drums are struck.
@@ -118,7 +119,7 @@ def extract_drum_tracks(quantized_sequence: Any, search_start_step: int = 0, min
                         max_steps_discard: int | None = None, gap_bars: float = 1.0,
                         pad_end: bool = False, ignore_is_drum: bool = False
                         ) -> tuple[list[DrumTrack], list[statistics.Statistic]]:
-    """Every drum track of a relative-quantized NoteSequence (facts §5.2).
+    """Every drum track of a relative-quantized NoteSequence (REFERENCE.md "Drum track extraction").
 
     Tracks are taken one after another from the merged drum notes, each search
     starting on the bar after the previous track. Tracks shorter than `min_bars` bars

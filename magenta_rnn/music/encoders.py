@@ -1,6 +1,7 @@
 """Turning event sequences into model inputs and labels, and sampled classes back into events.
 
-Facts §7.1-§7.3 and §7.10. A sequence of N events gives N-1 training steps:
+REFERENCE.md "Encoder contract", "One-hot encoder", "Lookback encoder",
+"Conditioning and control signals". A sequence of N events gives N-1 training steps:
 the input at position i is paired with the label of position i+1.
 
 Two layers:
@@ -70,7 +71,7 @@ def _int_array_or_none(events: Sequence[Any]) -> np.ndarray | None:
 
 
 # --------------------------------------------------------------------------------------
-# SequenceExample wire format, written directly (facts §1.4).
+# SequenceExample wire format, written directly (REFERENCE.md "Record layout").
 #
 # Building a SequenceExample through the proto API costs a Python call per step;
 # writing its bytes with numpy and parsing them back (in C) is ~10x faster and gives
@@ -205,7 +206,8 @@ class EventSequenceEncoder:
 
 
 class EventSequenceEncoderDecoder(EventSequenceEncoder):
-    """Inputs and labels of one event sequence; the shared contract of facts §7.1."""
+    """Inputs and labels of one event sequence; the shared contract of REFERENCE.md
+    "Encoder contract"."""
 
     @property
     def num_classes(self) -> int:
@@ -246,7 +248,7 @@ class EventSequenceEncoderDecoder(EventSequenceEncoder):
                 self.events_to_labels(events, 1, num_steps + 1))
 
     def encode(self, events: Sequence[Any]):
-        """A SequenceExample of the sequence's inputs and labels (facts §1.4)."""
+        """A SequenceExample of the sequence's inputs and labels (REFERENCE.md "Record layout")."""
         return sequence_example_from_arrays(*self.encode_arrays(events))
 
     def encode_serialized(self, events: Sequence[Any]) -> bytes:
@@ -319,7 +321,8 @@ def _sample(rng: Rng, probabilities: Any) -> int:
 
 
 class OneHotEventSequenceEncoderDecoder(EventSequenceEncoderDecoder):
-    """Input: one-hot of the current event. Label: the next event's class (facts §7.2)."""
+    """Input: one-hot of the current event. Label: the next event's class (REFERENCE.md
+    "One-hot encoder")."""
 
     def __init__(self, one_hot_encoding: OneHotEncoding):
         self._one_hot_encoding = one_hot_encoding
@@ -399,7 +402,7 @@ class OneHotIndexEventSequenceEncoderDecoder(OneHotEventSequenceEncoderDecoder):
 class LookbackEventSequenceEncoderDecoder(EventSequenceEncoderDecoder):
     """One-hot inputs plus lookback features; labels may say "repeat the event d steps back".
 
-    With C classes and L lookback distances (facts §7.3):
+    With C classes and L lookback distances (REFERENCE.md "Lookback encoder"):
       input = one-hot(events[p]) | per d: one-hot(events[p-d+1], default when < 0)
               | `binary_counter_bits` counters of n=p+1 (+1/-1) | per d: events[p]==events[p-d]
       num_classes = C + L; label C+i means "repeat the event lookback_distances[i] back".
@@ -524,7 +527,7 @@ def _slice(events: Sequence[Any], start: int, stop: int) -> Sequence[Any]:
 
 
 # --------------------------------------------------------------------------------------
-# Conditioning (facts §7.10).
+# Conditioning (REFERENCE.md "Conditioning and control signals").
 
 
 class ConditionalEventSequenceEncoderDecoder:

@@ -1,4 +1,5 @@
-"""A quantized stream of events: the base of Melody, DrumTrack and friends (facts §4.1).
+"""A quantized stream of events: the base of Melody, DrumTrack and friends (REFERENCE.md
+"Event sequences").
 
 An event sequence is a list of events, one per time step, placed in its source
 NoteSequence by `start_step` (first step) and `end_step` (one past the last step).
@@ -227,7 +228,8 @@ def lengths_in_bars_buckets(min_bars: int) -> list[int]:
 def apply_length_rules(track: SimpleEventSequence, min_bars: int, max_steps_discard: int | None,
                        max_steps_truncate: int | None, pad_end: bool, stats: dict[str, Any],
                        noun: str) -> bool:
-    """The extractors' length rules (facts §5.1, §5.2); False when `track` is dropped.
+    """The extractors' length rules (REFERENCE.md "Melody extraction", "Drum track extraction");
+    False when `track` is dropped.
 
     Counts `<noun>_discarded_too_short`, `<noun>_discarded_too_long` and `<noun>_truncated`
     in `stats`, and truncates `track` in place (to a whole bar with pad_end).

@@ -1,4 +1,5 @@
-"""Monophonic melodies as step sequences, and their extraction from NoteSequences (facts §4.2, §5.1).
+"""Monophonic melodies as step sequences, and their extraction from NoteSequences (REFERENCE.md
+"Melodies", "Melody extraction").
 
 Events are ints in [-2, 127]: MELODY_NO_EVENT (-2) continues whatever is going
 on, MELODY_NOTE_OFF (-1) starts silence, 0..127 starts a note of that pitch.
@@ -261,7 +262,8 @@ def extract_melodies(quantized_sequence: Any, search_start_step: int = 0, min_ba
                      min_unique_pitches: int = 5, ignore_polyphonic_notes: bool = True,
                      pad_end: bool = False, filter_drums: bool = True
                      ) -> tuple[list[Melody], list[statistics.Statistic]]:
-    """Every melody of every instrument of a relative-quantized NoteSequence (facts §5.1).
+    """Every melody of every instrument of a relative-quantized NoteSequence (REFERENCE.md
+    "Melody extraction").
 
     Each instrument is scanned melody after melody, each search starting on the bar
     after the previous melody. Melodies shorter than `min_bars` bars or longer than

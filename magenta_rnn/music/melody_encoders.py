@@ -1,6 +1,6 @@
 """Melody encodings: the one-hot melody classes and the key-aware attention_rnn encoder.
 
-Facts §7.4, §7.5, §7.11.
+REFERENCE.md "Melody encoding", "Input and label sizes".
 """
 from __future__ import annotations
 
@@ -105,7 +105,8 @@ def _recent_key_flags(pitch_classes: tuple[int, ...]) -> tuple[float, ...]:
 
 
 class KeyMelodyEncoderDecoder(EventSequenceEncoderDecoder):
-    """attention_rnn's melody encoding with key, contour and metric features (facts §7.5).
+    """attention_rnn's melody encoding with key, contour and metric features (REFERENCE.md
+    "Melody encoding").
 
     With R = max_note - min_note and L lookbacks, input (74 wide by default):
       [0,R) sounding pitch | R note on | R+1 silence | R+2 attack | R+3 contour (+1/-1/0)
@@ -284,7 +285,8 @@ class KeyMelodyEncoderDecoder(EventSequenceEncoderDecoder):
 def melody_encoder_decoder(name: str, min_note: int = 48, max_note: int = 84) -> Any:
     """The encoder of a melody config: 'basic_rnn', 'mono_rnn', 'lookback_rnn', 'attention_rnn'.
 
-    mono_rnn ignores the range arguments and uses all 128 pitches (facts §7.11).
+    mono_rnn ignores the range arguments and uses all 128 pitches (REFERENCE.md
+    "Input and label sizes").
     """
     if name == 'basic_rnn':
         return OneHotEventSequenceEncoderDecoder(MelodyOneHotEncoding(min_note, max_note))

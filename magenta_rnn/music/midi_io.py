@@ -1,4 +1,4 @@
-"""MIDI <-> NoteSequence conversion (facts §13, "MIDI conversion"), TF-free.
+"""MIDI <-> NoteSequence conversion (REFERENCE.md "MIDI conversion"), TF-free.
 
 Reading goes through pretty_midi so that note pairing, tick-to-seconds timing and
 instrument splitting behave exactly as in note_seq; the NoteSequence is then filled

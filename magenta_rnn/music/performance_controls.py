@@ -1,4 +1,5 @@
-"""Performance control signals: note density and pitch-class histogram (facts §7.10).
+"""Performance control signals: note density and pitch-class histogram (REFERENCE.md
+"Conditioning and control signals").
 
 Each signal extracts one value per performance event and has an input encoder.
 Values are recomputed only at the first event and right after each TIME_SHIFT
@@ -266,7 +267,8 @@ def _sounding_counts(types: np.ndarray, values: np.ndarray) -> np.ndarray:
     return counts
 
 
-# Flag name -> signal factory with the Performance RNN settings (facts §8.3).
+# Flag name -> signal factory with the Performance RNN settings (REFERENCE.md
+# "Performance RNN configs").
 def note_density_signal() -> NoteDensityPerformanceControlSignal:
     return NoteDensityPerformanceControlSignal(window_size_seconds=3.0,
                                                density_bin_ranges=DEFAULT_DENSITY_BIN_RANGES)

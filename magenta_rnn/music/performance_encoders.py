@@ -1,4 +1,4 @@
-"""Performance encodings (facts §7.7-§7.9, §7.11).
+"""Performance encodings (REFERENCE.md "Performance encoding", "Input and label sizes").
 
 * `PerformanceOneHotEncoding`: NOTE_ON, NOTE_OFF, TIME_SHIFT (and VELOCITY) ranges
   laid back to back: 356 classes, or 388 with 32 velocity bins.
@@ -121,7 +121,7 @@ MODULO_TIME_SHIFT_ENCODER_WIDTH = 3
 
 
 class ModuloPerformanceEventSequenceEncoderDecoder(EventSequenceEncoderDecoder):
-    """Circular ("modulo") inputs, one-hot labels (facts §7.8).
+    """Circular ("modulo") inputs, one-hot labels (REFERENCE.md "Performance encoding").
 
     Input blocks, each starting with a 1.0 valid flag for its event type:
     NOTE_ON [0..4] and NOTE_OFF [5..9]: cos/sin of pitch*pi/72, cos/sin of (pitch%12)*pi/6;
@@ -225,7 +225,7 @@ def _optimal_num_segments(steps: int) -> int:
 
 
 class NotePerformanceEventSequenceEncoderDecoder(EventSequenceEncoderDecoder):
-    """Six one-hot heads per note tuple (facts §7.9).
+    """Six one-hot heads per note tuple (REFERENCE.md "Performance encoding").
 
     Label = (shift // per_segment, shift % per_segment, pitch - min_pitch, velocity_bin - 1,
              (duration-1) // per_segment, (duration-1) % per_segment);
@@ -335,7 +335,7 @@ class NotePerformanceEventSequenceEncoderDecoder(EventSequenceEncoderDecoder):
         return steps
 
 
-# Config id -> (encoder kind, velocity bins), facts §8.3.
+# Config id -> (encoder kind, velocity bins), REFERENCE.md "Performance RNN configs".
 PERFORMANCE_CONFIG_ENCODINGS: dict[str, tuple[str, int]] = {
     'performance': ('one_hot', 0),
     'performance_with_dynamics': ('one_hot', 32),
@@ -371,7 +371,8 @@ def performance_config_encoder(config_id: str) -> tuple[Any, list[Any], bool]:
 
     Conditioned configs wrap the target encoder as Conditional(Multiple([control
     encoders])), with Optional(...) around the controls when conditioning is optional
-    (facts §8.3); their input sizes are 396, 400, 408 and 409 (facts §7.11).
+    (REFERENCE.md "Performance RNN configs"); their input sizes are 396, 400, 408 and 409
+    (REFERENCE.md "Input and label sizes").
     """
     # pylint: disable=import-outside-toplevel
     from magenta_rnn.music.encoders import (ConditionalEventSequenceEncoderDecoder,

@@ -1,5 +1,5 @@
 """Performances: polyphonic music as a stream of note-on, note-off, time-shift and
-velocity events (facts §4.4, §5.3).
+velocity events (REFERENCE.md "Performance events", "Performance extraction").
 
 A `Performance` is quantized in absolute time (steps per second), a
 `MetricPerformance` relative to tempo (steps per quarter). A `NotePerformance`
@@ -242,7 +242,8 @@ class BasePerformance:
     def _events_from_quantized_sequence(quantized_sequence: Any, start_step: int,
                                         num_velocity_bins: int, max_shift_steps: int,
                                         instrument: int | None = None) -> list[PerformanceEvent]:
-        """The event list of the notes starting at or after `start_step` (facts §4.4)."""
+        """The event list of the notes starting at or after `start_step` (REFERENCE.md
+        "Performance events")."""
         notes = [note for note in quantized_sequence.notes
                  if note.quantized_start_step >= start_step
                  and (instrument is None or note.instrument == instrument)]
@@ -547,7 +548,8 @@ def extract_performances(quantized_sequence: Any, start_step: int = 0,
                          max_steps_truncate: int | None = None, num_velocity_bins: int = 0,
                          split_instruments: bool = False, note_performance: bool = False
                          ) -> tuple[list[BasePerformance], list[statistics.Statistic]]:
-    """The performance(s) of a quantized NoteSequence, with statistics (facts §5.3).
+    """The performance(s) of a quantized NoteSequence, with statistics (REFERENCE.md
+    "Performance extraction").
 
     One performance of all notes (none when the notes use more than one program),
     or one per instrument with `split_instruments`. Each is cut to

@@ -1,6 +1,6 @@
 """NoteSequence utilities: quantization, splitting, sustain, stretch, transposition.
 
-Behaviour follows note_seq's sequences_lib to the number (facts §3): the dataset
+Behaviour follows note_seq's sequences_lib to the number (REFERENCE.md "Quantization"): the dataset
 pipelines depend on every rounding and boundary rule here. Pure protobuf and
 Python; no TensorFlow. No function mutates its input unless it says so
 (`in_place=True`); each makes at most one full copy of the sequence.

@@ -1,1 +1,1 @@
-"""MusicVAE: converters, configs, the TF2 model and its training CLI (facts §11)."""
+"""MusicVAE: converters, configs, the TF2 model and its training CLI (REFERENCE.md "MusicVAE")."""

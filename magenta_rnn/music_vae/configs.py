@@ -1,4 +1,5 @@
-"""MusicVAE configs as data: configs/music_vae/<name>.json (facts §11.1, §11.2). TF-free.
+"""MusicVAE configs as data: configs/music_vae/<name>.json (REFERENCE.md "MusicVAE hparams",
+"MusicVAE configs"). TF-free.
 
 A config names its encoder and decoder, overrides some of DEFAULT_HPARAMS, and
 describes its data converter and (optional) training augmenter. `--config` takes

@@ -1,4 +1,5 @@
-"""MusicVAE data converters: NoteSequence <-> tensors (facts §11.3, §11.4). TF-free.
+"""MusicVAE data converters: NoteSequence <-> tensors (REFERENCE.md "MusicVAE converter sizes",
+"MusicVAE converters"). TF-free.
 
 A converter turns one NoteSequence into zero or more fixed-size examples
 (`to_tensors`) and turns model outputs back into NoteSequences (`from_tensors`).
@@ -35,7 +36,7 @@ OUTPUT_VELOCITY = 80
 
 MODES = ('train', 'eval', 'infer')
 
-# Drum pitch classes (facts §11.4). A class decodes to its first pitch.
+# Drum pitch classes (REFERENCE.md "MusicVAE converters"). A class decodes to its first pitch.
 REDUCED_DRUM_PITCH_CLASSES: tuple[tuple[int, ...], ...] = DEFAULT_DRUM_TYPE_PITCHES
 FULL_DRUM_PITCH_CLASSES: tuple[tuple[int, ...], ...] = tuple((p,) for p in (
     36, 35, 38, 27, 28, 31, 32, 33, 34, 37, 39, 40, 56, 65, 66, 75, 85, 42, 44, 54, 68, 69, 70,
@@ -125,7 +126,8 @@ def combine_converter_tensors(results: Iterable[ConverterTensors], max_num_tenso
                                                              randomize, rng))
 
 
-# What makes a piece unusable to a converter (it then gives no examples), facts §11.4.
+# What makes a piece unusable to a converter (it then gives no examples), REFERENCE.md
+# "MusicVAE converters".
 UNQUANTIZABLE = (sequences_lib.BadTimeSignatureError, NonIntegerStepsPerBarError,
                  sequences_lib.NegativeTimeError)
 
@@ -158,7 +160,8 @@ def maybe_pad_sequences(seqs: Sequence[np.ndarray], depth: int, dtype: Any = np.
 
 
 class NoteSequenceAugmenter:
-    """Random stretch and transposition of training NoteSequences (facts §11.4)."""
+    """Random stretch and transposition of training NoteSequences (REFERENCE.md
+    "MusicVAE converters")."""
 
     def __init__(self, transpose_range: tuple[int, int] | None = None,
                  stretch_range: tuple[float, float] | None = None):

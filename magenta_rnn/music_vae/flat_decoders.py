@@ -1,4 +1,5 @@
-"""Flat LSTM decoders whose outputs are not one softmax (facts §11.5): a shared base
+"""Flat LSTM decoders whose outputs are not one softmax (REFERENCE.md "MusicVAE architecture"): a
+shared base
 with a pluggable output distribution, and GrooVAE's GrooveLstmDecoder.
 
 The base keeps BaseLstmDecoder's layout and behaviour: the LSTM stack is started

@@ -1,5 +1,6 @@
 """GrooVAE's data converter: drums as (hit, velocity, offset) per step and class
-(facts §11.3, §11.4 GrooveConverter). TF-free; the decoder is
+(GrooveConverter in REFERENCE.md "MusicVAE converter sizes", "MusicVAE converters"). TF-free; the
+decoder is
 flat_decoders.GrooveLstmDecoder.
 
 Each 16th-note step holds, for each of the 9 drum classes, three numbers laid

@@ -1,4 +1,4 @@
-"""Multi-output and hierarchical MusicVAE decoders in TF2 (facts §11.5).
+"""Multi-output and hierarchical MusicVAE decoders in TF2 (REFERENCE.md "MusicVAE architecture").
 
 * MultiOutCategoricalLstmDecoder: one flat LSTM whose logits are split by
   `output_depths`; a softmax (loss and sampling) per split (flat-trio_16bar).
@@ -346,7 +346,7 @@ def build_decoder(spec: dict[str, Any], hparams, output_depth: int,
 
 def tf1_decoder_variable_map(decoder: tf.Module, prefix: str = ''
                              ) -> dict[str, tf.Variable]:
-    """The original's names (facts §11.5) of a decoder's variables, e.g.
+    """The original's names (REFERENCE.md "MusicVAE architecture") of a decoder's variables, e.g.
     `core_decoder/core_decoder_2/decoder/output_projection/kernel`."""
     names: dict[str, tf.Variable] = {}
 

@@ -1,4 +1,5 @@
-"""MusicVAE's hierarchical encoder in TF2 (facts §11.5 HierarchicalLstmEncoder).
+"""MusicVAE's hierarchical encoder in TF2 (HierarchicalLstmEncoder in REFERENCE.md
+"MusicVAE architecture").
 
 level_lengths [16, 16] over a 256-step sequence: level 0 runs a bidirectional
 LSTM encoder over each of the 16 segments of 16 steps (all segments of the batch

@@ -1,4 +1,5 @@
-"""LSTM building blocks of MusicVAE in TF2 (facts §11.5): cells, the bidirectional
+"""LSTM building blocks of MusicVAE in TF2 (REFERENCE.md "MusicVAE architecture"): cells, the
+bidirectional
 encoder and the categorical decoder.
 
 Cells keep the original LSTMBlockCell layout so published checkpoints map onto
@@ -179,7 +180,8 @@ def run_bidirectional_lstm(fw_cell: LstmCell, bw_cell: LstmCell, inputs: tf.Tens
 
 
 def sampling_probability(hparams, step: tf.Tensor, training: bool) -> tf.Tensor | float:
-    """Scheduled-sampling probability; a Python 0.0 means teacher forcing (facts §11.5)."""
+    """Scheduled-sampling probability; a Python 0.0 means teacher forcing (REFERENCE.md
+    "MusicVAE architecture")."""
     schedule = hparams.sampling_schedule
     rate = float(hparams.sampling_rate)
     if not schedule or (schedule == 'constant' and rate == 0):

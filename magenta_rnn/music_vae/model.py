@@ -1,4 +1,5 @@
-"""The MusicVAE model in TF2 (facts §11.5): posterior, KL with free bits and beta
+"""The MusicVAE model in TF2 (REFERENCE.md "MusicVAE architecture"): posterior, KL with free bits
+and beta
 annealing, reconstruction loss, Adam with exponential decay, global-norm clipping.
 
     model = MusicVAE(hparams, input_depth=90, output_depth=90)

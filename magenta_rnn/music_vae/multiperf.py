@@ -1,5 +1,5 @@
 """MultiInstrumentPerformanceConverter: multi-instrument metric performances for the
-hier-multiperf MusicVAEs (facts §11.2). TF-free.
+hier-multiperf MusicVAEs (REFERENCE.md "MusicVAE configs"). TF-free.
 
 A piece is cut into hops of `hop_size_bars` bars. In each hop, every instrument is
 a metric performance (24 steps per quarter, velocity in `num_velocity_bins` bins)

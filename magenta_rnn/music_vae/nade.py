@@ -1,5 +1,6 @@
 """NADE (neural autoregressive distribution estimator) and MusicVAE's
-MultiLabelRnnNadeDecoder (facts §11.5), used by nade-drums_2bar_reduced/full.
+MultiLabelRnnNadeDecoder (REFERENCE.md "MusicVAE architecture"), used by
+nade-drums_2bar_reduced/full.
 
 A NADE over D binary dimensions with H hidden units, weights w_enc [D, 1, H]
 and w_dec_t [D, H, 1], and biases b_enc [batch, H], b_dec [batch, D] given from

@@ -1,5 +1,5 @@
 """`music_vae_train`: trains or evaluates a MusicVAE config on a TFRecord of NoteSequences
-(facts §11.6).
+(REFERENCE.md "MusicVAE training").
 
   music_vae_train --config=cat-mel_2bar_small --run_dir=/tmp/cat-mel \
       --examples_path=notesequences.tfrecord --mode=train [--hparams=batch_size=64]

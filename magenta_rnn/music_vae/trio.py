@@ -1,5 +1,5 @@
 """TrioConverter: 3-part (melody, bass, drums) examples for the trio MusicVAEs
-(facts §11.3, §11.4). TF-free.
+(REFERENCE.md "MusicVAE converter sizes", "MusicVAE converters"). TF-free.
 
 Each step of an example is three one-hot rows side by side: melody [90] (programs
 0-31), bass [90] (programs 32-39), both as OneHotMelodyConverter over pitches

@@ -1,4 +1,5 @@
-"""Performance RNN generation: primers, control schedules and the absolute-time flow (facts §10.4).
+"""Performance RNN generation: primers, control schedules and the absolute-time flow (REFERENCE.md
+"Performance generation").
 
 Timing is absolute (steps_per_second, 100 by default: 10 ms steps), so this is not the
 metric flow of melody and drums (rnn/sequence_generator.py). A primer NoteSequence is
@@ -304,7 +305,8 @@ class RoundEnds:
 
 @dataclasses.dataclass
 class GenerateRequest:
-    """The generator arguments (facts §1.2 ArgValue keys), already validated."""
+    """The generator arguments (the ArgValue keys of REFERENCE.md "Generator options"), already
+    validated."""
     controls: dict[str, list[Any]] = dataclasses.field(default_factory=dict)
     disable_conditioning: list[bool] | None = None
     temperature: float = 1.0

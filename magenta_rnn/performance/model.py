@@ -1,4 +1,5 @@
-"""Performance RNN's configs, encoders and control signals (facts §7.7–§7.10, §8.3).
+"""Performance RNN's configs, encoders and control signals (REFERENCE.md "Performance encoding",
+"Conditioning and control signals", "Performance RNN configs").
 
 A config's `encoder` spec is {"type": T, "num_velocity_bins": n, ...} with T one of
 performance_one_hot, performance_one_hot_index, performance_modulo or

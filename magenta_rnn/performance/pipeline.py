@@ -1,4 +1,4 @@
-"""performance_rnn_create_dataset's pipeline (facts §6.4).
+"""performance_rnn_create_dataset's pipeline (REFERENCE.md "Performance RNN dataset").
 
 SustainApplier -> Stretcher -> Splitter(30 s) -> Quantizer(steps_per_second) ->
 Transposer -> PerformanceExtractor -> encoder, per mode. Training mode stretches by
@@ -24,7 +24,8 @@ TRANSPOSITIONS = {'training': tuple(range(-3, 4)), 'eval': (0,)}
 
 
 class PerformanceExtractor(Stage):
-    """extract_performances with create_dataset's settings (facts §5.3, §6.4)."""
+    """extract_performances with create_dataset's settings (REFERENCE.md "Performance extraction",
+    "Performance RNN dataset")."""
 
     def __init__(self, name: str, min_events: int = MIN_EVENTS, max_events: int = MAX_EVENTS,
                  num_velocity_bins: int = 0, note_performance: bool = False):

@@ -1,1 +1,1 @@
-"""Dataset pipeline stages and their statistics (facts §5, §6)."""
+"""Dataset pipeline stages and their statistics (REFERENCE.md "Extraction", "Dataset pipelines")."""

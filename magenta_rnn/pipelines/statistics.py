@@ -1,4 +1,5 @@
-"""Named statistics that pipeline stages report and merge (facts §6.1).
+"""Named statistics that pipeline stages report and merge (REFERENCE.md
+"Pipeline stages and statistics").
 
 Two statistics merge when they share a name; stages prefix names with their own.
 """

@@ -1,4 +1,4 @@
-"""Reading and writing `.mag` GeneratorBundle files (facts §1.3). TF-free.
+"""Reading and writing `.mag` GeneratorBundle files (REFERENCE.md "Bundle files"). TF-free.
 
 A `.mag` file is one serialized GeneratorBundle with no other framing: generator_details
 (id = config name), checkpoint_file[0] (one checkpoint's bytes), metagraph_file and

@@ -16,7 +16,7 @@ from magenta_rnn.hparams import HParams, HParamsError, check_json_types, check_v
 
 CONFIGS_DIR = Path(__file__).resolve().parent.parent / 'configs'
 
-# Defaults every events-RNN config starts from (facts §8); a config's own
+# Defaults every events-RNN config starts from (REFERENCE.md "Events RNN configs"); a config's own
 # hparams and then --hparams are merged over them.
 BASE_HPARAMS: dict[str, Any] = {
     'batch_size': 64,

@@ -1,4 +1,4 @@
-"""tf.data input for events RNN SequenceExamples (facts §1.4, §9.3).
+"""tf.data input for events RNN SequenceExamples (REFERENCE.md "Record layout", "Training input").
 
 Each record is a SequenceExample with the feature lists `inputs` (one float
 vector of `input_size` per step) and `labels` (one int64 per step, or `k` of
@@ -23,7 +23,8 @@ from typing import Protocol
 import numpy as np
 import tensorflow as tf
 
-# The original shuffles through a RandomShuffleQueue of capacity 500 (§9.3).
+# The original shuffles through a RandomShuffleQueue of capacity 500 (REFERENCE.md
+# "Training input").
 SHUFFLE_BUFFER_SIZE = 500
 
 

@@ -1,4 +1,5 @@
-"""The events RNN shared by Melody, Drums and Performance RNN (facts §9.1, §9.2).
+"""The events RNN shared by Melody, Drums and Performance RNN (REFERENCE.md "Events RNN cells",
+"Events RNN graph").
 
 A stack of TF1-style BasicLSTMCell layers (one [x, h] kernel, gate columns i, j, f, o,
 forget bias +1.0 added at run time), output dropout on every layer, optional residual
@@ -16,7 +17,7 @@ of `attn_length` of them. Training (training=True, 'first_layer' layout, no resi
 connections) runs the same recurrence through magenta_rnn.rnn.fused, whose hand-written
 backward pass replaces TF's gradient of the while loop.
 
-Two attention layouts exist in the wild (facts §9.5):
+Two attention layouts exist in the wild (REFERENCE.md "Checkpoints and variable names"):
 * 'first_layer' (May 2017 on): only layer 0 is wrapped; the query is layer 0's (c, h).
 * 'whole_stack' (older bundles): the wrapper goes around the whole stack; its query is
   every layer's (c, h) and it projects the top layer's output.
@@ -145,7 +146,7 @@ class _Dense(tf.Module):
 
 
 class _Attention(tf.Module):
-    """AttentionCellWrapper around one or more LSTM layers (facts §9.1)."""
+    """AttentionCellWrapper around one or more LSTM layers (REFERENCE.md "Events RNN cells")."""
 
     def __init__(self, input_size: int, lstms: list[_Lstm], attn_length: int, name: str):
         super().__init__(name=name)

@@ -1,6 +1,6 @@
 """Getting a trained events RNN in and out: run dirs, checkpoints and `.mag` bundles.
 
-Our bundles keep the original's container and id semantics (facts §1.3):
+Our bundles keep the original's container and id semantics (REFERENCE.md "Bundle files"):
 checkpoint_file[0] is a single-file V1 checkpoint whose variables carry the
 original's TF1 names, so one import path (v1_import) reads the original's
 bundles and ours. Where the original stores a TF1 MetaGraphDef, ours store the

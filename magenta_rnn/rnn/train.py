@@ -1,4 +1,5 @@
-"""The training loop and the eval job shared by every events RNN (facts §9.2-§9.5).
+"""The training loop and the eval job shared by every events RNN (REFERENCE.md "Events RNN graph",
+"Training input", "Training metrics", "Checkpoints and variable names").
 
 Training writes checkpoints and summaries to `<run_dir>/train`; eval watches that
 directory for new checkpoints and writes its summaries to `<run_dir>/eval`.
@@ -53,7 +54,8 @@ def batch_statistics(logits: tf.Tensor, labels: tf.Tensor, lengths: tf.Tensor,
     logits [B, T, sum(num_classes)]; labels [B, T] (single head) or [B, T, k].
     Returns float32 scalars: `cross_entropy` (sum over steps and heads), `entries`
     (steps x heads), `correct`, `event_correct`, `events`, `no_event_correct`,
-    `no_events`, `num_steps` (time steps, §9.4), plus int32 `predictions` and the
+    `no_events`, `num_steps` (time steps, REFERENCE.md "Training metrics"), plus int32 `predictions`
+    and the
     float32 `mask` [B, T] for per-class counts.
     """
     heads = _heads(num_classes)
@@ -120,7 +122,8 @@ def metrics_from_sums(sums: dict[str, Any]) -> dict[str, float]:
 
 
 def clip_gradients(gradients: Sequence[tf.Tensor | None], clip_norm: float) -> list[tf.Tensor | None]:
-    """Clips each gradient tensor to L2 norm clip_norm on its own (not a global norm, §9.2)."""
+    """Clips each gradient tensor to L2 norm clip_norm on its own (not a global norm, REFERENCE.md
+    "Events RNN graph")."""
     if not clip_norm or clip_norm <= 0:
         return list(gradients)
     clipped = []

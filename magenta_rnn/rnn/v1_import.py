@@ -1,6 +1,7 @@
 """Loads the original's TF1 events-RNN weights (V1 or V2 checkpoints, `.mag` bundles).
 
-Variable names differ between TF versions and Magenta versions (facts §9.5, §14.11), so
+Variable names differ between TF versions and Magenta versions (REFERENCE.md
+"Checkpoints and variable names", "Pitfalls"), so
 names are normalised (lowercase, no underscores, weights/Matrix -> kernel, biases -> bias,
 `Linear` scopes dropped) and matched by what they end with inside each cell's scope.
 The model shape (layer sizes, input width, classes, residual projections, attention layout)
