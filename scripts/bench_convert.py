@@ -4,7 +4,7 @@ Both run as whole command-line processes on the same folder (start-up and the
 TensorFlow import included, as a user would see it), interleaved, and the best
 (wall) of --repeat runs is kept for each, with its CPU time (all processes of the run):
 
-  PYTHONPATH=$PWD /work/main/.venv/bin/python scripts/bench_convert.py \
+  PYTHONPATH=$PWD .venv/bin/python scripts/bench_convert.py \
       --input_dir=../shared/data/asap [--repeat=1]
 """
 from __future__ import annotations
@@ -19,7 +19,8 @@ import tempfile
 import time
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PEER_SHELL = 'source /work/peer_venv/bin/activate && source /work/peer_venv/peer_env.sh && '
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peer import peer_env, peer_python  # noqa: E402  (scripts/peer.py finds the original)
 
 
 def _midi_files(input_dir: str) -> tuple[int, int]:
@@ -55,14 +56,13 @@ def main() -> None:
         ours_env = dict(os.environ, PYTHONPATH=REPO_ROOT, TF_CPP_MIN_LOG_LEVEL='2')
         ours_command = [sys.executable, '-m', 'magenta_rnn.convert', f'--input_dir={input_dir}',
                         f'--output_file={tmp}/ours.tfrecord', '--recursive', '--log=ERROR']
-        peer_command = ['bash', '-c', PEER_SHELL + (
-                'python -m magenta.scripts.convert_dir_to_note_sequences '
-                f'--input_dir="{input_dir}" --output_file="{tmp}/peer.tfrecord" '
-                '--recursive --log=ERROR')]
+        peer_command = [peer_python(), '-m', 'magenta.scripts.convert_dir_to_note_sequences',
+                        f'--input_dir={input_dir}', f'--output_file={tmp}/peer.tfrecord',
+                        '--recursive', '--log=ERROR']
         ours_runs, peer_runs = [], []
         for _ in range(args.repeat):  # interleaved, so both see the same machine load
             ours_runs.append(_time(ours_command, ours_env))
-            peer_runs.append(_time(peer_command))
+            peer_runs.append(_time(peer_command, peer_env()))
     ours_s, ours_cpu = min(ours_runs)
     peer_s, peer_cpu = min(peer_runs)
 

@@ -1,6 +1,6 @@
 """Compares drum-track and performance extraction and encoding with the original Magenta.
 
-The peer side (run in /work/peer_venv, importing only note_seq/magenta):
+The peer side (run in the original's venv, importing only note_seq/magenta):
   * Groove drum files (train split of info.csv): MIDI -> NoteSequence -> split on time
     changes -> quantize at 4 and at 2 steps per quarter -> extract_drum_tracks with the
     DrumsExtractor settings -> encode every track with the one_drum and drum_kit encoders.
@@ -15,7 +15,7 @@ every SequenceExample's labels exactly and inputs exactly (the modulo config wit
 float tolerance of 1e-6, reported as the largest difference).
 
 Usage (from the repo root):
-  PYTHONPATH=$PWD /work/main/.venv/bin/python scripts/compare_drums_performance_encoding_with_peer.py \
+  PYTHONPATH=$PWD .venv/bin/python scripts/compare_drums_performance_encoding_with_peer.py \
       --num_groove 40 --num_asap 12
 """
 from __future__ import annotations
@@ -325,16 +325,9 @@ def main() -> None:
         run_peer(groove, asap, out)
         return
 
-    data_dir = args.data_dir
-    if data_dir is None:
-        here = os.path.dirname(os.path.abspath(__file__))
-        for candidate in (os.environ.get('MAGENTA_RNN_SHARED_DATA'),
-                          os.path.join(here, '..', '..', 'shared', 'data'), '/work/shared/data'):
-            if candidate and os.path.isdir(candidate):
-                data_dir = candidate
-                break
-    if data_dir is None or not os.path.isdir(data_dir):
-        sys.exit('--data_dir: the shared data folder was not found')
+    data_dir = args.data_dir or str(peer_tools.shared_data())
+    if not os.path.isdir(data_dir):
+        sys.exit(f'--data_dir: {data_dir} is not a folder')
     groove = _groove_train_files(data_dir, args.num_groove)
     asap = _asap_files(data_dir, args.num_asap)
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,6 +1,6 @@
 """Compares melody extraction and encoding with the original Magenta (the "peer").
 
-The peer side (run in /work/peer_venv, importing only note_seq/magenta) converts
+The peer side (run in the original's venv, importing only note_seq/magenta) converts
 MIDI files to NoteSequences, splits them on time changes, quantizes them at 4 steps
 per quarter, extracts melodies under two settings, squashes each melody as each
 melody config does and encodes it with that config's encoder. It ships the quantized
@@ -12,7 +12,7 @@ steps per bar, statistics, squash amounts, and every SequenceExample's inputs an
 labels exactly.
 
 Usage (from the repo root):
-  PYTHONPATH=$PWD /work/main/.venv/bin/python scripts/compare_melody_encoding_with_peer.py \
+  PYTHONPATH=$PWD .venv/bin/python scripts/compare_melody_encoding_with_peer.py \
       --midi_dir ../shared/data/nottingham/MIDI/melody --num_files 200 \
       --midi_dir ../shared/data/nottingham/MIDI --num_files 100
 """

@@ -18,8 +18,8 @@ digest order, so both sides decode the same windows whatever order they come in)
 their controls (chords) where the config has them.
 
 Usage (from the repo root):
-  PYTHONPATH=$PWD /work/main/.venv/bin/python scripts/compare_music_vae_converter_with_peer.py \
-      --examples_path /tmp/notesequences.tfrecord --config cat-mel_2bar_small [--limit 500]
+  PYTHONPATH=$PWD .venv/bin/python scripts/compare_music_vae_converter_with_peer.py \
+      --examples_path notesequences.tfrecord --config cat-mel_2bar_small [--limit 500]
 """
 from __future__ import annotations
 
@@ -33,8 +33,8 @@ import tempfile
 
 import numpy as np
 
-PEER_PYTHON = '/work/peer_venv/bin/python'
-PEER_ENV = '/work/peer_venv/peer_env.sh'
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peer import peer_env, peer_python  # noqa: E402  (scripts/peer.py finds the original)
 
 PEER_CODE = r'''
 import hashlib, pickle, sys
@@ -159,10 +159,9 @@ def main() -> int:
         script = os.path.join(tmp, 'peer.py')
         with open(script, 'w') as f:
             f.write(PEER_CODE)
-        subprocess.run(['bash', '-c', f'source {PEER_ENV} && {PEER_PYTHON} {script} '
-                        f'{args.examples_path} {args.config} {args.limit} {out} {args.mode} '
-                        f'{decode} {"all" if args.all_windows else "config"}'],
-                       check=True, stderr=subprocess.DEVNULL)
+        subprocess.run([peer_python(), script, args.examples_path, args.config, str(args.limit),
+                        out, args.mode, str(decode), 'all' if args.all_windows else 'config'],
+                       env=peer_env(), check=True, stderr=subprocess.DEVNULL)
         with open(out, 'rb') as f:
             peer, peer_notes, peer_errors = pickle.load(f)
     mine, my_notes = ours(args.examples_path, args.config, args.limit, args.mode, decode,

@@ -9,7 +9,7 @@ computes the same three things. Works for flat, multi-output and hierarchical
 configs (e.g. hierdec-trio_16bar, hierdec-mel_16bar, flat-trio_16bar).
 
 Usage (from the repo root):
-  PYTHONPATH=$PWD /work/main/.venv/bin/python scripts/compare_music_vae_model_with_peer.py \
+  PYTHONPATH=$PWD .venv/bin/python scripts/compare_music_vae_model_with_peer.py \
       --config hierdec-trio_16bar [--hparams "enc_rnn_size=[16],dec_rnn_size=[12,10],z_size=6"]
 """
 from __future__ import annotations
@@ -23,8 +23,8 @@ import tempfile
 
 import numpy as np
 
-PEER_PYTHON = '/work/peer_venv/bin/python'
-PEER_ENV = '/work/peer_venv/peer_env.sh'
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peer import peer_env, peer_python  # noqa: E402  (scripts/peer.py finds the original)
 
 PEER_CODE = r'''
 import pickle, sys
@@ -106,10 +106,9 @@ def main() -> int:
             f.write(PEER_CODE)
         checkpoint = os.path.join(tmp, 'model.ckpt')
         out = os.path.join(tmp, 'peer.pkl')
-        hparams = args.hparams.replace('"', '\\"')
-        subprocess.run(['bash', '-c', f'source {PEER_ENV} && {PEER_PYTHON} {script} '
-                        f'{args.config} "{hparams}" {args.batch_size} {inputs_path} '
-                        f'{checkpoint} {out}'], check=True, stderr=subprocess.DEVNULL)
+        subprocess.run([peer_python(), script, args.config, args.hparams, str(args.batch_size),
+                        inputs_path, checkpoint, out],
+                       env=peer_env(), check=True, stderr=subprocess.DEVNULL)
         with open(out, 'rb') as f:
             peer_mu, peer_r_loss, peer_samples = pickle.load(f)
         model = trained_model.TrainedModel(config, args.batch_size, checkpoint)

@@ -10,7 +10,7 @@ decode every mu with the first window's. --hparams: those the checkpoint was tra
 with, applied on both sides.
 
 Usage (from the repo root; the checkpoint comes from the peer's music_vae_train):
-  PYTHONPATH=$PWD /work/main/.venv/bin/python scripts/compare_music_vae_trained_model_with_peer.py \
+  PYTHONPATH=$PWD .venv/bin/python scripts/compare_music_vae_trained_model_with_peer.py \
       --config=cat-mel_2bar_small --checkpoint=/tmp/vae/run_peer/train \
       --examples_path=notesequences.tfrecord [--limit=64]
 """
@@ -25,8 +25,8 @@ import tempfile
 
 import numpy as np
 
-PEER_PYTHON = '/work/peer_venv/bin/python'
-PEER_ENV = '/work/peer_venv/peer_env.sh'
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peer import peer_env, peer_python  # noqa: E402  (scripts/peer.py finds the original)
 
 PEER_CODE = r'''
 import pickle, sys
@@ -108,10 +108,9 @@ def main() -> int:
         script, out = os.path.join(tmp, 'peer.py'), os.path.join(tmp, 'peer_out.pkl')
         with open(script, 'w') as f:
             f.write(PEER_CODE)
-        subprocess.run(['bash', '-c', f'source {PEER_ENV} && {PEER_PYTHON} {script} '
-                        f'{args.config} {args.checkpoint} {inputs_path} {out} '
-                        f'"{args.hparams}"'],
-                       check=True, stderr=subprocess.DEVNULL)
+        subprocess.run([peer_python(), script, args.config, args.checkpoint, inputs_path, out,
+                        args.hparams],
+                       env=peer_env(), check=True, stderr=subprocess.DEVNULL)
         with open(out, 'rb') as f:
             peer_mu, peer_sigma, peer_decoded = pickle.load(f)
 

@@ -1,12 +1,12 @@
 """Compares our convert_dir_to_note_sequences with the original Magenta one, per id.
 
-Runs both converters on the same folder (the original in /work/peer_venv, in a
-subprocess), then for every id compares notes (pitch, velocity, start/end,
-instrument, program, is_drum), tempos, time and key signatures and total_time, and
-checks that each side reads the other's TFRecord (the original's side through a
+Runs both converters on the same folder (the original in its own venv, which
+scripts/peer.py finds, in a subprocess), then for every id compares notes (pitch,
+velocity, start/end, instrument, program, is_drum), tempos, time and key signatures and
+total_time, and checks that each side reads the other's TFRecord (the original's side through a
 subprocess that parses our file with note_seq and compares it with its own).
 
-  PYTHONPATH=$PWD /work/main/.venv/bin/python scripts/compare_notesequences_with_peer.py \
+  PYTHONPATH=$PWD .venv/bin/python scripts/compare_notesequences_with_peer.py \
       --input_dir=../shared/data/nottingham/MIDI [--limit=200] [--recursive]
 
 --limit N converts only the first N MIDI files (sorted relative paths), through a
@@ -23,8 +23,8 @@ import tempfile
 import time
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PEER_VENV = '/work/peer_venv'
-PEER_SHELL = f'source {PEER_VENV}/bin/activate && source {PEER_VENV}/peer_env.sh && '
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peer import peer_env, peer_python  # noqa: E402  (scripts/peer.py finds the original)
 
 # Runs in the peer venv: parses both files with note_seq, checks proto equality per id.
 _PEER_READER = r'''
@@ -69,11 +69,11 @@ def run_ours(input_dir: str, output_file: str, recursive: bool) -> float:
 
 
 def run_peer(input_dir: str, output_file: str, recursive: bool) -> float:
-    command = (PEER_SHELL + 'python -m magenta.scripts.convert_dir_to_note_sequences '
-               f'--input_dir="{input_dir}" --output_file="{output_file}" '
-               f'--recursive={str(recursive).lower()} --log=ERROR')
+    command = [peer_python(), '-m', 'magenta.scripts.convert_dir_to_note_sequences',
+               f'--input_dir={input_dir}', f'--output_file={output_file}',
+               f'--recursive={str(recursive).lower()}', '--log=ERROR']
     start = time.perf_counter()
-    subprocess.run(['bash', '-c', command], check=True, stdout=subprocess.DEVNULL,
+    subprocess.run(command, env=peer_env(), check=True, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
     return time.perf_counter() - start
 
@@ -127,7 +127,7 @@ def main() -> None:
         # Our reader on the original's file: the "we read theirs" check.
         theirs = {ns.id: ns for ns in records.read_note_sequences(peer_path)}
         peer_read = subprocess.run(
-                ['bash', '-c', PEER_SHELL + 'python - "$0" "$1"', ours_path, peer_path],
+                [peer_python(), '-', ours_path, peer_path], env=peer_env(),
                 input=_PEER_READER, capture_output=True, text=True, check=True)
         peer_view = json.loads(peer_read.stdout.strip().splitlines()[-1])
 

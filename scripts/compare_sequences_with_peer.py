@@ -1,11 +1,11 @@
 """Parity check: magenta_rnn.music.sequences against note_seq.sequences_lib on real MIDI.
 
-The original runs in a subprocess of the peer venv (/work/peer_venv); it converts each
+The original runs in a subprocess of the peer venv (scripts/peer.py finds it); it converts each
 MIDI file with note_seq.midi_file_to_note_sequence, applies every operation below and
 sends back serialized NoteSequences (the wire format is shared). This process applies
 our functions to the same input protos and requires equal protos (or the same error).
 
-    PYTHONPATH=$PWD /work/main/.venv/bin/python scripts/compare_sequences_with_peer.py \
+    PYTHONPATH=$PWD .venv/bin/python scripts/compare_sequences_with_peer.py \
         --nottingham 200 --asap 20
 
 The same file runs as the peer worker (`--peer-worker`); it must not import magenta_rnn then.
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import os
 import pickle
 import random
 import subprocess
@@ -23,7 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-PEER_VENV = Path(os.environ.get('MAGENTA_RNN_PEER_VENV', '/work/peer_venv'))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import peer as peer_tools  # noqa: E402  (scripts/peer.py; it imports nothing of magenta_rnn)
 
 
 def _chain(sl, ns, *steps):
@@ -123,7 +123,8 @@ def main() -> int:
     parser.add_argument('--peer-worker', action='store_true', help=argparse.SUPPRESS)
     parser.add_argument('--files', type=Path, help=argparse.SUPPRESS)
     parser.add_argument('--out', type=Path, help=argparse.SUPPRESS)
-    parser.add_argument('--data', type=Path, default=Path('/work/shared/data'))
+    parser.add_argument('--data', type=Path, default=None,
+                        help='the shared real-MIDI folder (default: ../shared/data)')
     parser.add_argument('--nottingham', type=int, default=200)
     parser.add_argument('--asap', type=int, default=20)
     args = parser.parse_args()
@@ -134,19 +135,19 @@ def main() -> int:
     from magenta_rnn.music import sequences
     from magenta_rnn.protobuf import music_pb2
 
-    files = sorted(str(p) for p in (args.data / 'nottingham' / 'MIDI').glob('*.mid'))
+    data = args.data or peer_tools.shared_data()
+    files = sorted(str(p) for p in (data / 'nottingham' / 'MIDI').glob('*.mid'))
     files = files[:args.nottingham]
-    asap = sorted(str(p) for p in (args.data / 'asap').rglob('*.mid')
+    asap = sorted(str(p) for p in (data / 'asap').rglob('*.mid')
                   if p.name != 'midi_score.mid')
     files += asap[:: max(1, len(asap) // max(1, args.asap))][:args.asap]
 
     with tempfile.TemporaryDirectory() as tmp:
         file_list, out = Path(tmp) / 'files.txt', Path(tmp) / 'peer.pkl'
         file_list.write_text('\n'.join(files))
-        command = (f'source {PEER_VENV}/bin/activate && source {PEER_VENV}/peer_env.sh && '
-                   f'python {Path(__file__).resolve()} --peer-worker '
-                   f'--files {file_list} --out {out}')
-        subprocess.run(['bash', '-c', command], check=True)
+        subprocess.run([peer_tools.peer_python(), str(Path(__file__).resolve()), '--peer-worker',
+                        '--files', str(file_list), '--out', str(out)],
+                       env=peer_tools.peer_env(), check=True)
         with open(out, 'rb') as f:
             records = pickle.load(f)
 

@@ -31,12 +31,10 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from peer import PEER_VENV, REPO_ROOT, SCRIPTS_DIR, our_env, peer_env, peer_python  # noqa: E402
+from peer import (PEER_VENV, SCRIPTS_DIR, our_env, peer_env, peer_python,  # noqa: E402
+                  shared_data)
 
 TOLERANCE = 1e-4
-SHARED_DATA = Path(os.environ.get('MAGENTA_RNN_SHARED_DATA', REPO_ROOT.parent / 'shared' / 'data'))
-if not SHARED_DATA.is_dir():
-    SHARED_DATA = Path('/work/shared/data')
 
 # config -> (model, data glob under ../shared/data, number of files, --hparams for training)
 CONFIGS = {
@@ -134,10 +132,10 @@ def train_peer_bundle(config_id: str, work: Path) -> Path:
             shutil.rmtree(directory)
         midi_dir = directory / 'midi'
         midi_dir.mkdir(parents=True)
-        files = sorted(glob.glob(str(SHARED_DATA / data_glob)))
+        files = sorted(glob.glob(str(shared_data() / data_glob)))
         files = [f for f in files if not f.endswith('midi_score.mid')][:num_files]
         if not files:
-            sys.exit(f'no MIDI files for {config_id} at {SHARED_DATA / data_glob}')
+            sys.exit(f'no MIDI files for {config_id} at {shared_data() / data_glob}')
         for f in files:  # a scratch copy for the original's converter, outside the repo
             shutil.copy(f, midi_dir / Path(f).name)
         records = directory / 'notesequences.tfrecord'

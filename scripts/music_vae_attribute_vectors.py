@@ -9,7 +9,7 @@ measured attribute and how often +k raised (and -k lowered) it against k = 0.
 
   music_vae_train --config=cat-mel_2bar_small --run_dir=/tmp/vae_nott \
       --examples_path=nottingham.tfrecord --hparams=batch_size=64 --num_steps=1200
-  PYTHONPATH=$PWD /work/main/.venv/bin/python scripts/music_vae_attribute_vectors.py \
+  PYTHONPATH=$PWD .venv/bin/python scripts/music_vae_attribute_vectors.py \
       --run_dir=/tmp/vae_nott --examples_path=nottingham.tfrecord
 """
 from __future__ import annotations

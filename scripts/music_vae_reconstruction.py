@@ -11,7 +11,7 @@ mu, and then:
   share of steps equal to the input is counted.
 
 Usage (from the repo root):
-  PYTHONPATH=$PWD /work/main/.venv/bin/python scripts/music_vae_reconstruction.py \
+  PYTHONPATH=$PWD .venv/bin/python scripts/music_vae_reconstruction.py \
       --config=cat-mel_2bar_small --checkpoint=/tmp/run/train \
       --examples_path=heldout.tfrecord [--hparams=...] [--temperatures=1e-6,0.5]
 """

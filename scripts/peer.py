@@ -2,7 +2,9 @@
 
 The peer lives in its own virtual environment (made by
 ../shared/peer/setup_magenta_peer.sh VENV); commands run there in a subprocess
-with TF_USE_LEGACY_KERAS=1. Set MAGENTA_PEER_VENV to point at it.
+with TF_USE_LEGACY_KERAS=1. It is found at MAGENTA_PEER_VENV, else ../peer_venv beside the
+checkout; the real MIDI the scripts read at MAGENTA_RNN_SHARED_DATA, else ../shared/data.
+Every script finds both here, never at a path of one machine.
 """
 from __future__ import annotations
 
@@ -14,6 +16,15 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PEER_VENV = Path(os.environ.get('MAGENTA_PEER_VENV', REPO_ROOT.parent / 'peer_venv'))
+SHARED_DATA = Path(os.environ.get('MAGENTA_RNN_SHARED_DATA', REPO_ROOT.parent / 'shared' / 'data'))
+
+
+def shared_data() -> Path:
+    """The shared real-MIDI folder; exits with a one-line message when it is absent."""
+    if not SHARED_DATA.is_dir():
+        sys.exit(f'no shared data at {SHARED_DATA}: put it beside the checkout as ../shared/data '
+                 '(or set MAGENTA_RNN_SHARED_DATA)')
+    return SHARED_DATA
 
 
 def peer_python() -> str:

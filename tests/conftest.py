@@ -12,14 +12,10 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def find_shared_data() -> Path | None:
-    """The real-MIDI folder `../shared/data` beside the checkout, if present."""
-    candidates = [os.environ.get('MAGENTA_RNN_SHARED_DATA'),
-                  REPO_ROOT.parent / 'shared' / 'data',
-                  Path('/work/shared/data')]
-    for candidate in candidates:
-        if candidate and Path(candidate).is_dir():
-            return Path(candidate)
-    return None
+    """The real-MIDI folder, if present: MAGENTA_RNN_SHARED_DATA, else `../shared/data` beside
+    the checkout (as scripts/peer.py finds it for the scripts)."""
+    path = Path(os.environ.get('MAGENTA_RNN_SHARED_DATA', REPO_ROOT.parent / 'shared' / 'data'))
+    return path if path.is_dir() else None
 
 
 @pytest.fixture
