@@ -159,8 +159,9 @@ def test_describe_names_device_and_strategy():
 
 @pytest.mark.slow
 def test_gpu_benchmark_script_prints_its_table_on_a_cpu():
-    """scripts/benchmark_gpu.py --quick: every row and backend measured (tiny sizes)."""
-    result = subprocess.run([sys.executable, str(REPO / 'scripts' / 'benchmark_gpu.py'), '--quick'],
+    """scripts/benchmarks/benchmark_gpu.py --quick: every row and backend measured (tiny sizes)."""
+    script = REPO / 'scripts' / 'benchmarks' / 'benchmark_gpu.py'
+    result = subprocess.run([sys.executable, str(script), '--quick'],
                             capture_output=True, text=True, timeout=1200,
                             env={**os.environ, 'PYTHONPATH': str(REPO)})
     assert result.returncode == 0, result.stderr[-2000:]

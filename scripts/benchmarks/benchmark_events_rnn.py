@@ -2,9 +2,9 @@
 
 Rerun with one command per model from the repository root:
 
-    /work/main/.venv/bin/python scripts/benchmark_events_rnn.py --model=melody
-    /work/main/.venv/bin/python scripts/benchmark_events_rnn.py --model=drums
-    /work/main/.venv/bin/python scripts/benchmark_events_rnn.py --model=performance
+    .venv/bin/python scripts/benchmarks/benchmark_events_rnn.py --model=melody
+    .venv/bin/python scripts/benchmarks/benchmark_events_rnn.py --model=drums
+    .venv/bin/python scripts/benchmarks/benchmark_events_rnn.py --model=performance
 
 Options: --config NAME (default: the model's benchmark configs below), --hparams STR (the
 training hparams of both sides; default per model, below), --work_dir DIR (data and runs
@@ -60,11 +60,11 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import peer  # noqa: E402  (scripts/peer.py)
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get('MAGENTA_RNN_SHARED_DATA', REPO_ROOT.parent / 'shared' / 'data'))
+REPO_ROOT = peer.REPO_ROOT
+SHARED_DATA = peer.SHARED_DATA
 NUM_GENERATED = 10
 PERFORMANCE_PIECES = ['Bach/Prelude/bwv_846/Shi05M.mid', 'Bach/Prelude/bwv_848/Denisova06M.mid',
                       'Bach/Prelude/bwv_854/LuA01M.mid', 'Bach/Prelude/bwv_856/LuoJ01M.mid',

@@ -4,7 +4,7 @@ Both run as whole command-line processes on the same folder (start-up and the
 TensorFlow import included, as a user would see it), interleaved, and the best
 (wall) of --repeat runs is kept for each, with its CPU time (all processes of the run):
 
-  PYTHONPATH=$PWD .venv/bin/python scripts/bench_convert.py \
+  PYTHONPATH=$PWD .venv/bin/python scripts/benchmarks/bench_convert.py \
       --input_dir=../shared/data/asap [--repeat=1]
 """
 from __future__ import annotations
@@ -18,9 +18,8 @@ import sys
 import tempfile
 import time
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from peer import peer_env, peer_python  # noqa: E402  (scripts/peer.py finds the original)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from peer import REPO_ROOT, peer_env, peer_python  # noqa: E402  (scripts/peer.py finds the original)
 
 
 def _midi_files(input_dir: str) -> tuple[int, int]:
@@ -53,7 +52,7 @@ def main() -> None:
     files, size = _midi_files(input_dir)
 
     with tempfile.TemporaryDirectory() as tmp:
-        ours_env = dict(os.environ, PYTHONPATH=REPO_ROOT, TF_CPP_MIN_LOG_LEVEL='2')
+        ours_env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), TF_CPP_MIN_LOG_LEVEL='2')
         ours_command = [sys.executable, '-m', 'magenta_rnn.convert', f'--input_dir={input_dir}',
                         f'--output_file={tmp}/ours.tfrecord', '--recursive', '--log=ERROR']
         peer_command = [peer_python(), '-m', 'magenta.scripts.convert_dir_to_note_sequences',

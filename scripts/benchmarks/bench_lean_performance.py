@@ -5,7 +5,7 @@ Converts a few MIDI files, runs performance_rnn_create_dataset with and without
 each training file for --steps steps and reports the median Steps/s of the logged
 windows after the first (start-up and tf.function tracing excluded):
 
-  .venv/bin/python scripts/bench_lean_performance.py \
+  .venv/bin/python scripts/benchmarks/bench_lean_performance.py \
       [--midi ../shared/data/pop909/POP909/001/001.mid ...] [--steps=30] \
       [--hparams="batch_size=32,rnn_layer_sizes=[128,128]"]
 
@@ -24,8 +24,11 @@ import sys
 import tempfile
 import time
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_MIDI = [os.path.join(REPO_ROOT, '..', 'shared', 'data', 'pop909', 'POP909', n, f'{n}.mid')
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from peer import SHARED_DATA  # noqa: E402  (scripts/peer.py: ../shared/data or MAGENTA_RNN_SHARED_DATA)
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DEFAULT_MIDI = [str(SHARED_DATA / 'pop909' / 'POP909' / n / f'{n}.mid')
                 for n in ('001', '002', '003', '004')]
 CONFIG = 'performance_with_dynamics'
 

@@ -2,7 +2,7 @@
 
 Rerun from the repository root:
 
-    /work/main/.venv/bin/python scripts/benchmark_music_vae.py --repeats 3
+    .venv/bin/python scripts/benchmarks/benchmark_music_vae.py --repeats 3
 
 Options: --work_dir DIR (data, checkpoint and logs are cached there; default
 /tmp/music_vae_bench), --train_steps N (default 30), --batch_size N (default 64),
@@ -39,6 +39,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import peer  # noqa: E402  (scripts/peer.py)
 from benchmark_events_rnn import (SHARED_DATA, TIMED_COMMAND, _best, _print_table,  # noqa: E402
@@ -48,7 +49,7 @@ NOTTINGHAM = SHARED_DATA / 'nottingham' / 'MIDI' / 'melody'
 
 POP909 = SHARED_DATA / 'pop909'
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = peer.REPO_ROOT
 CONFIGS = ('cat-mel_2bar_small', 'hier-mel_16bar', 'hier-multiperf_vel_1bar_med')
 # Windows kept per config: a multiperf window is 512 x 490 values.
 MAX_WINDOWS = {'cat-mel_2bar_small': 4096, 'hier-mel_16bar': 1024,
