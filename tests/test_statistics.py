@@ -1,7 +1,7 @@
 """Pipeline statistics (facts §6.1); cases ported from magenta's statistics_test."""
 import pytest
 
-from magenta_rnn.pipelines.statistics import (Counter, Histogram, MergeStatisticsError,
+from magenta_rnn.music.statistics import (Counter, Histogram, MergeStatisticsError,
                                               log_statistics_list, merge_statistics)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from magenta_rnn.music import constants, sequences
-from magenta_rnn.pipelines import statistics
+from magenta_rnn.music import statistics
 
 MAX_NUM_VELOCITY_BINS = constants.MAX_MIDI_VELOCITY - constants.MIN_MIDI_VELOCITY + 1
 DEFAULT_PROGRAM = 0

@@ -1,1 +1,1 @@
-"""Dataset pipeline stages and their statistics (facts §5, §6)."""
+"""Dataset pipeline stages (facts §5, §6); their statistics are magenta_rnn.music.statistics."""

@@ -13,7 +13,7 @@ from typing import Any
 
 from magenta_rnn.music import sequences
 from magenta_rnn.music.constants import MAX_MIDI_PITCH, MIN_MIDI_PITCH
-from magenta_rnn.pipelines.statistics import Counter, Statistic
+from magenta_rnn.music.statistics import Counter, Statistic
 
 log = logging.getLogger(__name__)
 
