@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import types
 from pathlib import Path
 
 PEER_VENV = Path(os.environ.get('MAGENTA_RNN_PEER_VENV', '/work/peer_venv'))
@@ -131,8 +132,10 @@ def main() -> int:
         peer_worker(args.files, args.out)
         return 0
 
-    from magenta_rnn.music import sequences
+    from magenta_rnn.music import sequences, subsequences, transforms
     from magenta_rnn.protobuf import music_pb2
+    # Our sequences_lib is three modules (quantization, subsequences, transforms).
+    ours = types.SimpleNamespace(**{**vars(sequences), **vars(subsequences), **vars(transforms)})
 
     files = sorted(str(p) for p in (args.data / 'nottingham' / 'MIDI').glob('*.mid'))
     files = files[:args.nottingham]
@@ -158,7 +161,7 @@ def main() -> int:
             print(f'skip {path}: peer could not convert ({peer_results})')
             continue
         ns = music_pb2.NoteSequence.FromString(serialized)
-        our_results = run_operations(sequences, ns, index)
+        our_results = run_operations(ours, ns, index)
         for name, peer in peer_results.items():
             if name.endswith('@seconds'):
                 op = name[:-len('@seconds')]
