@@ -22,7 +22,7 @@ from magenta_rnn.music.encoders import (EventSequenceEncoderDecoder, OneHotEncod
                                         OneHotEventSequenceEncoderDecoder,
                                         OneHotIndexEventSequenceEncoderDecoder, events_slice,
                                         position_range)
-from magenta_rnn.music.performances import PerformanceEvent, _event_arrays
+from magenta_rnn.music.performances import PerformanceEvent, performance_event_arrays
 
 NOTE_ON = PerformanceEvent.NOTE_ON
 NOTE_OFF = PerformanceEvent.NOTE_OFF
@@ -100,7 +100,7 @@ class PerformanceOneHotEncoding(OneHotEncoding):
         return offsets + values - self._min_values[safe_types]
 
     def encode_events(self, events: Sequence[PerformanceEvent]) -> np.ndarray:
-        return self.encode_arrays(*_event_arrays(events))
+        return self.encode_arrays(*performance_event_arrays(events))
 
     def decode_event(self, index: int) -> PerformanceEvent:
         if not 0 <= index < self._num_classes:
@@ -175,7 +175,7 @@ class ModuloPerformanceEventSequenceEncoderDecoder(EventSequenceEncoderDecoder):
 
     def events_to_inputs(self, events, start=0, stop=None):
         start, stop = position_range(len(events), start, stop)
-        types, values = _event_arrays(events_slice(events, start, stop))
+        types, values = performance_event_arrays(events_slice(events, start, stop))
         count = len(types)
         inputs = np.zeros((count, self._input_size), dtype=np.float64)
         rows = np.arange(count)

@@ -26,8 +26,8 @@ from magenta_rnn.music import constants
 from magenta_rnn.music import sequences as sequences_lib
 from magenta_rnn.music import subsequences, transforms
 from magenta_rnn.music.performance_encoders import PerformanceOneHotEncoding
-from magenta_rnn.music.performances import (MetricPerformance, PerformanceEvent,
-                                            extract_performances)
+from magenta_rnn.music.performance_extraction import extract_performances
+from magenta_rnn.music.performances import MetricPerformance, PerformanceEvent
 from magenta_rnn.music_vae import data
 from magenta_rnn.protobuf import music_pb2
 
