@@ -172,7 +172,7 @@ def run_locally(pattern: str, output_prefix: str, shards: int, extractor: Exampl
 def run_on_beam(pattern: str, output_prefix: str, shards: int, extractor: ExampleExtractor,
                 options: list[str]) -> None:
     from magenta_rnn.pipelines import beam_jobs  # pylint: disable=import-outside-toplevel
-    beam = beam_jobs._beam()  # pylint: disable=protected-access
+    beam = beam_jobs.import_beam()
     from apache_beam.metrics import Metrics  # pylint: disable=import-outside-toplevel
 
     def extract(serialized: bytes):
