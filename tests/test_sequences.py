@@ -445,7 +445,8 @@ def test_split_note_sequence_at_times():
 def test_split_note_sequence_skip_splits_inside_notes():
     ns = _split_input([(12, 100, 0.01, 3.0)] + FIVE_NOTES[1:],
                       chords=[('C', 0.0), ('G7', 3.0), ('F', 4.5)])
-    pieces = subsequences.split_note_sequence(ns, hop_size_seconds=2.0, skip_splits_inside_notes=True)
+    pieces = subsequences.split_note_sequence(ns, hop_size_seconds=2.0,
+                                              skip_splits_inside_notes=True)
     expected = [
         _piece([(12, 100, 0.01, 3.0), (11, 55, 0.22, 0.50), (40, 45, 2.50, 3.50)],
                [('C', 0.0), ('G7', 3.0)], 3.5, 0.0, 1.5),
