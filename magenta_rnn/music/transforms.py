@@ -1,5 +1,5 @@
 """NoteSequence-to-NoteSequence edits that the dataset pipelines apply: sustain pedal,
-stretch, transposition and random augmentation (note_seq's sequences_lib, facts §3).
+stretch, transposition, random augmentation and a change of program (note_seq's sequences_lib, facts §3).
 """
 from __future__ import annotations
 
@@ -224,3 +224,14 @@ def augment_note_sequence(ns: NoteSequence, min_stretch_factor: float,
     transpose_note_sequence(augmented, amount, min_allowed_pitch, max_allowed_pitch,
                             in_place=True)
     return augmented
+
+
+def with_program(sequence: NoteSequence, program: int) -> NoteSequence:
+    """A copy of `sequence` whose pitched (non-drum) notes play General MIDI `program`."""
+    if not 0 <= program <= 127:
+        raise ValueError(f'program must be a General MIDI program 0..127, got {program}')
+    copy = copy_sequence(sequence)
+    for note in copy.notes:
+        if not note.is_drum:
+            note.program = program
+    return copy
