@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from magenta_rnn.music.transforms import with_program
 from magenta_rnn.protobuf import music_pb2
 
 NoteSequence = music_pb2.NoteSequence
@@ -195,15 +196,3 @@ def write_midi(sequence: NoteSequence, path: str, preview: bool = False,
         from magenta_rnn import preview as preview_lib
         written += preview_lib.write_previews(path)
     return written
-
-
-def with_program(sequence: NoteSequence, program: int) -> NoteSequence:
-    """A copy of `sequence` whose pitched (non-drum) notes play General MIDI `program`."""
-    if not 0 <= program <= 127:
-        raise ValueError(f'program must be a General MIDI program 0..127, got {program}')
-    copy = NoteSequence()
-    copy.CopyFrom(sequence)
-    for note in copy.notes:
-        if not note.is_drum:
-            note.program = program
-    return copy

@@ -29,7 +29,7 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from absl import flags, logging
 
@@ -138,7 +138,7 @@ def _kind_of_file(mode: int) -> str:
     return 'not a regular file'
 
 
-def _list_files(root_dir: str, recursive: bool) -> _Listing:
+def list_files(root_dir: str, recursive: bool) -> _Listing:
     """Files to convert: a folder's files by name, then its sub-folders by name.
 
     Only regular files are read (a named pipe would hang the run, a link to /dev/zero
@@ -240,7 +240,7 @@ def _read_sequences(data: bytes, full_path: str, filename: str, kind: str,
     return [(f'{filename}_{number}', tune) for number, tune in tunes.items()]
 
 
-def _convert_file(task: tuple[str, str, str, str]) -> _FileResult:
+def convert_file(task: tuple[str, str, str, str]) -> _FileResult:
     """Worker: one file's NoteSequences, or why it (or some of its ABC tunes) was skipped.
 
     Work per file is bounded: its size (midi_guard.MAX_FILE_BYTES), for MIDI the ticks
@@ -313,11 +313,11 @@ def ignore_interrupts() -> None:
 def _converted_records(tasks: list[tuple[str, str, str, str]],
                        pool: multiprocessing.pool.Pool | None) -> Iterator[_FileResult]:
     if pool is None:
-        return map(_convert_file, tasks)
+        return map(convert_file, tasks)
     # Ordered imap keeps the output order fixed; small chunks keep both workers busy
     # to the end while amortising the inter-process round trips.
     chunksize = max(1, min(16, len(tasks) // (8 * pool._processes or 1)))  # pylint: disable=protected-access
-    return pool.imap(_convert_file, tasks, chunksize=chunksize)
+    return pool.imap(convert_file, tasks, chunksize=chunksize)
 
 
 def _nothing_converted(input_dir: str, summary: ConversionSummary, recursive: bool) -> str:
@@ -343,7 +343,7 @@ def convert_directory(input_dir: str, output_file: str, recursive: bool = False,
         raise ConversionError(f'--input_dir {input_dir!r}: no such directory')
     start = time.perf_counter()
     collection_name = printable_name(os.path.basename(input_dir))
-    listing = _list_files(input_dir, recursive)
+    listing = list_files(input_dir, recursive)
     summary = ConversionSummary(output_file=output_file, other_files=listing.other_files,
                                 files=len(listing.files), unreadable=list(listing.not_files),
                                 skipped_folders=listing.skipped_folders)
@@ -397,6 +397,46 @@ def convert_directory(input_dir: str, output_file: str, recursive: bool = False,
     return summary
 
 
+# ---------------------------------------------------------------------------
+# The same conversion on Apache Beam (--pipeline_options): each file runs through
+# convert_file, as on the local path.
+
+def _convert_one_on_beam(task: tuple[str, str, str, str]) -> list[bytes]:
+    from magenta_rnn.pipelines.beam_jobs import counter  # pylint: disable=import-outside-toplevel
+    result = convert_file(task)
+    if result.error is not None:
+        logging.warning('Could not parse %s. It will be skipped: %s', task[0], result.error)
+        counter('unreadable_files').inc()
+    for name, reason in result.skipped_tunes:
+        logging.warning('Could not parse %s. It will be skipped: %s', name, reason)
+        counter('unreadable_abc_tunes').inc()
+    counter(f'converted_{task[2]}').inc(len(result.records))
+    return result.records
+
+
+def convert_directory_on_beam(input_dir: str, output_file: str, recursive: bool,
+                              options: Sequence[str], num_shards: int = 0) -> str:
+    """convert_directory on Beam; returns the glob of the written shards."""
+    from magenta_rnn.pipelines import beam_jobs  # pylint: disable=import-outside-toplevel
+    beam = beam_jobs.import_beam()
+    if not os.path.isdir(input_dir):
+        raise ConversionError(f'--input_dir {input_dir!r}: no such directory')
+    listing = list_files(input_dir, recursive)
+    collection_name = os.path.basename(input_dir)
+    tasks = [(full_path, relative, kind, collection_name)
+             for full_path, relative, kind in listing.files]
+    if not tasks:
+        raise ConversionError(f'--input_dir {input_dir!r}: no MIDI, MusicXML or ABC file')
+    prefix = beam_jobs.sharded_prefix(output_file)
+    with beam_jobs.failures_as_one_line([prefix]), beam.Pipeline(
+            options=beam_jobs.pipeline_options(options)) as pipeline:
+        records = (pipeline | 'ListFiles' >> beam.Create(tasks)
+                   | 'Reshuffle' >> beam.Reshuffle()
+                   | 'Convert' >> beam.FlatMap(_convert_one_on_beam))
+        beam_jobs.write_tfrecord_shards(records, prefix, num_shards, 'NoteSequences')
+    return f'{prefix}-*-of-*{beam_jobs.TFRECORD_SUFFIX}'
+
+
 FLAGS = flags.FLAGS
 
 
@@ -436,8 +476,8 @@ def main(argv: list[str]) -> None:
     if FLAGS.pipeline_options:
         from magenta_rnn.pipelines import beam_jobs  # pylint: disable=import-outside-toplevel
         try:
-            pattern = beam_jobs.run_conversion(input_dir, output_file, FLAGS.recursive,
-                                               FLAGS.pipeline_options)
+            pattern = convert_directory_on_beam(input_dir, output_file, FLAGS.recursive,
+                                                FLAGS.pipeline_options)
         except (ConversionError, beam_jobs.BeamNotInstalledError, beam_jobs.BeamJobError,
                 OSError) as error:
             console.fail(str(error))

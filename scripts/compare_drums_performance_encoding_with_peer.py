@@ -203,7 +203,7 @@ def compare(peer_results: dict) -> dict:
     from magenta_rnn.music.drums import extract_drum_tracks  # pylint: disable=import-outside-toplevel
     from magenta_rnn.music.performance_encoders import (  # pylint: disable=import-outside-toplevel
         encode_performance, performance_config_encoder)
-    from magenta_rnn.music.performances import extract_performances  # pylint: disable=import-outside-toplevel
+    from magenta_rnn.music.performance_extraction import extract_performances  # pylint: disable=import-outside-toplevel
     from magenta_rnn.protobuf import music_pb2  # pylint: disable=import-outside-toplevel
 
     drums = _Tally()

@@ -47,10 +47,10 @@ print(json.dumps({"read": len(ours), "equal": sum(ours[i] == theirs[i] for i in 
 def _subset_dir(input_dir: str, limit: int, recursive: bool, tmp: str) -> str:
     """A folder named like input_dir holding symlinks to its first `limit` MIDI files."""
     sys.path.insert(0, REPO_ROOT)
-    from magenta_rnn.convert import _list_files  # pylint: disable=import-outside-toplevel
+    from magenta_rnn.convert import list_files  # pylint: disable=import-outside-toplevel
     subset = os.path.join(tmp, os.path.basename(os.path.normpath(input_dir)))
     midi_files = [(full_path, relative) for full_path, relative, kind
-                  in _list_files(input_dir, recursive).files if kind == 'midi']
+                  in list_files(input_dir, recursive).files if kind == 'midi']
     for full_path, relative in sorted(midi_files, key=lambda item: item[1])[:limit]:
         target = os.path.join(subset, relative)
         os.makedirs(os.path.dirname(target), exist_ok=True)

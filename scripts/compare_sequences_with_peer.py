@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import types
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -132,8 +133,10 @@ def main() -> int:
         peer_worker(args.files, args.out)
         return 0
 
-    from magenta_rnn.music import sequences
+    from magenta_rnn.music import sequences, subsequences, transforms
     from magenta_rnn.protobuf import music_pb2
+    # Our sequences_lib is three modules (quantization, subsequences, transforms).
+    ours = types.SimpleNamespace(**{**vars(sequences), **vars(subsequences), **vars(transforms)})
 
     data = args.data or peer_tools.shared_data()
     files = sorted(str(p) for p in (data / 'nottingham' / 'MIDI').glob('*.mid'))
@@ -159,7 +162,7 @@ def main() -> int:
             print(f'skip {path}: peer could not convert ({peer_results})')
             continue
         ns = music_pb2.NoteSequence.FromString(serialized)
-        our_results = run_operations(sequences, ns, index)
+        our_results = run_operations(ours, ns, index)
         for name, peer in peer_results.items():
             if name.endswith('@seconds'):
                 op = name[:-len('@seconds')]

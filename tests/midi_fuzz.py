@@ -88,7 +88,7 @@ def main() -> None:
                 f.write(data)
             start = time.perf_counter()
             try:
-                result = convert._convert_file((path, 'mutant.mid', 'midi', 'fuzz'))  # pylint: disable=protected-access
+                result = convert.convert_file((path, 'mutant.mid', 'midi', 'fuzz'))
                 record, reason = (result.records or None), result.error
             except BaseException as error:  # pylint: disable=broad-except
                 summary['escaped'].append(f'{index}: {traceback.format_exc()[-800:]}')

@@ -7,12 +7,12 @@ whose events are their own class indices.
 import numpy as np
 import pytest
 
-from magenta_rnn.music.encoders import (ConditionalEventSequenceEncoderDecoder,
-                                        LookbackEventSequenceEncoderDecoder,
-                                        MultipleEventSequenceEncoder, OneHotEncoding,
+from magenta_rnn.music.conditional_encoders import (ConditionalEventSequenceEncoderDecoder,
+                                                    MultipleEventSequenceEncoder,
+                                                    OptionalEventSequenceEncoder)
+from magenta_rnn.music.encoders import (LookbackEventSequenceEncoderDecoder, OneHotEncoding,
                                         OneHotEventSequenceEncoderDecoder,
-                                        OneHotIndexEventSequenceEncoderDecoder,
-                                        OptionalEventSequenceEncoder)
+                                        OneHotIndexEventSequenceEncoderDecoder)
 
 
 class TrivialOneHotEncoding(OneHotEncoding):
@@ -329,7 +329,8 @@ def test_multiple_encoder_single_sequence():
     (np.zeros((2, 0)), [2 ** 40, 0]),
 ])
 def test_sequence_example_bytes_parses_like_the_proto_api(inputs, labels):
-    from magenta_rnn.music.encoders import sequence_example_bytes, sequence_example_from_arrays
+    from magenta_rnn.music.sequence_example import (sequence_example_bytes,
+                                                    sequence_example_from_arrays)
     from magenta_rnn.protobuf import example_pb2
     from magenta_rnn.records import make_sequence_example
     expected = make_sequence_example(np.asarray(inputs, dtype=np.float32).tolist(),

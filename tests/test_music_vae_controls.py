@@ -169,7 +169,7 @@ def test_multi_instrument_performance_chords():
 def test_split_performance_clips_tied_notes_at_bar_lines():
     converter = MultiInstrumentPerformanceConverter(num_velocity_bins=8)
     quantized = sequences_lib.quantize_note_sequence(two_instruments(), 24)
-    from magenta_rnn.music.performances import extract_performances
+    from magenta_rnn.music.performance_extraction import extract_performances
     tracks, _ = extract_performances(quantized, num_velocity_bins=8, split_instruments=True)
     bass = tracks[1]
     segments = split_performance(bass, 96, converter._new_performance(bass),

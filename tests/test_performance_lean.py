@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from magenta_rnn import records
-from magenta_rnn.music import midi_io, sequences
+from magenta_rnn.music import midi_io, subsequences, transforms
 from magenta_rnn.performance import PERFORMANCE_RNN, lean
 from magenta_rnn.performance.pipeline import build_chain
 
@@ -30,7 +30,7 @@ def pop909_pieces():
     for number in ('001', '002'):
         sequence = midi_io.midi_file_to_note_sequence(
                 data / 'pop909' / 'POP909' / number / f'{number}.mid')
-        pieces.append(sequences.extract_subsequence(sequence, 0.0, 40.0))
+        pieces.append(subsequences.extract_subsequence(sequence, 0.0, 40.0))
     return pieces
 
 
@@ -95,7 +95,7 @@ def test_create_dataset_lean_writes_each_piece_once(pop909_pieces, tmp_path):
     assert 'LeanPieces_training_pieces_stored: 2' in result.stderr
     stored = list(records.read_records(str(tmp_path / 'out' / 'training_performances.tfrecord')))
     assert [lean.piece_of_record(record) for record in stored] == [
-            sequences.apply_sustain_control_changes(piece) for piece in pop909_pieces]
+            transforms.apply_sustain_control_changes(piece) for piece in pop909_pieces]
 
 
 def test_performance_rnn_train_trains_on_a_lean_file(pop909_pieces, tmp_path):

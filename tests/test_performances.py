@@ -8,9 +8,10 @@ import pickle
 
 import pytest
 
+from magenta_rnn.music.performance_extraction import extract_performances
 from magenta_rnn.music.performances import (MetricPerformance, NotePerformance, Performance,
                                             PerformanceEvent, TooManyDurationStepsError,
-                                            TooManyTimeShiftStepsError, extract_performances,
+                                            TooManyTimeShiftStepsError,
                                             velocity_bin_to_velocity, velocity_to_bin)
 from magenta_rnn.music.sequences import (quantize_note_sequence,
                                          quantize_note_sequence_absolute)

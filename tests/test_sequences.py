@@ -1,9 +1,10 @@
-"""Tests for magenta_rnn.music.sequences (REFERENCE.md "Quantization"); cases follow note_seq's
-sequences_lib_test."""
+"""Tests for magenta_rnn.music.sequences, subsequences, transforms and chord-symbol transposition
+(REFERENCE.md "Quantization"); cases follow note_seq's sequences_lib_test."""
 from __future__ import annotations
 
 import pytest
 
+from magenta_rnn.music import chords, subsequences, transforms
 from magenta_rnn.music import sequences as seq
 from magenta_rnn.protobuf import music_pb2
 
@@ -329,13 +330,13 @@ def test_trim_note_sequence():
     ns = add_notes(base(), 0, FIVE_NOTES)
     expected = add_notes(base(), 0, [(40, 45, 2.50, 3.50), (55, 120, 4.0, 4.01)])
     expected.total_time = 4.75
-    assert seq.trim_note_sequence(ns, 2.5, 4.75) == expected
+    assert subsequences.trim_note_sequence(ns, 2.5, 4.75) == expected
     assert len(ns.notes) == 5
 
 
 def test_trim_clips_note_ends():
     ns = add_notes(base(), 0, [(60, 100, 1.0, 3.0), (62, 100, 2.0, 2.5)])
-    trimmed = seq.trim_note_sequence(ns, 1.0, 2.25)
+    trimmed = subsequences.trim_note_sequence(ns, 1.0, 2.25)
     assert [(n.start_time, n.end_time) for n in trimmed.notes] == [(1.0, 2.25), (2.0, 2.25)]
     assert trimmed.total_time == 2.25
 
@@ -353,7 +354,7 @@ def test_extract_subsequence():
     expected.subsequence_info.start_time_offset = 2.5
     expected.subsequence_info.end_time_offset = 5.99
 
-    subsequence = seq.extract_subsequence(ns, 2.5, 4.75)
+    subsequence = subsequences.extract_subsequence(ns, 2.5, 4.75)
     subsequence.control_changes.sort(key=lambda cc: (cc.instrument, cc.time))
     assert_same(expected, subsequence)
 
@@ -362,13 +363,13 @@ def test_extract_subsequence_past_end():
     ns = add_notes(base(), 0, FIVE_NOTES)
     add_chords(ns, [('C', 1.5), ('G7', 3.0), ('F', 18.0)])
     with pytest.raises(ValueError):
-        seq.extract_subsequence(ns, 15.0, 16.0)
+        subsequences.extract_subsequence(ns, 15.0, 16.0)
 
 
 def test_extract_subsequence_of_quantized_sequence_fails():
     qns = seq.quantize_note_sequence(add_notes(base(), 0, FIVE_NOTES), 4)
     with pytest.raises(seq.QuantizationStatusError):
-        seq.extract_subsequence(qns, 0.0, 1.0)
+        subsequences.extract_subsequence(qns, 0.0, 1.0)
 
 
 def test_extract_subsequence_pedal_events():
@@ -388,7 +389,7 @@ def test_extract_subsequence_pedal_events():
     expected.subsequence_info.start_time_offset = 2.5
     expected.subsequence_info.end_time_offset = 0.25
 
-    subsequence = seq.extract_subsequence(ns, 2.5, 4.75)
+    subsequence = subsequences.extract_subsequence(ns, 2.5, 4.75)
     key = lambda cc: (cc.instrument, cc.control_number, cc.time)  # noqa: E731
     expected.control_changes.sort(key=key)
     subsequence.control_changes.sort(key=key)
@@ -415,7 +416,7 @@ def _piece(notes, chords, total, start_offset, end_offset, beats=()) -> NoteSequ
 
 
 def test_split_note_sequence_with_hop_size():
-    pieces = seq.split_note_sequence(_split_input(), hop_size_seconds=3.0)
+    pieces = subsequences.split_note_sequence(_split_input(), hop_size_seconds=3.0)
     expected = [
         _piece([(12, 100, 0.01, 3.0), (11, 55, 0.22, 0.50), (40, 45, 2.50, 3.0)],
                [('C', 1.0), ('G7', 2.0)], 3.0, 0.0, 5.0),
@@ -429,7 +430,7 @@ def test_split_note_sequence_with_hop_size():
 
 
 def test_split_note_sequence_at_times():
-    pieces = seq.split_note_sequence(_split_input(), hop_size_seconds=[3.0, 4.0])
+    pieces = subsequences.split_note_sequence(_split_input(), hop_size_seconds=[3.0, 4.0])
     expected = [
         _piece([(12, 100, 0.01, 3.0), (11, 55, 0.22, 0.50), (40, 45, 2.50, 3.0)],
                [('C', 1.0), ('G7', 2.0)], 3.0, 0.0, 5.0),
@@ -444,7 +445,8 @@ def test_split_note_sequence_at_times():
 def test_split_note_sequence_skip_splits_inside_notes():
     ns = _split_input([(12, 100, 0.01, 3.0)] + FIVE_NOTES[1:],
                       chords=[('C', 0.0), ('G7', 3.0), ('F', 4.5)])
-    pieces = seq.split_note_sequence(ns, hop_size_seconds=2.0, skip_splits_inside_notes=True)
+    pieces = subsequences.split_note_sequence(ns, hop_size_seconds=2.0,
+                                              skip_splits_inside_notes=True)
     expected = [
         _piece([(12, 100, 0.01, 3.0), (11, 55, 0.22, 0.50), (40, 45, 2.50, 3.50)],
                [('C', 0.0), ('G7', 3.0)], 3.5, 0.0, 1.5),
@@ -459,7 +461,7 @@ def test_split_note_sequence_skip_splits_inside_notes():
 def test_split_note_sequence_with_stateless_beats():
     ns = add_notes(base(), 0, [(12, 100, 0.01, 8.0)] + FIVE_NOTES[1:])
     add_beats(ns, [1.0, 2.0, 4.0])
-    pieces = seq.split_note_sequence(ns, hop_size_seconds=[3.0, 4.0])
+    pieces = subsequences.split_note_sequence(ns, hop_size_seconds=[3.0, 4.0])
     expected = [
         _piece([(12, 100, 0.01, 3.0), (11, 55, 0.22, 0.50), (40, 45, 2.50, 3.0)], [],
                3.0, 0.0, 5.0, beats=[1.0, 2.0]),
@@ -474,14 +476,14 @@ def test_split_note_sequence_with_stateless_beats():
 def test_split_note_sequence_orders_notes_by_start_and_keeps_input():
     ns = add_notes(base(), 0, [(60, 100, 2.0, 2.5), (62, 100, 0.5, 1.0)])
     untouched = copy_of(ns)
-    (piece,) = seq.split_note_sequence(ns, 30)
+    (piece,) = subsequences.split_note_sequence(ns, 30)
     assert [n.pitch for n in piece.notes] == [62, 60]
     assert ns == untouched
 
 
 def test_split_empty_sequence_gives_nothing():
-    assert seq.split_note_sequence(base(), 30) == []
-    assert seq.split_note_sequence_on_time_changes(base()) == []
+    assert subsequences.split_note_sequence(base(), 30) == []
+    assert subsequences.split_note_sequence_on_time_changes(base()) == []
 
 
 # ---------------------------------------------------------------------------
@@ -518,14 +520,14 @@ def test_split_on_time_changes_without_real_changes(time_signatures):
     expected = copy_of(ns)
     expected.subsequence_info.start_time_offset = 0.0
     expected.subsequence_info.end_time_offset = 0.0
-    pieces = seq.split_note_sequence_on_time_changes(ns)
+    pieces = subsequences.split_note_sequence_on_time_changes(ns)
     assert len(pieces) == 1
     assert_same(expected, pieces[0])
 
 
 def test_split_on_coincident_time_changes():
     ns = _five_notes_and_chords([(0.0, 4, 4), (2.0, 3, 4)], [(0.0, 60), (2.0, 80)])
-    pieces = seq.split_note_sequence_on_time_changes(ns)
+    pieces = subsequences.split_note_sequence_on_time_changes(ns)
     expected = [
         _time_piece([(0.0, 4, 4)], [(0.0, 60)], [(12, 100, 0.01, 2.0), (11, 55, 0.22, 0.50)],
                     [('C', 1.5)], 2.0, 0.0, 8.0),
@@ -541,7 +543,7 @@ def test_split_on_coincident_time_changes():
 def test_split_on_time_changes_skipping_splits_inside_notes():
     ns = _five_notes_and_chords([(0.0, 4, 4), (2.0, 3, 4)], [(0.0, 60), (4.25, 80)],
                                 notes=[(12, 100, 0.01, 3.0)] + FIVE_NOTES[1:])
-    pieces = seq.split_note_sequence_on_time_changes(ns, skip_splits_inside_notes=True)
+    pieces = subsequences.split_note_sequence_on_time_changes(ns, skip_splits_inside_notes=True)
     expected = [
         _time_piece([(0.0, 4, 4), (2.0, 3, 4)], [(0.0, 60)],
                     [(12, 100, 0.01, 3.0), (11, 55, 0.22, 0.50), (40, 45, 2.50, 3.50),
@@ -557,7 +559,7 @@ def test_split_on_time_changes_skipping_splits_inside_notes():
 
 def test_split_on_multiple_time_changes():
     ns = _five_notes_and_chords([(0.0, 4, 4), (2.0, 3, 4)], [(0.0, 60), (4.25, 80)])
-    pieces = seq.split_note_sequence_on_time_changes(ns)
+    pieces = subsequences.split_note_sequence_on_time_changes(ns)
     expected = [
         _time_piece([(0.0, 4, 4)], [(0.0, 60)], [(12, 100, 0.01, 2.0), (11, 55, 0.22, 0.50)],
                     [('C', 1.5)], 2.0, 0.0, 8.0),
@@ -574,7 +576,7 @@ def test_split_on_multiple_time_changes():
 def test_split_on_time_changes_starts_from_4_4_and_120_qpm():
     # A 3/4 at time 0 is no split point; a change at or after total_time is ignored.
     ns = _five_notes_and_chords([(0.0, 3, 4)], [(0.0, 120), (10.0, 90)])
-    pieces = seq.split_note_sequence_on_time_changes(ns)
+    pieces = subsequences.split_note_sequence_on_time_changes(ns)
     assert len(pieces) == 1
     assert [(t.time, t.qpm) for t in pieces[0].tempos] == [(0.0, 120.0)]
 
@@ -592,7 +594,7 @@ def test_sustain_extends_notes_until_pedal_release():
     add_notes(ns, 0, [(11, 55, 0.22, 0.50), (40, 45, 2.50, 3.50), (55, 120, 4.0, 4.01)])
     add_notes(expected, 0, [(11, 55, 0.22, 0.75), (40, 45, 2.50, 3.50), (55, 120, 4.0, 4.8)])
     untouched = copy_of(ns)
-    assert seq.apply_sustain_control_changes(ns) == expected
+    assert transforms.apply_sustain_control_changes(ns) == expected
     assert ns == untouched
 
 
@@ -605,7 +607,7 @@ def test_sustain_with_repeated_notes():
     add_notes(expected, 0, [(60, 100, 0.25, 1.25), (60, 100, 1.25, 2.00),
                             (72, 100, 2.00, 4.00), (60, 100, 2.0, 3.50),
                             (60, 100, 3.50, 4.50)])
-    assert seq.apply_sustain_control_changes(ns) == expected
+    assert transforms.apply_sustain_control_changes(ns) == expected
 
 
 def test_sustain_with_repeated_notes_before_sustain():
@@ -615,14 +617,14 @@ def test_sustain_with_repeated_notes_before_sustain():
     add_notes(ns, 0, [(60, 100, 0.25, 1.50), (60, 100, 0.50, 1.50), (60, 100, 1.25, 2.0)])
     add_notes(expected, 0, [(60, 100, 0.25, 1.25), (60, 100, 0.50, 1.25),
                             (60, 100, 1.25, 4.00)])
-    assert seq.apply_sustain_control_changes(ns) == expected
+    assert transforms.apply_sustain_control_changes(ns) == expected
 
 
 def test_sustain_simultaneous_on_off_is_no_op():
     ns = base()
     add_ccs(ns, 0, [(1.0, 64, 127), (1.0, 64, 0)])
     add_notes(ns, 0, [(60, 100, 0.50, 1.50), (60, 100, 2.0, 3.0)])
-    assert seq.apply_sustain_control_changes(ns) == ns
+    assert transforms.apply_sustain_control_changes(ns) == ns
 
 
 def test_sustain_extends_final_notes_to_last_event():
@@ -632,14 +634,14 @@ def test_sustain_extends_final_notes_to_last_event():
     add_notes(ns, 0, [(60, 100, 0.50, 1.50), (72, 100, 2.0, 3.0)])
     add_notes(expected, 0, [(60, 100, 0.50, 4.00), (72, 100, 2.0, 4.0)])
     expected.total_time = 4.0
-    assert seq.apply_sustain_control_changes(ns) == expected
+    assert transforms.apply_sustain_control_changes(ns) == expected
 
 
 def test_sustain_never_released_holds_notes_to_last_event():
     ns = base()
     add_ccs(ns, 0, [(1.0, 64, 127)])
     add_notes(ns, 0, [(60, 100, 0.50, 1.50), (72, 100, 2.0, 3.0)])
-    result = seq.apply_sustain_control_changes(ns)
+    result = transforms.apply_sustain_control_changes(ns)
     assert [n.end_time for n in result.notes] == [3.0, 3.0]
     assert result.total_time == 3.0
 
@@ -651,7 +653,7 @@ def test_sustain_after_last_note_changes_nothing():
     add_notes(ns, 0, [(60, 100, 0.50, 1.50), (72, 100, 2.0, 3.0)])
     add_notes(expected, 0, [(60, 100, 0.50, 1.50), (72, 100, 2.0, 3.0)])
     expected.total_time = 3.0
-    assert seq.apply_sustain_control_changes(ns) == expected
+    assert transforms.apply_sustain_control_changes(ns) == expected
 
 
 def test_sustain_with_identical_notes_keeps_one():
@@ -660,7 +662,7 @@ def test_sustain_with_identical_notes_keeps_one():
     expected = copy_of(ns)
     add_notes(ns, 0, [(60, 100, 2.00, 2.50), (60, 100, 2.00, 2.50)])
     add_notes(expected, 0, [(60, 100, 2.00, 4.00)])
-    assert seq.apply_sustain_control_changes(ns) == expected
+    assert transforms.apply_sustain_control_changes(ns) == expected
 
 
 def test_sustain_leaves_drums_alone():
@@ -671,28 +673,28 @@ def test_sustain_leaves_drums_alone():
     add_notes(ns, 0, [(38, 100, 2.00, 2.50)], is_drum=True)
     add_notes(expected, 0, [(60, 100, 2.00, 4.00)])
     add_notes(expected, 0, [(38, 100, 2.0, 2.5)], is_drum=True)
-    assert seq.apply_sustain_control_changes(ns) == expected
+    assert transforms.apply_sustain_control_changes(ns) == expected
 
 
 def test_sustain_events_before_notes_at_equal_times():
     ns = base()
     add_ccs(ns, 0, [(0.0, 64, 127), (0.75, 64, 0), (2.0, 64, 127), (3.0, 64, 0)])
     add_notes(ns, 0, [(11, 55, 0.22, 0.75), (40, 45, 2.50, 3.50)])
-    assert seq.apply_sustain_control_changes(ns) == ns
+    assert transforms.apply_sustain_control_changes(ns) == ns
 
 
 def test_sustain_uses_the_given_control_number():
     ns = base()
     add_ccs(ns, 0, [(1.0, 66, 127), (4.0, 66, 0)])
     add_notes(ns, 0, [(60, 100, 2.0, 2.5)])
-    assert seq.apply_sustain_control_changes(ns).notes[0].end_time == 2.5
-    assert seq.apply_sustain_control_changes(ns, 66).notes[0].end_time == 4.0
+    assert transforms.apply_sustain_control_changes(ns).notes[0].end_time == 2.5
+    assert transforms.apply_sustain_control_changes(ns, 66).notes[0].end_time == 4.0
 
 
 def test_sustain_on_quantized_sequence_fails():
     qns = seq.quantize_note_sequence(add_notes(base(), 0, FIVE_NOTES), 4)
     with pytest.raises(seq.QuantizationStatusError):
-        seq.apply_sustain_control_changes(qns)
+        transforms.apply_sustain_control_changes(qns)
 
 
 # ---------------------------------------------------------------------------
@@ -705,10 +707,10 @@ def test_stretch_note_sequence():
                                            (40, 45, 3.75, 5.25)])
     add_chords(expected, [('B7', 0.75), ('Em9', 3.0)])
     untouched = copy_of(ns)
-    stretched = seq.stretch_note_sequence(ns, 1.5)
+    stretched = transforms.stretch_note_sequence(ns, 1.5)
     assert_same(expected, stretched)
     assert ns == untouched
-    seq.stretch_note_sequence(ns, 1.5, in_place=True)
+    transforms.stretch_note_sequence(ns, 1.5, in_place=True)
     assert ns == stretched
 
 
@@ -718,7 +720,7 @@ def test_stretch_moves_every_event_time():
     ns.pitch_bends.add(time=1.0, bend=10)
     add_ccs(ns, 0, [(1.0, 64, 127)])
     ns.tempos.add(time=1.0, qpm=120)
-    stretched = seq.stretch_note_sequence(ns, 2.0)
+    stretched = transforms.stretch_note_sequence(ns, 2.0)
     assert [e.time for e in (stretched.key_signatures[0], stretched.pitch_bends[0],
                              stretched.control_changes[0], stretched.tempos[1])] == [2.0] * 4
     assert [t.qpm for t in stretched.tempos] == [30.0, 60.0]
@@ -728,7 +730,7 @@ def test_stretch_moves_every_event_time():
 def test_stretch_quantized_fails():
     qns = seq.quantize_note_sequence(add_notes(base(), 0, FIVE_NOTES), 4)
     with pytest.raises(seq.QuantizationStatusError):
-        seq.stretch_note_sequence(qns, 1.05)
+        transforms.stretch_note_sequence(qns, 1.05)
 
 
 # ---------------------------------------------------------------------------
@@ -747,7 +749,7 @@ def test_transpose_note_sequence():
     expected.key_signatures.add(time=0, key=NoteSequence.KeySignature.F,
                                 mode=NoteSequence.KeySignature.MIXOLYDIAN)
     untouched = copy_of(ns)
-    transposed, deleted = seq.transpose_note_sequence(ns, 1)
+    transposed, deleted = transforms.transpose_note_sequence(ns, 1)
     assert transposed == expected  # pitch names are reset: they would be wrong
     assert deleted == 0
     assert ns == untouched
@@ -757,10 +759,10 @@ def test_transpose_deletes_out_of_range_notes():
     ns = add_notes(base(), 0, [(35, 100, 0.01, 10.0), (36, 55, 0.22, 0.50),
                                (37, 45, 2.50, 3.50), (38, 120, 4.0, 4.01),
                                (39, 99, 4.75, 5.0)])
-    transposed, deleted = seq.transpose_note_sequence(ns, 4, 30, 40)
+    transposed, deleted = transforms.transpose_note_sequence(ns, 4, 30, 40)
     assert transposed == add_notes(base(), 0, [(39, 100, 0.01, 10.0), (40, 55, 0.22, 0.50)])
     assert deleted == 3
-    transposed, deleted = seq.transpose_note_sequence(ns, -8, 30, 40)
+    transposed, deleted = transforms.transpose_note_sequence(ns, -8, 30, 40)
     # total_time shrinks to the last remaining note end.
     assert transposed == add_notes(base(), 0, [(30, 120, 4.0, 4.01), (31, 99, 4.75, 5.0)])
     assert deleted == 3
@@ -771,7 +773,7 @@ def test_transpose_keeps_drums_and_can_drop_chords():
     add_notes(ns, 9, [(127, 100, 0.0, 2.0)], is_drum=True)
     add_chords(ns, [('C', 0.0)])
     add_beats(ns, [0.5])
-    transposed, deleted = seq.transpose_note_sequence(ns, 2, transpose_chords=False)
+    transposed, deleted = transforms.transpose_note_sequence(ns, 2, transpose_chords=False)
     assert deleted == 0
     assert [(n.pitch, n.is_drum) for n in transposed.notes] == [(62, False), (127, True)]
     assert [ta.annotation_type for ta in transposed.text_annotations] == [BEAT]
@@ -780,7 +782,7 @@ def test_transpose_keeps_drums_and_can_drop_chords():
 
 def test_transpose_in_place():
     ns = add_notes(base(), 0, [(60, 100, 0.0, 1.0)])
-    transposed, _ = seq.transpose_note_sequence(ns, -12, in_place=True)
+    transposed, _ = transforms.transpose_note_sequence(ns, -12, in_place=True)
     assert transposed is ns and ns.notes[0].pitch == 48
 
 
@@ -791,18 +793,18 @@ def test_transpose_in_place():
     ('E/o7', 6, 'Bb/o7'),
 ])
 def test_transpose_chord_symbol(figure, amount, result):
-    assert seq.transpose_chord_symbol(figure, amount) == result
+    assert chords.transpose_chord_symbol(figure, amount) == result
 
 
 def test_transpose_chord_symbol_rejects_nonsense():
     with pytest.raises(seq.ChordSymbolError):
-        seq.transpose_chord_symbol('H7', 1)
+        chords.transpose_chord_symbol('H7', 1)
 
 
 @pytest.mark.parametrize('amount, ns_min, ns_max, allowed_min, allowed_max, clamped', [
     (5, 20, 60, 10, 70, 5), (15, 20, 60, 10, 65, 5), (-16, 20, 60, 10, 70, -10)])
 def test_clamp_transpose(amount, ns_min, ns_max, allowed_min, allowed_max, clamped):
-    assert seq._clamp_transpose(amount, ns_min, ns_max, allowed_min, allowed_max) == clamped
+    assert transforms._clamp_transpose(amount, ns_min, ns_max, allowed_min, allowed_max) == clamped
 
 
 def _augment_input() -> NoteSequence:
@@ -824,7 +826,7 @@ def _augment_input() -> NoteSequence:
 def test_augment_note_sequence(stretch, transpose, delete, notes, qpm):
     ns = _augment_input()
     untouched = copy_of(ns)
-    augmented = seq.augment_note_sequence(ns, stretch, stretch, transpose[0], transpose[1],
+    augmented = transforms.augment_note_sequence(ns, stretch, stretch, transpose[0], transpose[1],
                                           10, 127, delete_out_of_range_notes=delete)
     assert_same(add_notes(base(qpm=qpm), 0, notes), augmented)
     assert ns == untouched
@@ -832,8 +834,8 @@ def test_augment_note_sequence(stretch, transpose, delete, notes, qpm):
 
 def test_augment_rejects_inverted_ranges():
     with pytest.raises(ValueError):
-        seq.augment_note_sequence(_augment_input(), 1.1, 1.0, 0, 0)
+        transforms.augment_note_sequence(_augment_input(), 1.1, 1.0, 0, 0)
     with pytest.raises(ValueError):
-        seq.augment_note_sequence(_augment_input(), 1.0, 1.0, 2, 1)
+        transforms.augment_note_sequence(_augment_input(), 1.0, 1.0, 2, 1)
     with pytest.raises(ValueError):
-        seq.augment_note_sequence(_augment_input(), 1.0, 1.0, 0, 0, 60, 50)
+        transforms.augment_note_sequence(_augment_input(), 1.0, 1.0, 0, 0, 60, 50)

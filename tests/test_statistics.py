@@ -2,7 +2,7 @@
 statistics_test."""
 import pytest
 
-from magenta_rnn.pipelines.statistics import (Counter, Histogram, MergeStatisticsError,
+from magenta_rnn.music.statistics import (Counter, Histogram, MergeStatisticsError,
                                               log_statistics_list, merge_statistics)
 
 

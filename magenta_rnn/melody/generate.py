@@ -30,7 +30,7 @@ def main(argv: list[str]) -> None:
 
 
 def _with_program(outputs):
-    from magenta_rnn.api import with_program
+    from magenta_rnn.music.transforms import with_program
     return [with_program(sequence, FLAGS.program) for sequence in outputs]
 
 

@@ -46,6 +46,58 @@ class CoincidentChordsError(ValueError):
 # ------------------------------------------------------------------------------------
 # Chord symbols
 
+# The grammar of a figure (root, kind, degree modifications, bass), and transposition,
+# which changes only the root and bass spelling.
+_CHORD_KIND_ABBREVIATIONS = (
+    '', 'maj', 'M', 'm', 'min', '-', '+', 'aug', 'o', 'dim', '7', 'maj7', 'M7',
+    'm7', 'min7', '-7', 'o7', 'dim7', '+7', 'aug7', 'm7b5', '-7b5', '/o', '/o7',
+    'mmaj7', 'mM7', 'minmaj7', 'minM7', '-maj7', '-M7', 'm(maj7)', 'm(M7)',
+    'min(maj7)', 'min(M7)', '-(maj7)', '-(M7)', '6', 'm6', 'min6', '-6', '9',
+    'maj9', 'M9', 'm9', 'min9', '-9', '+9', 'aug9', '6/9', '11', 'maj11', 'M11',
+    'm11', 'min11', '-11', '13', 'maj13', 'M13', 'm13', 'min13', '-13', 'sus2',
+    'sus', 'sus4', 'sus7', '7sus', 'ped', '5')
+_DEGREE_MODIFIERS = ('add', 'add#', 'addb', 'no', '#', 'b')
+_PITCH_CLASS = r'[A-G](?:#*|b*)(?![#b])'
+_CHORD_SYMBOL_RE = re.compile(
+    '({root})({kind})({mods})(|/{root})$'.format(
+        root=_PITCH_CLASS,
+        kind='|'.join(re.escape(k) for k in _CHORD_KIND_ABBREVIATIONS),
+        mods=r'(?:\(?(?:%s)[0-9]+\)?)*' % '|'.join(re.escape(m) for m in _DEGREE_MODIFIERS)))
+_SEMITONES_TO_NEXT_LETTER = {'A': 2, 'B': 1, 'C': 2, 'D': 2, 'E': 1, 'F': 2, 'G': 2}
+
+
+def _next_letter(letter: str) -> str:
+    return 'ABCDEFG'[('ABCDEFG'.index(letter) + 1) % 7]
+
+
+def _transpose_pitch_class(name: str, amount: int) -> str:
+    """Transposes a spelled pitch class ('C', 'Bb', 'F##') keeping a sensible spelling."""
+    letter, accidentals = name[0], name[1:]
+    alter = len(accidentals) * (1 if accidentals.startswith('#') else -1)
+    amount %= 12
+    while amount >= _SEMITONES_TO_NEXT_LETTER[letter]:
+        amount -= _SEMITONES_TO_NEXT_LETTER[letter]
+        letter = _next_letter(letter)
+    if amount > 0:
+        if alter >= 0:
+            alter -= _SEMITONES_TO_NEXT_LETTER[letter] - amount
+            letter = _next_letter(letter)
+        else:
+            alter += amount
+    return letter + abs(alter) * ('#' if alter >= 0 else 'b')
+
+
+def transpose_chord_symbol(figure: str, amount: int) -> str:
+    """Transposes the root and bass of a chord symbol such as 'Bbm7/F'."""
+    match = _CHORD_SYMBOL_RE.match(figure)
+    if not match:
+        raise ChordSymbolError(f'Unable to parse chord symbol: {figure}')
+    root, kind, modifications, bass = match.groups()
+    if bass:
+        bass = '/' + _transpose_pitch_class(bass[1:], amount)
+    return _transpose_pitch_class(root, amount) + kind + modifications + bass
+
+
 _LETTER_PITCHES = {'C': 0, 'D': 2, 'E': 4, 'F': 5, 'G': 7, 'A': 9, 'B': 11}
 _SEMITONES = {'1': 0, '2': 2, '3': 4, '4': 5, '5': 7, '6': 9, '7': 11}
 # Scale degrees of each chord kind abbreviation, as {degree: alteration}.
@@ -89,7 +141,7 @@ def _pitch_class(text: str) -> int:
 def parse_chord_symbol(figure: str) -> tuple[int, dict[int, int], int]:
     """(root pitch class, {scale degree: alteration}, bass pitch class) of a figure
     such as 'Bbm7b5/E'; ChordSymbolError when it is not a chord symbol."""
-    match = sequences_lib._CHORD_SYMBOL_RE.match(figure)  # pylint: disable=protected-access
+    match = _CHORD_SYMBOL_RE.match(figure)
     if not match:
         raise ChordSymbolError(f'Unable to parse chord symbol: {figure}')
     root, kind, modifications, bass = match.groups()

@@ -14,7 +14,7 @@ from magenta_rnn.music import constants
 from magenta_rnn.music.events import (SimpleEventSequence, apply_length_rules,
                                       assert_is_relative_quantized, lengths_in_bars_buckets,
                                       integer_steps_per_bar)
-from magenta_rnn.pipelines import statistics
+from magenta_rnn.music import statistics
 
 SILENCE: frozenset = frozenset()
 

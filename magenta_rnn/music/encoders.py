@@ -13,6 +13,9 @@ Besides the per-position methods of the original (`events_to_input`,
 `events_to_label`), every encoder has array methods over a range of positions
 (`events_to_inputs`, `events_to_labels`), which concrete encoders implement with
 numpy so that encoding tens of thousands of sequences stays fast.
+
+Conditioning on controls is in conditional_encoders.py; the SequenceExample bytes that
+encode_serialized returns are written by sequence_example.py.
 """
 from __future__ import annotations
 
@@ -23,13 +26,14 @@ from typing import Any
 import numpy as np
 
 from magenta_rnn.music import constants
+from magenta_rnn.music.sequence_example import sequence_example_bytes, sequence_example_from_arrays
 
 DEFAULT_LOOKBACK_DISTANCES = (constants.DEFAULT_STEPS_PER_BAR, 2 * constants.DEFAULT_STEPS_PER_BAR)
 
 Rng = Any  # numpy.random.Generator, numpy.random.RandomState, or the numpy.random module
 
 
-def _range(num_events: int, start: int, stop: int | None) -> tuple[int, int]:
+def position_range(num_events: int, start: int, stop: int | None) -> tuple[int, int]:
     stop = num_events if stop is None else stop
     return start, max(stop, start)
 
@@ -68,80 +72,6 @@ def _int_array_or_none(events: Sequence[Any]) -> np.ndarray | None:
         if array.ndim == 1 and array.dtype.kind in 'iu':
             return array.astype(np.int64, copy=False)
     return None
-
-
-# --------------------------------------------------------------------------------------
-# SequenceExample wire format, written directly (REFERENCE.md "Record layout").
-#
-# Building a SequenceExample through the proto API costs a Python call per step;
-# writing its bytes with numpy and parsing them back (in C) is ~10x faster and gives
-# the same message.
-
-
-def _varint(value: int) -> bytes:
-    value &= (1 << 64) - 1  # Negative int64s are ten-byte two's complement.
-    out = bytearray()
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def _length_delimited(tag: int, payload: bytes) -> bytes:
-    return bytes([tag]) + _varint(len(payload)) + payload
-
-
-_LABEL_FEATURE_CACHE: dict[int, bytes] = {}
-
-
-def _label_feature(values: Sequence[int]) -> bytes:
-    """FeatureList entry: Feature{int64_list: Int64List{packed values}}."""
-    payload = b''.join(_varint(int(v)) for v in values)
-    int64_list = _length_delimited(0x0A, payload) if payload else b''
-    return _length_delimited(0x0A, _length_delimited(0x1A, int64_list))
-
-
-def sequence_example_bytes(inputs: np.ndarray, labels: np.ndarray) -> bytes:
-    """Serialized SequenceExample with feature lists `inputs` (float rows) and `labels` (ints).
-
-    Parses to the same message as records.make_sequence_example(inputs, labels).
-    """
-    inputs = np.ascontiguousarray(inputs, dtype='<f4')
-    num_steps, width = inputs.shape
-    float_list = (b'\x0a' + _varint(4 * width)) if width else b''
-    feature_payload_len = len(float_list) + 4 * width
-    feature_header = b'\x12' + _varint(feature_payload_len) + float_list
-    row_prefix = b'\x0a' + _varint(len(feature_header) + 4 * width) + feature_header
-    rows = np.concatenate([
-        np.broadcast_to(np.frombuffer(row_prefix, dtype=np.uint8), (num_steps, len(row_prefix))),
-        inputs.view(np.uint8).reshape(num_steps, 4 * width)], axis=1)
-    inputs_list = rows.tobytes()
-
-    labels = np.asarray(labels)
-    if labels.ndim == 1:
-        parts = []
-        for label in labels.tolist():
-            entry = _LABEL_FEATURE_CACHE.get(label)
-            if entry is None:
-                entry = _label_feature([label])
-                if 0 <= label < 4096:
-                    _LABEL_FEATURE_CACHE[label] = entry
-            parts.append(entry)
-        labels_list = b''.join(parts)
-    else:
-        labels_list = b''.join(_label_feature(row) for row in labels.tolist())
-
-    feature_lists = b''.join(
-        _length_delimited(0x0A, _length_delimited(0x0A, name) + _length_delimited(0x12, value))
-        for name, value in ((b'inputs', inputs_list), (b'labels', labels_list)))
-    return _length_delimited(0x12, feature_lists)
-
-
-def sequence_example_from_arrays(inputs: np.ndarray, labels: np.ndarray):
-    """The SequenceExample proto of `inputs` and `labels` (see sequence_example_bytes)."""
-    from magenta_rnn.protobuf import example_pb2  # pylint: disable=import-outside-toplevel
-    return example_pb2.SequenceExample.FromString(sequence_example_bytes(inputs, labels))
 
 
 # --------------------------------------------------------------------------------------
@@ -198,7 +128,7 @@ class EventSequenceEncoder:
         """
         if type(self).events_to_input is EventSequenceEncoder.events_to_input:
             raise NotImplementedError(f'{type(self).__name__} defines no inputs')
-        start, stop = _range(len(events), start, stop)
+        start, stop = position_range(len(events), start, stop)
         rows = [self.events_to_input(events, p) for p in range(start, stop)]
         if not rows:
             return np.zeros((0, self.input_size), dtype=np.float32)
@@ -230,7 +160,7 @@ class EventSequenceEncoderDecoder(EventSequenceEncoder):
         """Labels for positions start..stop-1, int64 [n] (or [n, heads])."""
         if type(self).events_to_label is EventSequenceEncoderDecoder.events_to_label:
             raise NotImplementedError(f'{type(self).__name__} defines no labels')
-        start, stop = _range(len(events), start, stop)
+        start, stop = position_range(len(events), start, stop)
         return np.asarray([self.events_to_label(events, p) for p in range(start, stop)],
                           dtype=np.int64)
 
@@ -350,8 +280,8 @@ class OneHotEventSequenceEncoderDecoder(EventSequenceEncoderDecoder):
                          for i in range(one_hot.num_classes)], dtype=np.int64)
 
     def events_to_inputs(self, events, start=0, stop=None):
-        start, stop = _range(len(events), start, stop)
-        indices = self._one_hot_encoding.encode_events(_slice(events, start, stop))
+        start, stop = position_range(len(events), start, stop)
+        indices = self._one_hot_encoding.encode_events(events_slice(events, start, stop))
         inputs = np.zeros((stop - start, self.input_size), dtype=np.float32)
         inputs[np.arange(stop - start), indices] = 1.0
         return inputs
@@ -362,8 +292,8 @@ class OneHotEventSequenceEncoderDecoder(EventSequenceEncoderDecoder):
         return input_
 
     def events_to_labels(self, events, start=0, stop=None):
-        start, stop = _range(len(events), start, stop)
-        return self._one_hot_encoding.encode_events(_slice(events, start, stop))
+        start, stop = position_range(len(events), start, stop)
+        return self._one_hot_encoding.encode_events(events_slice(events, start, stop))
 
     def events_to_label(self, events, position):
         return self._one_hot_encoding.encode_event(events[position])
@@ -391,8 +321,8 @@ class OneHotIndexEventSequenceEncoderDecoder(OneHotEventSequenceEncoderDecoder):
         return self._one_hot_encoding.num_classes
 
     def events_to_inputs(self, events, start=0, stop=None):
-        start, stop = _range(len(events), start, stop)
-        indices = self._one_hot_encoding.encode_events(_slice(events, start, stop))
+        start, stop = position_range(len(events), start, stop)
+        indices = self._one_hot_encoding.encode_events(events_slice(events, start, stop))
         return indices.astype(np.float32).reshape(-1, 1)
 
     def events_to_input(self, events, position):
@@ -455,7 +385,7 @@ class LookbackEventSequenceEncoderDecoder(EventSequenceEncoderDecoder):
         return np.ones(self.num_classes, dtype=np.int64)
 
     def events_to_inputs(self, events, start=0, stop=None):
-        start, stop = _range(len(events), start, stop)
+        start, stop = position_range(len(events), start, stop)
         one_hot = self._one_hot_encoding
         num_one_hot = one_hot.num_classes
         count = stop - start
@@ -463,7 +393,7 @@ class LookbackEventSequenceEncoderDecoder(EventSequenceEncoderDecoder):
         positions = np.arange(start, stop)
         # Encoded events from the earliest index any lookback needs.
         first_needed = max(0, start - max(self._lookback_distances, default=1) + 1)
-        encoded = one_hot.encode_events(_slice(events, first_needed, stop))
+        encoded = one_hot.encode_events(events_slice(events, first_needed, stop))
         default_index = one_hot.encode_event(one_hot.default_event)
 
         inputs = np.zeros((count, self.input_size), dtype=np.float32)
@@ -486,10 +416,10 @@ class LookbackEventSequenceEncoderDecoder(EventSequenceEncoderDecoder):
         return inputs
 
     def events_to_labels(self, events, start=0, stop=None):
-        start, stop = _range(len(events), start, stop)
+        start, stop = position_range(len(events), start, stop)
         one_hot = self._one_hot_encoding
         num_one_hot = one_hot.num_classes
-        labels = one_hot.encode_events(_slice(events, start, stop)).copy()
+        labels = one_hot.encode_events(events_slice(events, start, stop)).copy()
         # The original checks the longest (last-listed) distance first, so later ones win.
         for i, distance in enumerate(self._lookback_distances):
             labels[repeat_mask(events, distance, start, stop)] = num_one_hot + i
@@ -520,186 +450,7 @@ class LookbackEventSequenceEncoderDecoder(EventSequenceEncoderDecoder):
         return sum(self._one_hot_encoding.event_to_num_steps(event) for event in events)
 
 
-def _slice(events: Sequence[Any], start: int, stop: int) -> Sequence[Any]:
+def events_slice(events: Sequence[Any], start: int, stop: int) -> Sequence[Any]:
     """events[start:stop] as a plain list or array (no event-sequence object rebuilt)."""
     base = getattr(events, 'events', events)
     return base[start:stop]
-
-
-# --------------------------------------------------------------------------------------
-# Conditioning (REFERENCE.md "Conditioning and control signals").
-
-
-class ConditionalEventSequenceEncoderDecoder:
-    """Target inputs preceded by control inputs; labels and classes from the target encoder.
-
-    The input at position p is control_input(controls, p+1) + target_input(targets, p):
-    the control describes the step being predicted.
-    """
-
-    def __init__(self, control_encoder_decoder: EventSequenceEncoder,
-                 target_encoder_decoder: EventSequenceEncoderDecoder):
-        self._control_encoder_decoder = control_encoder_decoder
-        self._target_encoder_decoder = target_encoder_decoder
-
-    @property
-    def control_encoder_decoder(self) -> EventSequenceEncoder:
-        return self._control_encoder_decoder
-
-    @property
-    def target_encoder_decoder(self) -> EventSequenceEncoderDecoder:
-        return self._target_encoder_decoder
-
-    @property
-    def input_size(self) -> int:
-        return self._control_encoder_decoder.input_size + self._target_encoder_decoder.input_size
-
-    @property
-    def num_classes(self) -> Any:
-        return self._target_encoder_decoder.num_classes
-
-    @property
-    def default_event_label(self) -> Any:
-        return self._target_encoder_decoder.default_event_label
-
-    @property
-    def class_num_steps(self) -> np.ndarray | None:
-        return self._target_encoder_decoder.class_num_steps
-
-    def events_to_input(self, control_events, target_events, position: int) -> list[float]:
-        return (self._control_encoder_decoder.events_to_input(control_events, position + 1) +
-                self._target_encoder_decoder.events_to_input(target_events, position))
-
-    def events_to_inputs(self, control_events, target_events, start: int = 0,
-                         stop: int | None = None) -> np.ndarray:
-        """Inputs for target positions start..stop-1 (controls at start+1..stop)."""
-        start, stop = _range(len(target_events), start, stop)
-        controls = self._control_encoder_decoder.events_to_inputs(
-            control_events, start + 1, stop + 1)
-        targets = self._target_encoder_decoder.events_to_inputs(target_events, start, stop)
-        return np.concatenate([controls, targets], axis=1)
-
-    def events_to_label(self, target_events, position: int) -> Any:
-        return self._target_encoder_decoder.events_to_label(target_events, position)
-
-    def events_to_labels(self, target_events, start: int = 0, stop: int | None = None):
-        return self._target_encoder_decoder.events_to_labels(target_events, start, stop)
-
-    def class_index_to_event(self, class_index, target_events) -> Any:
-        return self._target_encoder_decoder.class_index_to_event(class_index, target_events)
-
-    def labels_to_num_steps(self, labels) -> int:
-        return self._target_encoder_decoder.labels_to_num_steps(labels)
-
-    def encode_arrays(self, control_events, target_events) -> tuple[np.ndarray, np.ndarray]:
-        if len(control_events) != len(target_events):
-            raise ValueError(
-                'must have the same number of control and target events (%d control events '
-                'but %d target events)' % (len(control_events), len(target_events)))
-        num_steps = max(len(target_events) - 1, 0)
-        return (self.events_to_inputs(control_events, target_events, 0, num_steps),
-                self.events_to_labels(target_events, 1, num_steps + 1))
-
-    def encode(self, control_events, target_events):
-        return sequence_example_from_arrays(*self.encode_arrays(control_events, target_events))
-
-    def encode_serialized(self, control_events, target_events) -> bytes:
-        return sequence_example_bytes(*self.encode_arrays(control_events, target_events))
-
-    def get_inputs_batch(self, control_event_sequences, target_event_sequences,
-                         full_length: bool = False) -> list[np.ndarray]:
-        if len(control_event_sequences) != len(target_event_sequences):
-            raise ValueError('%d control event sequences but %d target event sequences' % (
-                len(control_event_sequences), len(target_event_sequences)))
-        batch = []
-        for controls, targets in zip(control_event_sequences, target_event_sequences):
-            if len(controls) <= len(targets):
-                raise ValueError(
-                    'control event sequence must be longer than target event sequence (%d '
-                    'control events but %d target events)' % (len(controls), len(targets)))
-            start = 0 if full_length else len(targets) - 1
-            batch.append(self.events_to_inputs(controls, targets, start, len(targets)))
-        return batch
-
-    def extend_event_sequences(self, target_event_sequences, softmax, rng: Rng | None = None):
-        return self._target_encoder_decoder.extend_event_sequences(
-            target_event_sequences, softmax, rng)
-
-    def evaluate_log_likelihood(self, target_event_sequences, softmax):
-        return self._target_encoder_decoder.evaluate_log_likelihood(target_event_sequences,
-                                                                    softmax)
-
-
-class OptionalEventSequenceEncoder(EventSequenceEncoder):
-    """Events are (disable, value) pairs: [1, 0...] when disabled, else [0] + inner input."""
-
-    def __init__(self, encoder: EventSequenceEncoder):
-        self._encoder = encoder
-
-    @property
-    def input_size(self) -> int:
-        return 1 + self._encoder.input_size
-
-    def events_to_input(self, events, position):
-        disable, _ = events[position]
-        if disable:
-            return [1.0] + [0.0] * self._encoder.input_size
-        return [0.0] + self._encoder.events_to_input([value for _, value in events], position)
-
-    def events_to_inputs(self, events, start=0, stop=None):
-        start, stop = _range(len(events), start, stop)
-        values = [value for _, value in events]
-        inputs = np.zeros((stop - start, self.input_size), dtype=np.float32)
-        disabled = [bool(events[p][0]) for p in range(start, stop)]
-        if not any(disabled):
-            # All enabled (as in training data): one array call, not one per position.
-            inputs[:, 1:] = self._encoder.events_to_inputs(values, start, stop)
-            return inputs
-        if all(disabled):
-            inputs[:, 0] = 1.0
-            return inputs
-        for row, position in enumerate(range(start, stop)):
-            if events[position][0]:
-                inputs[row, 0] = 1.0
-            else:
-                inputs[row, 1:] = self._encoder.events_to_input(values, position)
-        return inputs
-
-
-class MultipleEventSequenceEncoder(EventSequenceEncoder):
-    """Concatenated inputs of several encoders.
-
-    Each event is a tuple whose element k goes to encoder k; with
-    `encode_single_sequence`, every encoder sees the same whole sequence instead.
-    """
-
-    def __init__(self, encoders: Sequence[EventSequenceEncoder],
-                 encode_single_sequence: bool = False):
-        self._encoders = list(encoders)
-        self._encode_single_sequence = encode_single_sequence
-
-    @property
-    def input_size(self) -> int:
-        return sum(encoder.input_size for encoder in self._encoders)
-
-    def _sequences(self, events) -> list[Sequence[Any]]:
-        if self._encode_single_sequence:
-            return [events] * len(self._encoders)
-        sequences = list(zip(*events))
-        if len(sequences) != len(self._encoders):
-            raise ValueError('Event tuple size must be the same as the number of encoders.')
-        return sequences
-
-    def events_to_input(self, events, position):
-        input_: list[float] = []
-        for encoder, sequence in zip(self._encoders, self._sequences(events)):
-            input_ += encoder.events_to_input(sequence, position)
-        return input_
-
-    def events_to_inputs(self, events, start=0, stop=None):
-        start, stop = _range(len(events), start, stop)
-        if stop == start:
-            return np.zeros((0, self.input_size), dtype=np.float32)
-        return np.concatenate(
-            [encoder.events_to_inputs(sequence, start, stop)
-             for encoder, sequence in zip(self._encoders, self._sequences(events))], axis=1)

@@ -15,7 +15,7 @@ from magenta_rnn.music import constants
 from magenta_rnn.music.events import (EventSequenceError, SimpleEventSequence,
                                       apply_length_rules, assert_is_relative_quantized,
                                       integer_steps_per_bar, lengths_in_bars_buckets)
-from magenta_rnn.pipelines import statistics
+from magenta_rnn.music import statistics
 
 NOTE_OFF = constants.MELODY_NOTE_OFF
 NO_EVENT = constants.MELODY_NO_EVENT

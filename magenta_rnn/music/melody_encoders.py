@@ -14,7 +14,7 @@ from magenta_rnn.music import constants
 from magenta_rnn.music.encoders import (DEFAULT_LOOKBACK_DISTANCES, EventSequenceEncoderDecoder,
                                         LookbackEventSequenceEncoderDecoder, OneHotEncoding,
                                         OneHotEventSequenceEncoderDecoder, binary_counters,
-                                        repeat_mask, _range)
+                                        position_range, repeat_mask)
 
 NOTE_OFF = constants.MELODY_NOTE_OFF
 NO_EVENT = constants.MELODY_NO_EVENT
@@ -212,7 +212,7 @@ class KeyMelodyEncoderDecoder(EventSequenceEncoderDecoder):
         return (key_histograms == key_histograms.max(axis=1, keepdims=True)).astype(np.float32)
 
     def events_to_inputs(self, events, start=0, stop=None):
-        start, stop = _range(len(events), start, stop)
+        start, stop = position_range(len(events), start, stop)
         events_list = getattr(events, 'events', events)
         count = stop - start
         inputs = np.zeros((count, self.input_size), dtype=np.float32)
@@ -255,7 +255,7 @@ class KeyMelodyEncoderDecoder(EventSequenceEncoderDecoder):
         return inputs
 
     def events_to_labels(self, events, start=0, stop=None):
-        start, stop = _range(len(events), start, stop)
+        start, stop = position_range(len(events), start, stop)
         events_list = getattr(events, 'events', events)
         array = np.asarray(events_list[start:stop], dtype=np.int64).reshape(-1)
         note_range = self._note_range

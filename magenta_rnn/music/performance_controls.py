@@ -20,7 +20,8 @@ import numpy as np
 
 from magenta_rnn.music import constants
 from magenta_rnn.music.encoders import (EventSequenceEncoder, OneHotEncoding,
-                                        OneHotEventSequenceEncoderDecoder, _range, _slice)
+                                        OneHotEventSequenceEncoderDecoder, events_slice,
+                                        position_range)
 from magenta_rnn.music.performances import PerformanceEvent
 
 NOTES_PER_OCTAVE = constants.NOTES_PER_OCTAVE
@@ -158,8 +159,8 @@ class PitchHistogramEncoder(EventSequenceEncoder):
         return NOTES_PER_OCTAVE
 
     def events_to_inputs(self, events, start=0, stop=None):
-        start, stop = _range(len(events), start, stop)
-        histograms = np.asarray(_slice(events, start, stop), dtype=np.float64).reshape(
+        start, stop = position_range(len(events), start, stop)
+        histograms = np.asarray(events_slice(events, start, stop), dtype=np.float64).reshape(
             -1, NOTES_PER_OCTAVE)
         # Summed left to right like Python's sum(), so the division matches exactly.
         totals = np.cumsum(histograms, axis=1)[:, -1:] if len(histograms) else \

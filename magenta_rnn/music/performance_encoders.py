@@ -20,8 +20,9 @@ import numpy as np
 from magenta_rnn.music import constants
 from magenta_rnn.music.encoders import (EventSequenceEncoderDecoder, OneHotEncoding,
                                         OneHotEventSequenceEncoderDecoder,
-                                        OneHotIndexEventSequenceEncoderDecoder, _range, _slice)
-from magenta_rnn.music.performances import PerformanceEvent, _event_arrays
+                                        OneHotIndexEventSequenceEncoderDecoder, events_slice,
+                                        position_range)
+from magenta_rnn.music.performances import PerformanceEvent, performance_event_arrays
 
 NOTE_ON = PerformanceEvent.NOTE_ON
 NOTE_OFF = PerformanceEvent.NOTE_OFF
@@ -99,7 +100,7 @@ class PerformanceOneHotEncoding(OneHotEncoding):
         return offsets + values - self._min_values[safe_types]
 
     def encode_events(self, events: Sequence[PerformanceEvent]) -> np.ndarray:
-        return self.encode_arrays(*_event_arrays(events))
+        return self.encode_arrays(*performance_event_arrays(events))
 
     def decode_event(self, index: int) -> PerformanceEvent:
         if not 0 <= index < self._num_classes:
@@ -173,8 +174,8 @@ class ModuloPerformanceEventSequenceEncoderDecoder(EventSequenceEncoderDecoder):
         return self._one_hot_encoding.class_num_steps
 
     def events_to_inputs(self, events, start=0, stop=None):
-        start, stop = _range(len(events), start, stop)
-        types, values = _event_arrays(_slice(events, start, stop))
+        start, stop = position_range(len(events), start, stop)
+        types, values = performance_event_arrays(events_slice(events, start, stop))
         count = len(types)
         inputs = np.zeros((count, self._input_size), dtype=np.float64)
         rows = np.arange(count)
@@ -208,8 +209,8 @@ class ModuloPerformanceEventSequenceEncoderDecoder(EventSequenceEncoderDecoder):
         return inputs.astype(np.float32)
 
     def events_to_labels(self, events, start=0, stop=None):
-        start, stop = _range(len(events), start, stop)
-        return self._one_hot_encoding.encode_events(_slice(events, start, stop))
+        start, stop = position_range(len(events), start, stop)
+        return self._one_hot_encoding.encode_events(events_slice(events, start, stop))
 
     def class_index_to_event(self, class_index, events):
         return self._one_hot_encoding.decode_event(class_index)
@@ -295,21 +296,21 @@ class NotePerformanceEventSequenceEncoderDecoder(EventSequenceEncoderDecoder):
 
     @staticmethod
     def _note_array(events, start: int, stop: int) -> np.ndarray:
-        chosen = _slice(events, start, stop)
+        chosen = events_slice(events, start, stop)
         if not len(chosen):
             return np.zeros((0, 4), dtype=np.int64)
         return np.array([[sub.event_value for sub in event] for event in chosen],
                         dtype=np.int64)
 
     def events_to_inputs(self, events, start=0, stop=None):
-        start, stop = _range(len(events), start, stop)
+        start, stop = position_range(len(events), start, stop)
         labels = self._encode_notes(self._note_array(events, start, stop))
         inputs = np.zeros((len(labels), self.input_size), dtype=np.float32)
         inputs[np.arange(len(labels))[:, None], labels + self._head_offsets] = 1.0
         return inputs
 
     def events_to_labels(self, events, start=0, stop=None):
-        start, stop = _range(len(events), start, stop)
+        start, stop = position_range(len(events), start, stop)
         return self._encode_notes(self._note_array(events, start, stop))
 
     def events_to_label(self, events, position):
@@ -375,9 +376,9 @@ def performance_config_encoder(config_id: str) -> tuple[Any, list[Any], bool]:
     (REFERENCE.md "Input and label sizes").
     """
     # pylint: disable=import-outside-toplevel
-    from magenta_rnn.music.encoders import (ConditionalEventSequenceEncoderDecoder,
-                                            MultipleEventSequenceEncoder,
-                                            OptionalEventSequenceEncoder)
+    from magenta_rnn.music.conditional_encoders import (ConditionalEventSequenceEncoderDecoder,
+                                                        MultipleEventSequenceEncoder,
+                                                        OptionalEventSequenceEncoder)
     from magenta_rnn.music.performance_controls import (note_density_signal,
                                                         pitch_histogram_signal)
     if config_id not in PERFORMANCE_CONFIG_ENCODINGS:

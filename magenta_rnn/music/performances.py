@@ -1,5 +1,6 @@
 """Performances: polyphonic music as a stream of note-on, note-off, time-shift and
-velocity events (REFERENCE.md "Performance events", "Performance extraction").
+velocity events (REFERENCE.md "Performance events"); extract_performances is in
+performance_extraction.py.
 
 A `Performance` is quantized in absolute time (steps per second), a
 `MetricPerformance` relative to tempo (steps per quarter). A `NotePerformance`
@@ -9,13 +10,12 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
 from magenta_rnn.music import constants, sequences
-from magenta_rnn.pipelines import statistics
 
 MAX_NUM_VELOCITY_BINS = constants.MAX_MIDI_VELOCITY - constants.MIN_MIDI_VELOCITY + 1
 DEFAULT_PROGRAM = 0
@@ -184,7 +184,7 @@ class BasePerformance:
 
     def event_arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """(event types, event values) as two int64 arrays, for vectorised encoders."""
-        return _event_arrays(self._events)
+        return performance_event_arrays(self._events)
 
     # Editing.
     def append(self, event: PerformanceEvent) -> None:
@@ -527,92 +527,10 @@ class NotePerformance(BasePerformance):
         return sequence
 
 
-def _event_arrays(events: Sequence[PerformanceEvent]) -> tuple[np.ndarray, np.ndarray]:
+def performance_event_arrays(events: Sequence[PerformanceEvent]
+                             ) -> tuple[np.ndarray, np.ndarray]:
     """(types, values) int64 arrays of a list of PerformanceEvents."""
     count = len(events)
     types = np.fromiter((e.event_type for e in events), dtype=np.int64, count=count)
     values = np.fromiter((e.event_value for e in events), dtype=np.int64, count=count)
     return types, values
-
-
-PERFORMANCE_STAT_NAMES = ('performances_discarded_too_short', 'performances_truncated',
-                          'performances_truncated_timewise',
-                          'performances_discarded_more_than_1_program',
-                          'performance_discarded_too_many_time_shift_steps',
-                          'performance_discarded_too_many_duration_steps')
-
-
-def extract_performances(quantized_sequence: Any, start_step: int = 0,
-                         min_events_discard: int | None = None,
-                         max_events_truncate: int | None = None,
-                         max_steps_truncate: int | None = None, num_velocity_bins: int = 0,
-                         split_instruments: bool = False, note_performance: bool = False
-                         ) -> tuple[list[BasePerformance], list[statistics.Statistic]]:
-    """The performance(s) of a quantized NoteSequence, with statistics (REFERENCE.md
-    "Performance extraction").
-
-    One performance of all notes (none when the notes use more than one program),
-    or one per instrument with `split_instruments`. Each is cut to
-    `max_steps_truncate` steps, then to `max_events_truncate` events, and dropped when
-    shorter than `min_events_discard` events.
-    """
-    sequences.assert_is_quantized_sequence(quantized_sequence)
-    stats: dict[str, statistics.Statistic] = {
-        name: statistics.Counter(name) for name in PERFORMANCE_STAT_NAMES}
-    absolute = sequences.is_absolute_quantized_sequence(quantized_sequence)
-    if absolute:
-        steps_per_second = quantized_sequence.quantization_info.steps_per_second
-        stats['performance_lengths_in_seconds'] = statistics.Histogram(
-            'performance_lengths_in_seconds', [5, 10, 20, 30, 40, 60, 120])
-    else:
-        steps_per_bar = sequences.steps_per_bar_in_quantized_sequence(quantized_sequence)
-        stats['performance_lengths_in_bars'] = statistics.Histogram(
-            'performance_lengths_in_bars', [1, 10, 20, 30, 40, 50, 100, 200, 500])
-
-    instruments: Iterable[int | None]
-    if split_instruments:
-        # The original walks a set of small ints, i.e. ascending order.
-        instruments = sorted(set(note.instrument for note in quantized_sequence.notes))
-    else:
-        instruments = [None]
-        if len(set(note.program for note in quantized_sequence.notes)) > 1:
-            stats['performances_discarded_more_than_1_program'].increment()
-            return [], list(stats.values())
-
-    performances: list[BasePerformance] = []
-    for instrument in instruments:
-        performance: BasePerformance
-        if note_performance:
-            try:
-                performance = NotePerformance(quantized_sequence, start_step=start_step,
-                                              num_velocity_bins=num_velocity_bins,
-                                              instrument=instrument)
-            except TooManyTimeShiftStepsError:
-                stats['performance_discarded_too_many_time_shift_steps'].increment()
-                continue
-            except TooManyDurationStepsError:
-                stats['performance_discarded_too_many_duration_steps'].increment()
-                continue
-        elif absolute:
-            performance = Performance(quantized_sequence, start_step=start_step,
-                                      num_velocity_bins=num_velocity_bins, instrument=instrument)
-        else:
-            performance = MetricPerformance(quantized_sequence, start_step=start_step,
-                                            num_velocity_bins=num_velocity_bins,
-                                            instrument=instrument)
-        if max_steps_truncate is not None and performance.num_steps > max_steps_truncate:
-            performance.set_length(max_steps_truncate)
-            stats['performances_truncated_timewise'].increment()
-        if max_events_truncate is not None and len(performance) > max_events_truncate:
-            performance.truncate(max_events_truncate)
-            stats['performances_truncated'].increment()
-        if min_events_discard is not None and len(performance) < min_events_discard:
-            stats['performances_discarded_too_short'].increment()
-            continue
-        performances.append(performance)
-        if absolute:
-            stats['performance_lengths_in_seconds'].increment(
-                performance.num_steps // steps_per_second)
-        else:
-            stats['performance_lengths_in_bars'].increment(performance.num_steps // steps_per_bar)
-    return performances, list(stats.values())

@@ -18,6 +18,7 @@ import numpy as np
 from magenta_rnn.music import chords as chords_lib
 from magenta_rnn.music import constants
 from magenta_rnn.music import sequences as sequences_lib
+from magenta_rnn.music import subsequences, transforms
 from magenta_rnn.music.drum_encoders import DEFAULT_DRUM_TYPE_PITCHES, MultiDrumOneHotEncoding
 from magenta_rnn.music.drums import DrumTrack, extract_drum_tracks
 from magenta_rnn.music.events import NonIntegerStepsPerBarError
@@ -172,7 +173,7 @@ class NoteSequenceAugmenter:
                 rng: random.Random | None = None) -> music_pb2.NoteSequence:
         transpose_min, transpose_max = self._transpose_range or (0, 0)
         stretch_min, stretch_max = self._stretch_range or (1.0, 1.0)
-        return sequences_lib.augment_note_sequence(
+        return transforms.augment_note_sequence(
             note_sequence, stretch_min, stretch_max, transpose_min, transpose_max,
             delete_out_of_range_notes=True, rng=rng)
 
@@ -252,7 +253,7 @@ class BaseNoteSequenceConverter:
                                                            ConverterTensors]) -> ConverterTensors:
         """Converts each time-change piece, samples per piece, then samples the union."""
         if self._presplit_on_time_changes:
-            pieces = sequences_lib.split_note_sequence_on_time_changes(note_sequence)
+            pieces = subsequences.split_note_sequence_on_time_changes(note_sequence)
         else:
             pieces = [note_sequence]
         results = []

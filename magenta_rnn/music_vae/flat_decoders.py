@@ -50,7 +50,7 @@ class OutputLstmDecoder(tf.Module):
                 self.cells.append(lstm.LstmCell(size, units, name=f'cell_{layer}'))
                 size = units
             self.z_to_initial_state = (
-                lstm.Dense(z_size, 2 * sum(self.layer_sizes), lstm._normal_initializer(0.001),
+                lstm.Dense(z_size, 2 * sum(self.layer_sizes), lstm.normal_initializer(0.001),
                            tf.tanh, name='z_to_initial_state') if z_size else None)
             self.output_projection = lstm.Dense(self.layer_sizes[-1], projection_depth,
                                                 name='output_projection')

@@ -141,7 +141,7 @@ class _Conductor(tf.Module):
         self.dropout_keep_prob = dropout_keep_prob
         with self.name_scope:
             self.initial_state = lstm.Dense(embedding_size, 2 * sum(self.layer_sizes),
-                                            lstm._normal_initializer(0.001), tf.tanh,
+                                            lstm.normal_initializer(0.001), tf.tanh,
                                             name='initial_state')
             self.cells = []
             size = 1  # The input is a single zero per step (autoregression disabled).

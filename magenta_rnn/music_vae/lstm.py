@@ -17,7 +17,9 @@ import tensorflow as tf
 from magenta_rnn.rnn import backends, fused
 
 
-def _normal_initializer(stddev: float):
+def normal_initializer(stddev: float):
+    """Weights drawn from N(0, stddev^2), following tf.random.set_seed (the latent and
+    initial-state projections use 0.001)."""
     return lambda shape: tf.random.normal(shape, stddev=stddev)
 
 
@@ -233,7 +235,7 @@ class CategoricalLstmDecoder(tf.Module):
                 self.cells.append(LstmCell(size, units, name=f'cell_{layer}'))
                 size = units
             self.z_to_initial_state = (
-                Dense(z_size, 2 * sum(self.layer_sizes), _normal_initializer(0.001), tf.tanh,
+                Dense(z_size, 2 * sum(self.layer_sizes), normal_initializer(0.001), tf.tanh,
                       name='z_to_initial_state') if z_size else None)
             self.output_projection = Dense(self.layer_sizes[-1], output_depth,
                                            name='output_projection')

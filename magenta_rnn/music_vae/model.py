@@ -73,9 +73,9 @@ class MusicVAE(tf.Module):
                     input_depth + control_depth, hparams.enc_rnn_size,
                     hparams.dropout_keep_prob, one_hot_input_width)
             self.mu = lstm.Dense(self.encoder.output_depth, z_size,
-                                 lstm._normal_initializer(0.001), name='mu')
+                                 lstm.normal_initializer(0.001), name='mu')
             self.sigma = lstm.Dense(self.encoder.output_depth, z_size,
-                                    lstm._normal_initializer(0.001), tf.nn.softplus,
+                                    lstm.normal_initializer(0.001), tf.nn.softplus,
                                     name='sigma')
             if decoder in hierarchical.DECODER_TYPES[1:]:
                 # Multi-output and hierarchical decoders (hierarchical.py).

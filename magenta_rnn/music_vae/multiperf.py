@@ -24,9 +24,10 @@ import numpy as np
 from magenta_rnn.music import chords as chords_lib
 from magenta_rnn.music import constants
 from magenta_rnn.music import sequences as sequences_lib
+from magenta_rnn.music import subsequences, transforms
 from magenta_rnn.music.performance_encoders import PerformanceOneHotEncoding
-from magenta_rnn.music.performances import (MetricPerformance, PerformanceEvent,
-                                            extract_performances)
+from magenta_rnn.music.performance_extraction import extract_performances
+from magenta_rnn.music.performances import MetricPerformance, PerformanceEvent
 from magenta_rnn.music_vae import data
 from magenta_rnn.protobuf import music_pb2
 
@@ -251,7 +252,7 @@ class MultiInstrumentPerformanceConverter(data.BaseNoteSequenceConverter):
         return inputs, controls, lengths
 
     def _piece_to_tensors(self, note_sequence: music_pb2.NoteSequence) -> data.ConverterTensors:
-        note_sequence = sequences_lib.apply_sustain_control_changes(note_sequence)
+        note_sequence = transforms.apply_sustain_control_changes(note_sequence)
         if self._chord_encoding and not chords_lib.has_chords(note_sequence):
             quantized = data.quantize_in_bars(note_sequence, self._steps_per_quarter,
                                               self._steps_per_bar)
@@ -269,7 +270,7 @@ class MultiInstrumentPerformanceConverter(data.BaseNoteSequenceConverter):
                else constants.DEFAULT_QUARTERS_PER_MINUTE)
         hop_seconds = (60.0 * self._steps_per_bar / self._steps_per_quarter
                        * self._hop_size_bars / qpm)
-        hops = sequences_lib.split_note_sequence(note_sequence, hop_seconds)
+        hops = subsequences.split_note_sequence(note_sequence, hop_seconds)
         if self._first_subsequence_only and len(hops) > 1:
             return data.ConverterTensors()
         examples = []

@@ -30,6 +30,7 @@ from absl import flags
 
 from magenta_rnn import console
 from magenta_rnn.music import sequences as sequences_lib
+from magenta_rnn.music import subsequences
 from magenta_rnn.protobuf import music_pb2
 
 MAX_TIME_SPLITS = 100
@@ -116,7 +117,7 @@ class ExampleExtractor:
 
     def __call__(self, serialized: bytes) -> list[tuple[bytes, str]]:
         ns = music_pb2.NoteSequence.FromString(serialized)
-        pieces = sequences_lib.split_note_sequence_on_time_changes(ns)
+        pieces = subsequences.split_note_sequence_on_time_changes(ns)
         if len(pieces) > MAX_TIME_SPLITS:
             self.counts['filtered-too-many-sequence-time-splits'] += 1
             return []
@@ -171,7 +172,7 @@ def run_locally(pattern: str, output_prefix: str, shards: int, extractor: Exampl
 def run_on_beam(pattern: str, output_prefix: str, shards: int, extractor: ExampleExtractor,
                 options: list[str]) -> None:
     from magenta_rnn.pipelines import beam_jobs  # pylint: disable=import-outside-toplevel
-    beam = beam_jobs._beam()  # pylint: disable=protected-access
+    beam = beam_jobs.import_beam()
     from apache_beam.metrics import Metrics  # pylint: disable=import-outside-toplevel
 
     def extract(serialized: bytes):

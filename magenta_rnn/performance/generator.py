@@ -29,8 +29,8 @@ import numpy as np
 
 from magenta_rnn.music import constants, sequences
 from magenta_rnn.music.melodies import Melody
-from magenta_rnn.music.performances import (NotePerformance, Performance, PerformanceEvent,
-                                            extract_performances)
+from magenta_rnn.music.performance_extraction import extract_performances
+from magenta_rnn.music.performances import NotePerformance, Performance, PerformanceEvent
 from magenta_rnn.protobuf import music_pb2
 
 MAX_NOTE_DURATION_SECONDS = 5.0

@@ -15,9 +15,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from magenta_rnn.music.encoders import (ConditionalEventSequenceEncoderDecoder,
-                                        MultipleEventSequenceEncoder,
-                                        OptionalEventSequenceEncoder)
+from magenta_rnn.music.conditional_encoders import (ConditionalEventSequenceEncoderDecoder,
+                                                    MultipleEventSequenceEncoder,
+                                                    OptionalEventSequenceEncoder)
 from magenta_rnn.music.performance_controls import (NoteDensityPerformanceControlSignal,
                                                     PerformanceControlSignal,
                                                     PitchHistogramPerformanceControlSignal)

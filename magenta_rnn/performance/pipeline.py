@@ -10,7 +10,7 @@ sustained piece once and leaves stretching and transposing to the input pipeline
 """
 from __future__ import annotations
 
-from magenta_rnn.music.performances import extract_performances
+from magenta_rnn.music.performance_extraction import extract_performances
 from magenta_rnn.performance.model import PerformanceSetup, setup
 from magenta_rnn.pipelines.stages import (Chain, Quantizer, SustainApplier, Splitter, Stage,
                                           Stretcher, Transposer)

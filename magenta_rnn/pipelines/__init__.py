@@ -1,1 +1,2 @@
-"""Dataset pipeline stages and their statistics (REFERENCE.md "Extraction", "Dataset pipelines")."""
+"""Dataset pipeline stages (REFERENCE.md "Extraction", "Dataset pipelines"); their statistics are
+magenta_rnn.music.statistics."""

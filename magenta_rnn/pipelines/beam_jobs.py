@@ -1,12 +1,12 @@
 """The dataset steps on Apache Beam (optional extra: pip install 'magenta_rnn[beam]').
 
-`convert_dir_to_note_sequences` and every `*_create_dataset` take
+`convert_dir_to_note_sequences` (its job is in convert.py) and every `*_create_dataset` take
 `--pipeline_options=--runner=...,...` (the original's flag: a comma-separated list
 of Beam options). With it, the step runs here instead of on this machine's cores:
 the DirectRunner spreads it over local processes
 (`--runner=DirectRunner,--direct_num_workers=8,--direct_running_mode=multi_processing`),
 Flink, Spark or Dataflow over a cluster. Each element runs through the very code
-of the local path (convert._convert_file, the model's create_dataset Chain), so the
+of the local path (convert.convert_file, the model's create_dataset Chain), so the
 examples are the same; they are written as sharded TFRecords
 (`<prefix>-00000-of-00004.tfrecord`) that the trainers read through a glob.
 
@@ -19,13 +19,11 @@ from __future__ import annotations
 import contextlib
 import glob
 import hashlib
-import logging
 import os
 import random
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 
-log = logging.getLogger(__name__)
 
 TFRECORD_SUFFIX = '.tfrecord'
 
@@ -58,7 +56,7 @@ def failures_as_one_line(output_prefixes: Sequence[str]) -> Iterator[None]:
                            ) from error
 
 
-def _beam():
+def import_beam():
     try:
         import apache_beam  # pylint: disable=import-outside-toplevel
     except ImportError as error:
@@ -70,7 +68,7 @@ def _beam():
 def pipeline_options(options: Sequence[str]):
     """PipelineOptions from the flag's list, e.g. ['--runner=DirectRunner']."""
     from apache_beam.options.pipeline_options import PipelineOptions  # pylint: disable=import-outside-toplevel
-    _beam()
+    import_beam()
     return PipelineOptions(list(options))
 
 
@@ -79,52 +77,18 @@ def sharded_prefix(path: str) -> str:
     return path[:-len(TFRECORD_SUFFIX)] if path.endswith(TFRECORD_SUFFIX) else path
 
 
-def _write(records, prefix: str, num_shards: int, label: str):
-    beam = _beam()
+def write_tfrecord_shards(records, prefix: str, num_shards: int, label: str):
+    """Writes a PCollection of bytes as <prefix>-SSSSS-of-NNNNN.tfrecord shards."""
+    beam = import_beam()
     return records | f'Write{label}' >> beam.io.WriteToTFRecord(
             prefix, coder=beam.coders.BytesCoder(), file_name_suffix=TFRECORD_SUFFIX,
             num_shards=num_shards)
 
 
-def _counter(name: str):
+def counter(name: str):
+    """A Beam metrics counter named `name` in the magenta_rnn namespace."""
     from apache_beam.metrics import Metrics  # pylint: disable=import-outside-toplevel
     return Metrics.counter('magenta_rnn', name)
-
-
-def _convert_one(task: tuple[str, str, str, str]):
-    from magenta_rnn import convert  # pylint: disable=import-outside-toplevel
-    result = convert._convert_file(task)  # pylint: disable=protected-access
-    if result.error is not None:
-        log.warning('Could not parse %s. It will be skipped: %s', task[0], result.error)
-        _counter('unreadable_files').inc()
-    for name, reason in result.skipped_tunes:
-        log.warning('Could not parse %s. It will be skipped: %s', name, reason)
-        _counter('unreadable_abc_tunes').inc()
-    _counter(f'converted_{task[2]}').inc(len(result.records))
-    return result.records
-
-
-def run_conversion(input_dir: str, output_file: str, recursive: bool,
-                   options: Sequence[str], num_shards: int = 0) -> str:
-    """convert_dir_to_note_sequences on Beam; returns the glob of the written shards."""
-    from magenta_rnn import convert  # pylint: disable=import-outside-toplevel
-    beam = _beam()
-    if not os.path.isdir(input_dir):
-        raise convert.ConversionError(f'--input_dir {input_dir!r}: no such directory')
-    listing = convert._list_files(input_dir, recursive)  # pylint: disable=protected-access
-    collection_name = os.path.basename(input_dir)
-    tasks = [(full_path, relative, kind, collection_name)
-             for full_path, relative, kind in listing.files]
-    if not tasks:
-        raise convert.ConversionError(f'--input_dir {input_dir!r}: no MIDI, MusicXML or ABC file')
-    prefix = sharded_prefix(output_file)
-    with failures_as_one_line([prefix]), beam.Pipeline(
-            options=pipeline_options(options)) as pipeline:
-        records = (pipeline | 'ListFiles' >> beam.Create(tasks)
-                   | 'Reshuffle' >> beam.Reshuffle()
-                   | 'Convert' >> beam.FlatMap(_convert_one))
-        _write(records, prefix, num_shards, 'NoteSequences')
-    return f'{prefix}-*-of-*{TFRECORD_SUFFIX}'
 
 
 def eval_side(record: bytes, eval_ratio: float, seed: int | None) -> bool:
@@ -137,7 +101,7 @@ class _ChainDoFn:
     """Runs each NoteSequence through its side's Chain (built once per worker)."""
 
     def __new__(cls, *args, **kwargs):  # a beam.DoFn subclass, made when Beam is imported
-        beam = _beam()
+        beam = import_beam()
 
         class ChainDoFn(beam.DoFn):
             def __init__(self, build_chain, eval_ratio, seed):
@@ -157,7 +121,7 @@ class _ChainDoFn:
                         music_pb2.NoteSequence.FromString(record))
                 for stat in stats:
                     if hasattr(stat, 'count'):
-                        _counter(stat.name).inc(stat.count)
+                        counter(stat.name).inc(stat.count)
                 for output in outputs:
                     yield beam.pvalue.TaggedOutput(
                             mode, output if isinstance(output, bytes) else output.SerializeToString())
@@ -169,7 +133,7 @@ def run_create_dataset(input_pattern: str, output_dir: str, dataset_names: dict[
                        build_chain: Callable, eval_ratio: float, seed: int | None,
                        options: Sequence[str], num_shards: int = 0) -> dict[str, str]:
     """A *_create_dataset on Beam; returns {dataset name: glob of its shards}."""
-    beam = _beam()
+    beam = import_beam()
     if not 0.0 <= eval_ratio <= 1.0:
         raise ValueError(f'--eval_ratio must be between 0 and 1, got {eval_ratio}')
     globs = {}
@@ -184,6 +148,6 @@ def run_create_dataset(input_pattern: str, output_dir: str, dataset_names: dict[
                                           ).with_outputs('eval', 'training'))
         for mode in ('eval', 'training'):
             prefix = os.path.join(output_dir, dataset_names[mode])
-            _write(sides[mode], prefix, num_shards, mode.capitalize())
+            write_tfrecord_shards(sides[mode], prefix, num_shards, mode.capitalize())
             globs[dataset_names[mode]] = f'{prefix}-*-of-*{TFRECORD_SUFFIX}'
     return globs

@@ -23,7 +23,7 @@ from google.protobuf.message import DecodeError
 
 from magenta_rnn import records
 from magenta_rnn.pipelines.stages import Chain
-from magenta_rnn.pipelines.statistics import Counter, Statistic
+from magenta_rnn.music.statistics import Counter, Statistic
 from magenta_rnn.protobuf import music_pb2
 
 log = logging.getLogger(__name__)

@@ -11,9 +11,9 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from magenta_rnn.music import sequences
+from magenta_rnn.music import sequences, subsequences, transforms
 from magenta_rnn.music.constants import MAX_MIDI_PITCH, MIN_MIDI_PITCH
-from magenta_rnn.pipelines.statistics import Counter, Statistic
+from magenta_rnn.music.statistics import Counter, Statistic
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class Chain:
 
 class TimeChangeSplitter(Stage):
     def transform(self, item):
-        return sequences.split_note_sequence_on_time_changes(item)
+        return subsequences.split_note_sequence_on_time_changes(item)
 
 
 class Splitter(Stage):
@@ -86,7 +86,7 @@ class Splitter(Stage):
         self.hop_seconds = hop_seconds
 
     def transform(self, item):
-        return sequences.split_note_sequence(item, self.hop_seconds)
+        return subsequences.split_note_sequence(item, self.hop_seconds)
 
 
 class Quantizer(Stage):
@@ -119,7 +119,7 @@ class Quantizer(Stage):
 
 class SustainApplier(Stage):
     def transform(self, item):
-        return [sequences.apply_sustain_control_changes(item)]
+        return [transforms.apply_sustain_control_changes(item)]
 
 
 class Stretcher(Stage):
@@ -130,7 +130,7 @@ class Stretcher(Stage):
         self.stretch_factors = list(stretch_factors)
 
     def transform(self, item):
-        return [sequences.stretch_note_sequence(item, factor) for factor in self.stretch_factors]
+        return [transforms.stretch_note_sequence(item, factor) for factor in self.stretch_factors]
 
 
 class Transposer(Stage):

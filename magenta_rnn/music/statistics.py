@@ -1,7 +1,8 @@
-"""Named statistics that pipeline stages report and merge (REFERENCE.md
-"Pipeline stages and statistics").
+"""Named statistics that the extractors (extract_melodies, ...) and the pipeline stages report
+and merge (REFERENCE.md "Pipeline stages and statistics").
 
-Two statistics merge when they share a name; stages prefix names with their own.
+They live in the core because the core's extractors count what they drop; the pipelines merge
+them. Two statistics merge when they share a name; stages prefix names with their own.
 """
 from __future__ import annotations
 
