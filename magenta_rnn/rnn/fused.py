@@ -1,6 +1,6 @@
 """The training-time recurrence of the events RNN with a hand-written backward pass.
 
-Same math as EventsRnn._run_stacked (facts §9.1: BasicLSTMCell layers, gate columns
+Same math as step_loop.run_stack (facts §9.1: BasicLSTMCell layers, gate columns
 i, j, f, o, forget bias +1, output dropout on every layer, attention on layer 0 in the
 'first_layer' layout), but TF's automatic gradient of a while loop is replaced by:
 
