@@ -77,8 +77,8 @@ def config_path(model: str, name_or_path: str) -> Path:
 
 def read_config_file(schema: ConfigSchema, name_or_path: str) -> tuple[Path, dict[str, Any]]:
     """(path, contents) of a config file, checked against `schema`: valid JSON, an object,
-    the required keys present, typed keys of their type, no unknown keys, and no other
-    model's config."""
+    not another model's config, the required keys present, typed keys of their type, no
+    unknown keys."""
     path = config_path(schema.model, name_or_path)
     try:
         data = json.loads(path.read_text())
@@ -86,6 +86,8 @@ def read_config_file(schema: ConfigSchema, name_or_path: str) -> tuple[Path, dic
         raise ConfigError(f'{path}: not valid JSON ({e})') from None
     if not isinstance(data, dict):
         raise ConfigError(f'{path}: expected a JSON object')
+    if isinstance(data.get('model'), str) and data['model'] != schema.model:
+        raise ConfigError(f'{path}: is a {data["model"]} config, not {schema.model}')
     for key in schema.required:
         if key not in data:
             raise ConfigError(f'{path}: missing required key {key!r}')
@@ -93,8 +95,6 @@ def read_config_file(schema: ConfigSchema, name_or_path: str) -> tuple[Path, dic
         check_json_types(str(path), data, schema.types)
     except HParamsError as e:
         raise ConfigError(str(e)) from None
-    if data.get('model', schema.model) != schema.model:
-        raise ConfigError(f'{path}: is a {data["model"]} config, not {schema.model}')
     unknown = set(data) - schema.keys
     if unknown:
         raise ConfigError(f'{path}: unknown keys {", ".join(sorted(unknown))}')
