@@ -63,3 +63,19 @@ def test_errors_name_the_problem(tmp_path):
     bad.write_text('{"id": "x", "encoder": {}, "hparams": {"batch_size": "big"}}')
     with pytest.raises(ConfigError, match="expects int"):
         load_config('melody_rnn', str(bad))
+
+
+def test_one_loader_reads_every_models_configs():
+    """Events RNNs and MusicVAE share the loader: one error class, and a config file of
+    one model given to another is refused by name."""
+    from magenta_rnn.music_vae import configs as vae_configs
+    from magenta_rnn.rnn.config import CONFIGS_DIR
+
+    assert vae_configs.ConfigError is ConfigError
+    vae_file = CONFIGS_DIR / 'music_vae' / 'cat-mel_2bar_small.json'
+    melody_file = CONFIGS_DIR / 'melody_rnn' / 'basic_rnn.json'
+    with pytest.raises(ConfigError, match=f'{vae_file}: is a music_vae config, not melody_rnn'):
+        load_config('melody_rnn', str(vae_file), allowed_extra=MELODY_EXTRA)
+    with pytest.raises(ConfigError, match=f'{melody_file}: is a melody_rnn config, not music_vae'):
+        vae_configs.load_config(str(melody_file))
+    assert vae_configs.available_configs() == available_configs('music_vae')

@@ -1,5 +1,5 @@
 """The training recurrence with a hand-written backward (magenta_rnn.rnn.fused) against
-TF's automatic gradient of the plain step loop (EventsRnn._run_stacked)."""
+TF's automatic gradient of the plain step loop (step_loop.run_stack)."""
 from __future__ import annotations
 
 import os
@@ -11,7 +11,7 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 import tensorflow as tf  # noqa: E402
 
 from magenta_rnn.hparams import HParams  # noqa: E402
-from magenta_rnn.rnn import fused  # noqa: E402
+from magenta_rnn.rnn import fused, step_loop  # noqa: E402
 from magenta_rnn.rnn.model import build_events_rnn  # noqa: E402
 
 INPUT_SIZE, NUM_CLASSES = 6, 7
@@ -34,13 +34,14 @@ def loss_and_gradients(model, x, weights, keep, use_fused):
     with tf.GradientTape() as tape:
         inputs = model._expand_inputs(tf.constant(x))
         layer_states, attn_state = model._split_state(list(model.zero_state(x.shape[0])))
+        window = model._unpack_attn_state(attn_state) if model.attention is not None else None
         tf.random.set_seed(7)  # the same dropout masks on both paths (same ops, same order)
         if use_fused:
-            outputs, pairs, final_attn = model._run_fused(inputs, layer_states, attn_state, keep)
+            outputs, pairs, window = model.run_fused(inputs, layer_states, window, keep)
         else:
-            outputs, pairs, final_attn = model._run_stacked(inputs, layer_states, attn_state,
-                                                            keep, True)
-        final = [t for pair in pairs for t in pair] + list(final_attn)
+            outputs, pairs, window = step_loop.run_stack(model, inputs, layer_states, window,
+                                                         keep, True)
+        final = [t for pair in pairs for t in pair] + list(window or ())
         loss = tf.reduce_sum(model.output_layer(outputs) * weights)
         loss += sum(0.1 * (i + 1) * tf.reduce_sum(s) for i, s in enumerate(final))
     return loss.numpy(), [s.numpy() for s in final], tape.gradient(loss, model.trainable_variables)

@@ -183,6 +183,27 @@ def test_numpy_stepper_reads_only_the_kernel_rows_of_sparse_inputs():
         np.testing.assert_allclose(ours, theirs.numpy(), atol=1e-5)
 
 
+def test_single_threaded_blas_sets_one_thread_and_restores_the_count():
+    """numpy's wheels bundle OpenBLAS: the helper finds it, runs the block on one thread
+    and puts the previous count back (also after an exception); disabled it does nothing."""
+    from magenta_rnn.rnn import numpy_lstm
+
+    set_threads = numpy_lstm._openblas_thread_setter()
+    assert set_threads is not None
+    original = set_threads(2)
+    try:
+        with numpy_lstm.single_threaded_blas():
+            assert set_threads(1) == 1
+        assert set_threads(2) == 2
+        with pytest.raises(KeyError), numpy_lstm.single_threaded_blas():
+            raise KeyError
+        assert set_threads(2) == 2
+        with numpy_lstm.single_threaded_blas(enabled=False):
+            assert set_threads(2) == 2
+    finally:
+        set_threads(original)
+
+
 def test_numpy_stepper_multi_head_index_inputs():
     model = build_events_rnn(hparams(rnn_layer_sizes=[4]), 1, [2, 3], input_depth=6)
     randomize(model)
@@ -215,7 +236,7 @@ def test_attention_window_state():
 
 def test_attention_gradients_match_autodiff():
     """The hand-written backward of the fused attention equals TF's own gradient."""
-    from magenta_rnn.rnn import model as model_lib
+    from magenta_rnn.rnn import step_loop
 
     rng = np.random.default_rng(3)
     y, v = [tf.constant(rng.normal(size=s), tf.float32) for s in ([2, 3], [3])]
@@ -227,7 +248,7 @@ def test_attention_gradients_match_autodiff():
         return tf.reduce_sum(tf.nn.softmax(scores, 0)[:, :, None] * window, 0)
 
     grads = []
-    for fn in (plain, model_lib._attend):
+    for fn in (plain, step_loop.attend):
         with tf.GradientTape() as tape:
             tape.watch([y, v, window, features])
             loss = tf.reduce_sum(fn(y, v, window, features) * weights)

@@ -3,20 +3,22 @@
 
 A config names its encoder and decoder, overrides some of DEFAULT_HPARAMS, and
 describes its data converter and (optional) training augmenter. `--config` takes
-a shipped name or a path to a JSON file of the same shape.
+a shipped name or a path to a JSON file of the same shape. Files are read, checked
+and merged by the loader every model shares (magenta_rnn.rnn.config); this module
+holds MusicVAE's own schema.
 """
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
-from pathlib import Path
 from typing import Any
 
-from magenta_rnn.hparams import HParams, HParamsError, check_json_types, check_values
+from magenta_rnn.hparams import HParams
 from magenta_rnn.music_vae import data
+from magenta_rnn.rnn import config as config_files
+from magenta_rnn.rnn.config import ConfigError  # noqa: F401  (callers catch configs.ConfigError)
 
-CONFIGS_DIR = Path(__file__).resolve().parent.parent / 'configs' / 'music_vae'
+MODEL = 'music_vae'
+CONFIGS_DIR = config_files.CONFIGS_DIR / MODEL
 
 # base_model.get_default_hparams merged with lstm_models.get_default_hparams.
 DEFAULT_HPARAMS: dict[str, Any] = {
@@ -50,13 +52,11 @@ DECODER_HPARAMS: dict[str, dict[str, Any]] = {
     'multilabel_rnn_nade': {'nade_num_hidden': 128},
 }
 
-_KEYS = {'model', 'id', 'description', 'encoder', 'decoder', 'hparams',
-         'note_sequence_augmenter', 'data_converter'}
-_REQUIRED = ('id', 'encoder', 'decoder', 'data_converter')
-
-
-class ConfigError(ValueError):
-    pass
+SCHEMA = config_files.ConfigSchema(
+    MODEL,
+    types={'model': str, 'id': str, 'description': str, 'encoder': dict, 'decoder': dict,
+           'hparams': dict, 'data_converter': dict, 'note_sequence_augmenter': (dict, type(None))},
+    required=('id', 'encoder', 'decoder', 'data_converter'))
 
 
 @dataclasses.dataclass
@@ -86,58 +86,21 @@ class MusicVaeConfig:
 
 
 def available_configs() -> list[str]:
-    return sorted(p.stem for p in CONFIGS_DIR.glob('*.json'))
+    return config_files.available_configs(MODEL)
 
 
-def config_path(name_or_path: str) -> Path:
-    if name_or_path.endswith('.json') or os.sep in name_or_path:
-        path = Path(name_or_path)
-        if not path.is_file():
-            raise ConfigError(f'--config: no such config file {name_or_path}')
-        return path
-    path = CONFIGS_DIR / f'{name_or_path}.json'
-    if not path.is_file():
-        raise ConfigError(f'--config: unknown music_vae config {name_or_path!r}; choose one of '
-                          f'{", ".join(available_configs())} or give a path to a .json file')
-    return path
+def config_path(name_or_path: str):
+    """The JSON file a `--config` value refers to (a pathlib.Path)."""
+    return config_files.config_path(MODEL, name_or_path)
 
 
 def load_config(name_or_path: str, hparams: str = '') -> MusicVaeConfig:
     """Reads a config and merges `hparams` (the --hparams string) over its hparams."""
-    path = config_path(name_or_path)
-    try:
-        raw = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise ConfigError(f'{path}: not valid JSON ({e})') from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f'{path}: expected a JSON object')
-    for key in _REQUIRED:
-        if key not in raw:
-            raise ConfigError(f'{path}: missing required key {key!r}')
-    try:
-        check_json_types(str(path), raw, {'model': str, 'id': str, 'description': str,
-                                          'encoder': dict, 'decoder': dict, 'hparams': dict,
-                                          'data_converter': dict,
-                                          'note_sequence_augmenter': (dict, type(None))})
-    except HParamsError as e:
-        raise ConfigError(str(e)) from None
-    if raw.get('model', 'music_vae') != 'music_vae':
-        raise ConfigError(f'{path}: is a {raw["model"]} config, not music_vae')
-    unknown = set(raw) - _KEYS
-    if unknown:
-        raise ConfigError(f'{path}: unknown keys {", ".join(sorted(unknown))}')
-    merged = HParams(**DEFAULT_HPARAMS,
-                     **DECODER_HPARAMS.get(dict(raw['decoder']).get('type'), {}))
-    try:
-        merged.update(raw.get('hparams', {}))
-    except HParamsError as e:
-        raise ConfigError(f'{path}: {e}') from None
-    if hparams:
-        merged.parse(hparams)
-    check_values(merged)
-    config = MusicVaeConfig(
+    path, raw = config_files.read_config_file(SCHEMA, name_or_path)
+    defaults = {**DEFAULT_HPARAMS, **DECODER_HPARAMS.get(raw['decoder'].get('type'), {})}
+    merged = config_files.merge_hparams(path, defaults, raw.get('hparams', {}), hparams)
+    return MusicVaeConfig(
         id=raw['id'], description=raw.get('description', ''), encoder=dict(raw['encoder']),
         decoder=dict(raw['decoder']), hparams=merged,
         data_converter_spec=dict(raw['data_converter']),
         augmenter_spec=raw.get('note_sequence_augmenter'), source=str(path))
-    return config

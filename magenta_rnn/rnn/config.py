@@ -1,14 +1,18 @@
-"""Events-RNN configs as data: one JSON file per config under configs/<model>/.
+"""Configs as data, for every model: one JSON file per config under configs/<model>/.
 
-`--config` takes a name (a file shipped in the package) or a path to a user's own
-JSON file of the same shape. The model package turns the `encoder` spec into an
-encoder object; this module only reads, validates and merges hparams.
+`--config` takes a name (a file shipped in the package) or a path to a user's own JSON
+file of the same shape; `--hparams` then overrides the config's hparams. The reading,
+checking and merging live here once (`ConfigSchema`, `read_config_file`,
+`merge_hparams`); each model keeps its own schema: the events RNNs' (`load_config`
+below: an encoder spec and model-specific keys) and MusicVAE's
+(magenta_rnn.music_vae.configs: encoder, decoder, data converter). TF-free.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +35,93 @@ BASE_HPARAMS: dict[str, Any] = {
     'mixed_precision': '',
 }
 
-_COMMON_KEYS = {'model', 'id', 'description', 'encoder', 'hparams',
-                'steps_per_quarter', 'steps_per_second'}
-
 
 class ConfigError(ValueError):
     pass
+
+
+# ---------------------------------------------------------------------------
+# The loading mechanism every model shares.
+
+@dataclasses.dataclass(frozen=True)
+class ConfigSchema:
+    """What one model's config files hold."""
+    model: str                                # configs/<model>/ and the file's "model" value
+    types: Mapping[str, type | tuple[type, ...]]  # keys with a fixed JSON type
+    required: tuple[str, ...]
+    other_keys: frozenset[str] = frozenset()  # further keys allowed (checked by the model)
+
+    @property
+    def keys(self) -> frozenset[str]:
+        return frozenset(self.types) | self.other_keys
+
+
+def available_configs(model: str) -> list[str]:
+    """Names of the configs shipped for `model` (e.g. 'melody_rnn', 'music_vae')."""
+    return sorted(p.stem for p in (CONFIGS_DIR / model).glob('*.json'))
+
+
+def config_path(model: str, name_or_path: str) -> Path:
+    """The JSON file a `--config` value refers to."""
+    if name_or_path.endswith('.json') or os.sep in name_or_path:
+        path = Path(name_or_path)
+        if not path.is_file():
+            raise ConfigError(f'--config: no such config file {name_or_path}')
+        return path
+    path = CONFIGS_DIR / model / f'{name_or_path}.json'
+    if not path.is_file():
+        raise ConfigError(f'--config: unknown {model} config {name_or_path!r}; choose one of '
+                          f'{", ".join(available_configs(model))} or give a path to a .json file')
+    return path
+
+
+def read_config_file(schema: ConfigSchema, name_or_path: str) -> tuple[Path, dict[str, Any]]:
+    """(path, contents) of a config file, checked against `schema`: valid JSON, an object,
+    not another model's config, the required keys present, typed keys of their type, no
+    unknown keys."""
+    path = config_path(schema.model, name_or_path)
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ConfigError(f'{path}: not valid JSON ({e})') from None
+    if not isinstance(data, dict):
+        raise ConfigError(f'{path}: expected a JSON object')
+    if isinstance(data.get('model'), str) and data['model'] != schema.model:
+        raise ConfigError(f'{path}: is a {data["model"]} config, not {schema.model}')
+    for key in schema.required:
+        if key not in data:
+            raise ConfigError(f'{path}: missing required key {key!r}')
+    try:
+        check_json_types(str(path), data, schema.types)
+    except HParamsError as e:
+        raise ConfigError(str(e)) from None
+    unknown = set(data) - schema.keys
+    if unknown:
+        raise ConfigError(f'{path}: unknown keys {", ".join(sorted(unknown))}')
+    return path, data
+
+
+def merge_hparams(path: Path, defaults: Mapping[str, Any], from_file: Mapping[str, Any],
+                  overrides: str = '') -> HParams:
+    """`defaults`, then the file's hparams, then the --hparams string; values checked."""
+    merged = HParams(**defaults)
+    try:
+        merged.update(from_file)
+    except HParamsError as e:
+        raise ConfigError(f'{path}: {e}') from None
+    if overrides:
+        merged.parse(overrides)
+    check_values(merged)
+    return merged
+
+
+# ---------------------------------------------------------------------------
+# The events RNNs' schema (Melody, Drums, Performance RNN).
+
+_EVENTS_TYPES: dict[str, type] = {'model': str, 'id': str, 'description': str, 'encoder': dict,
+                                  'hparams': dict, 'steps_per_quarter': int,
+                                  'steps_per_second': int}
+_COMMON_KEYS = frozenset(_EVENTS_TYPES)
 
 
 @dataclasses.dataclass
@@ -59,60 +144,16 @@ class EventsRnnConfig:
         return self.extra.get('attention_layout', 'first_layer')
 
 
-def available_configs(model: str) -> list[str]:
-    """Names of the configs shipped for `model` (e.g. 'melody_rnn')."""
-    return sorted(p.stem for p in (CONFIGS_DIR / model).glob('*.json'))
-
-
-def config_path(model: str, name_or_path: str) -> Path:
-    """The JSON file a `--config` value refers to."""
-    if name_or_path.endswith('.json') or os.sep in name_or_path:
-        path = Path(name_or_path)
-        if not path.is_file():
-            raise ConfigError(f'--config: no such config file {name_or_path}')
-        return path
-    path = CONFIGS_DIR / model / f'{name_or_path}.json'
-    if not path.is_file():
-        raise ConfigError(f'--config: unknown {model} config {name_or_path!r}; choose one of '
-                          f'{", ".join(available_configs(model))} or give a path to a .json file')
-    return path
-
-
 def load_config(model: str, name_or_path: str, hparams: str = '',
                 allowed_extra: frozenset[str] | set[str] = frozenset()) -> EventsRnnConfig:
-    """Reads a config, checks its keys, and merges `hparams` (the --hparams string) over it."""
-    path = config_path(model, name_or_path)
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise ConfigError(f'{path}: not valid JSON ({e})') from None
-    if not isinstance(data, dict):
-        raise ConfigError(f'{path}: expected a JSON object')
-    for key in ('id', 'encoder'):
-        if key not in data:
-            raise ConfigError(f'{path}: missing required key {key!r}')
-    try:
-        check_json_types(str(path), data, {'model': str, 'id': str, 'description': str,
-                                           'encoder': dict, 'hparams': dict,
-                                           'steps_per_quarter': int, 'steps_per_second': int})
-    except HParamsError as e:
-        raise ConfigError(str(e)) from None
+    """Reads an events-RNN config, checks its keys, and merges `hparams` (the --hparams
+    string) over BASE_HPARAMS and the config's own."""
+    schema = ConfigSchema(model, _EVENTS_TYPES, ('id', 'encoder'), frozenset(allowed_extra))
+    path, data = read_config_file(schema, name_or_path)
     for key in ('steps_per_quarter', 'steps_per_second'):
         if data.get(key, 1) < 1:
             raise ConfigError(f'{path}: {key} must be at least 1, got {data[key]}')
-    if data.get('model', model) != model:
-        raise ConfigError(f'{path}: is a {data["model"]} config, not {model}')
-    unknown = set(data) - _COMMON_KEYS - set(allowed_extra)
-    if unknown:
-        raise ConfigError(f'{path}: unknown keys {", ".join(sorted(unknown))}')
-    merged = HParams(**BASE_HPARAMS)
-    try:
-        merged.update(data.get('hparams', {}))
-    except HParamsError as e:
-        raise ConfigError(f'{path}: {e}') from None
-    if hparams:
-        merged.parse(hparams)
-    check_values(merged)
+    merged = merge_hparams(path, BASE_HPARAMS, data.get('hparams', {}), hparams)
     return EventsRnnConfig(
         model=model, id=data['id'], description=data.get('description', ''),
         encoder=dict(data['encoder']), hparams=merged,

@@ -1,8 +1,7 @@
 """The training-time recurrence of the events RNN with a hand-written backward pass.
 
-Same math as EventsRnn._run_stacked (REFERENCE.md "Events RNN cells": BasicLSTMCell layers, gate
-columns
-i, j, f, o, forget bias +1, output dropout on every layer, attention on layer 0 in the
+Same math as step_loop.run_stack (REFERENCE.md "Events RNN cells": BasicLSTMCell layers,
+gate columns i, j, f, o, forget bias +1, output dropout on every layer, attention on layer 0 in the
 'first_layer' layout), but TF's automatic gradient of a while loop is replaced by:
 
 * a forward loop that keeps, per step, only what the backward needs (gate activations,

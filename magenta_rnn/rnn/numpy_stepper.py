@@ -30,51 +30,10 @@ def events_state_sizes(rnn_layer_sizes: list[int], attn_size: int | None,
     return sizes
 
 
-def _find_openblas_local_threads():
-    """numpy's bundled OpenBLAS `openblas_set_num_threads_local`, or None."""
-    import ctypes
-    import glob
-    import os
-
-    root = os.path.dirname(os.path.dirname(np.__file__))
-    for library in glob.glob(os.path.join(root, 'numpy.libs', '*openblas*.so*')):
-        try:
-            function = ctypes.CDLL(library).openblas_set_num_threads_local
-        except (OSError, AttributeError):
-            continue
-        function.argtypes, function.restype = [ctypes.c_int], ctypes.c_int
-        return function
-    return None
-
-
-_OPENBLAS_LOCAL_THREADS: list = []
-
-
 # Above this many LSTM weights (performance_with_dynamics' 3x512 has 5.9M) a generation
 # step is bound by reading them and gains from every core (1.5x on 2 cores); below it,
 # OpenBLAS's thread pool makes the tiny matmuls ~10x slower on a shared CPU.
 _MULTI_THREAD_WEIGHTS = 2_000_000
-
-
-def _single_thread_blas(enabled: bool = True):
-    """A context setting this thread's OpenBLAS to one thread (a no-op if not enabled)."""
-    import contextlib
-
-    if not _OPENBLAS_LOCAL_THREADS:
-        _OPENBLAS_LOCAL_THREADS.append(_find_openblas_local_threads())
-    function = _OPENBLAS_LOCAL_THREADS[0]
-
-    @contextlib.contextmanager
-    def context():
-        if function is None or not enabled:
-            yield
-            return
-        previous = function(1)
-        try:
-            yield
-        finally:
-            function(previous)
-    return context()
 
 
 def _sparse_matmul(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
@@ -135,7 +94,7 @@ class NumpyStepper:
 
     def step(self, inputs, state, temperature: float = 1.0):
         """(softmax [B, T, C] or a list per head, new state) for inputs [B, T, input_size]."""
-        with _single_thread_blas(self.single_thread):
+        with numpy_lstm.single_threaded_blas(self.single_thread):
             return self._step(inputs, state, temperature)
 
     def _step(self, inputs, state, temperature):

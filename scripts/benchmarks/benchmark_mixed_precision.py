@@ -8,12 +8,14 @@ step by step in one process, so that both see the same (possibly shared) CPU.
 
 basic_rnn reads melody_rnn_create_dataset's SequenceExamples; cat-mel_2bar_small reads
 NoteSequences. Both runs start from the same weights (--seed) and read the same batches.
-Every --report steps: the step, each run's loss (the mean of the last --report steps) and
-its steps/s over them.
+Every --report steps: the step, each run's loss (the mean of the last --report steps), its
+steps/s over them, and the machine's 1-minute load average (steps/s means little without it).
+--batches batches are read once and cycled (at cat-mel's batch 512 each is ~6 MB).
 """
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -27,6 +29,7 @@ def main() -> None:
     parser.add_argument('--report', type=int, default=50)
     parser.add_argument('--hparams', default='')
     parser.add_argument('--seed', type=int, default=1)
+    parser.add_argument('--batches', type=int, default=100)
     args = parser.parse_args()
 
     from magenta_rnn.rnn.train import split_cpu_threads
@@ -42,7 +45,7 @@ def main() -> None:
         runs[dtype]['step'](*runs[dtype]['batches'][0])  # trace with this dtype
     backends.configure(mixed_precision='')
     print(f'{args.model}: {"step":>5} {"fp32 loss":>10} {"fp32 st/s":>10} {"bf16 loss":>10} '
-          f'{"bf16 st/s":>10}', flush=True)
+          f'{"bf16 st/s":>10} {"load":>5}', flush=True)
     losses = {d: [] for d in runs}
     seconds = {d: 0.0 for d in runs}
     for step in range(1, args.steps + 1):
@@ -57,7 +60,8 @@ def main() -> None:
                 cells += [f'{np.mean(losses[dtype][-args.report:]):10.4f}',
                           f'{args.report / seconds[dtype]:10.2f}']
                 seconds[dtype] = 0.0
-            print(f'{args.model}: {step:5d} ' + ' '.join(cells), flush=True)
+            print(f'{args.model}: {step:5d} ' + ' '.join(cells) + f' {os.getloadavg()[0]:5.2f}',
+                  flush=True)
 
 
 def build(args, tf):
@@ -78,7 +82,7 @@ def build(args, tf):
                                      facts['num_classes'], facts['default_event_label'])
         dataset = data.make_dataset(args.data, config.hparams.batch_size, facts['input_size'],
                                     seed=args.seed)
-        batches = [b for _, b in zip(range(200), dataset)]
+        batches = [b for _, b in zip(range(args.batches), dataset)]
 
         def loss_of(*batch):
             _, stats = step(*batch)
@@ -93,7 +97,7 @@ def build(args, tf):
     hp = config.hparams
     source = ExampleSource([args.data], converter, None, hp.batch_size, hp.max_seq_len,
                            training=True, seed=args.seed)
-    batches = [b for _, b in zip(range(200), source.batches())]
+    batches = [b for _, b in zip(range(args.batches), source.batches())]
     return {'step': lambda *b: trainer.step(*b)[1], 'batches': batches}
 
 
