@@ -13,7 +13,7 @@ import pytest
 from magenta_rnn import records
 from magenta_rnn.music import midi_io, subsequences, transforms
 from magenta_rnn.performance import PERFORMANCE_RNN, lean
-from magenta_rnn.performance.pipeline import build_chain
+from magenta_rnn.performance.pipeline import build_chain, piece_of_record
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONFIG = 'performance_with_dynamics'
@@ -94,7 +94,7 @@ def test_create_dataset_lean_writes_each_piece_once(pop909_pieces, tmp_path):
     assert result.returncode == 0, result.stderr
     assert 'LeanPieces_training_pieces_stored: 2' in result.stderr
     stored = list(records.read_records(str(tmp_path / 'out' / 'training_performances.tfrecord')))
-    assert [lean.piece_of_record(record) for record in stored] == [
+    assert [piece_of_record(record) for record in stored] == [
             transforms.apply_sustain_control_changes(piece) for piece in pop909_pieces]
 
 

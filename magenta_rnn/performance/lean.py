@@ -10,44 +10,23 @@ one about the size of the input.
 pipeline: every (piece, stretch, transposition) pair, shuffled, goes through the very
 stages create_dataset runs (split at 30 s, quantize, transpose, extract, encode), so
 one pass over the pairs yields exactly the full training file's examples, in another
-order: the same distribution of examples.
+order: the same distribution of examples. The stored record's format and the stage that
+writes it (PieceWriter) are create_dataset's, in performance.pipeline.
 """
 from __future__ import annotations
 
 import itertools
 
 from magenta_rnn.performance.model import setup
-from magenta_rnn.performance.pipeline import (SPLIT_HOP_SECONDS, STRETCH_FACTORS, TRANSPOSITIONS,
-                                              PerformanceEncoder, PerformanceExtractor)
-from magenta_rnn.pipelines.stages import Chain, Quantizer, Splitter, Stage, Stretcher, Transposer
-from magenta_rnn.protobuf import example_pb2, music_pb2
+from magenta_rnn.performance.pipeline import (SOURCE_FEATURE, SPLIT_HOP_SECONDS, STRETCH_FACTORS,
+                                              TRANSPOSITIONS, PerformanceEncoder,
+                                              PerformanceExtractor, piece_of_record)
+from magenta_rnn.pipelines.stages import Chain, Quantizer, Splitter, Stretcher, Transposer
+from magenta_rnn.protobuf import example_pb2
 from magenta_rnn.rnn.config import EventsRnnConfig
 
-# The SequenceExample context feature that holds a stored piece (see rnn.data).
-SOURCE_FEATURE = 'note_sequence'
 # (stretch factor, transposition) of each training variant of a piece, 35 in all.
 AUGMENTATIONS = list(itertools.product(STRETCH_FACTORS['training'], TRANSPOSITIONS['training']))
-
-
-def piece_record(sequence: music_pb2.NoteSequence) -> bytes:
-    """A SequenceExample holding only the piece, as the lean training file stores it."""
-    example = example_pb2.SequenceExample()
-    example.context.feature[SOURCE_FEATURE].bytes_list.value.append(sequence.SerializeToString())
-    return example.SerializeToString()
-
-
-def piece_of_record(record: bytes) -> music_pb2.NoteSequence:
-    example = example_pb2.SequenceExample.FromString(record)
-    return music_pb2.NoteSequence.FromString(
-            example.context.feature[SOURCE_FEATURE].bytes_list.value[0])
-
-
-class PieceWriter(Stage):
-    """The last stage of a lean training chain: the sustained piece, stored once."""
-
-    def transform(self, item):
-        self.count('pieces_stored')
-        return [piece_record(item)]
 
 
 class PieceAugmenter:

@@ -6,7 +6,7 @@ Transposer -> PerformanceExtractor -> encoder, per mode. Training mode stretches
 (70 with optional conditioning, which encodes each performance twice); eval mode
 does neither. A lean training chain (create_dataset --lean_augmentation) stores each
 sustained piece once and leaves stretching and transposing to the input pipeline
-(performance.lean).
+(performance.lean); the stored record's format and its writer are here.
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from magenta_rnn.music.performance_extraction import extract_performances
 from magenta_rnn.performance.model import PerformanceSetup, setup
 from magenta_rnn.pipelines.stages import (Chain, Quantizer, SustainApplier, Splitter, Stage,
                                           Stretcher, Transposer)
+from magenta_rnn.protobuf import example_pb2, music_pb2
 from magenta_rnn.rnn.config import EventsRnnConfig
 
 MIN_EVENTS = 32
@@ -21,6 +22,8 @@ MAX_EVENTS = 512
 SPLIT_HOP_SECONDS = 30.0
 STRETCH_FACTORS = {'training': (0.95, 0.975, 1.0, 1.025, 1.05), 'eval': (1.0,)}
 TRANSPOSITIONS = {'training': tuple(range(-3, 4)), 'eval': (0,)}
+# The SequenceExample context feature that holds a stored piece (see rnn.data).
+SOURCE_FEATURE = 'note_sequence'
 
 
 class PerformanceExtractor(Stage):
@@ -61,11 +64,32 @@ class PerformanceEncoder(Stage):
                 for disable in (False, True)]
 
 
+def piece_record(sequence: music_pb2.NoteSequence) -> bytes:
+    """A SequenceExample holding only the piece, as the lean training file stores it."""
+    example = example_pb2.SequenceExample()
+    example.context.feature[SOURCE_FEATURE].bytes_list.value.append(sequence.SerializeToString())
+    return example.SerializeToString()
+
+
+def piece_of_record(record: bytes) -> music_pb2.NoteSequence:
+    """The piece a lean training record stores (the inverse of piece_record)."""
+    example = example_pb2.SequenceExample.FromString(record)
+    return music_pb2.NoteSequence.FromString(
+            example.context.feature[SOURCE_FEATURE].bytes_list.value[0])
+
+
+class PieceWriter(Stage):
+    """The last stage of a lean training chain: the sustained piece, stored once."""
+
+    def transform(self, item):
+        self.count('pieces_stored')
+        return [piece_record(item)]
+
+
 def build_chain(config: EventsRnnConfig, mode: str, lean: bool = False) -> Chain:
     if lean and mode == 'training':
-        from magenta_rnn.performance import lean as lean_data  # pylint: disable=import-outside-toplevel
         return Chain([SustainApplier(f'SustainPipeline_{mode}'),
-                      lean_data.PieceWriter(f'LeanPieces_{mode}')])
+                      PieceWriter(f'LeanPieces_{mode}')])
     performance_setup = setup(config)
     return Chain([
         SustainApplier(f'SustainPipeline_{mode}'),
