@@ -199,15 +199,18 @@ def _to_lists(arrays) -> tuple[list, list]:
 
 
 def compare(peer_results: dict) -> dict:
-    from magenta_rnn.music.drum_encoders import drums_encoder_decoder  # pylint: disable=import-outside-toplevel
+    from magenta_rnn.drums import DRUMS_RNN  # pylint: disable=import-outside-toplevel
     from magenta_rnn.music.drums import extract_drum_tracks  # pylint: disable=import-outside-toplevel
-    from magenta_rnn.music.performance_encoders import (  # pylint: disable=import-outside-toplevel
-        encode_performance, performance_config_encoder)
+    from magenta_rnn.music.performance_encoders import encode_performance  # pylint: disable=import-outside-toplevel
+    from magenta_rnn.performance import PERFORMANCE_RNN  # pylint: disable=import-outside-toplevel
+    from magenta_rnn.performance.model import setup  # pylint: disable=import-outside-toplevel
     from magenta_rnn.music.performance_extraction import extract_performances  # pylint: disable=import-outside-toplevel
     from magenta_rnn.protobuf import music_pb2  # pylint: disable=import-outside-toplevel
 
     drums = _Tally()
-    drum_encoders = {config: drums_encoder_decoder(config) for config in DRUM_CONFIGS}
+    # The encoders training uses, built from the configs' JSON files.
+    drum_encoders = {config: DRUMS_RNN.build_encoder(DRUMS_RNN.load_config(config))
+                     for config in DRUM_CONFIGS}
     drum_seconds = 0.0
     for entry in peer_results['drums']:
         drums.add('sequences')
@@ -242,7 +245,9 @@ def compare(peer_results: dict) -> dict:
                                   entry['encoded'][i][config])
 
     perfs = _Tally()
-    encoders = {config: performance_config_encoder(config) for config in PERFORMANCE_CONFIGS}
+    setups = {config: setup(PERFORMANCE_RNN.load_config(config)) for config in PERFORMANCE_CONFIGS}
+    encoders = {config: (s.encoder, s.control_signals, s.optional_conditioning)
+                for config, s in setups.items()}
     perf_seconds = 0.0
     for entry in peer_results['performances']:
         perfs.add('sequences')

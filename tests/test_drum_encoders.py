@@ -2,14 +2,15 @@
 "Drum encoding", "Input and label sizes").
 
 Cases ported from note_seq's drums_encoder_decoder_test, plus the exact sizes and a
-worked encoding of each config.
+worked encoding of each config, whose encoder is built as training builds it: from its JSON
+file in configs/.
 """
 import numpy as np
 import pytest
 
-from magenta_rnn.music.drum_encoders import (DEFAULT_DRUM_TYPE_PITCHES, ONE_DRUM_TYPE_PITCHES,
-                                             DrumsEncodingError, MultiDrumOneHotEncoding,
-                                             drums_encoder_decoder)
+from magenta_rnn.drums import DRUMS_RNN
+from magenta_rnn.music.drum_encoders import (DEFAULT_DRUM_TYPE_PITCHES, DrumsEncodingError,
+                                             MultiDrumOneHotEncoding)
 from magenta_rnn.music.drums import DrumTrack
 
 
@@ -18,6 +19,10 @@ def DRUMS(*pitches):
 
 
 NO_DRUMS = frozenset()
+
+
+def drums_encoder_decoder(config_id):
+    return DRUMS_RNN.build_encoder(DRUMS_RNN.load_config(config_id))
 
 
 def test_default_classes_and_decode_pitches():
@@ -58,7 +63,9 @@ def test_decode_gives_first_pitch_of_each_set_class():
 
 
 def test_one_drum_encoding_maps_every_pitch_to_39():
-    assert ONE_DRUM_TYPE_PITCHES[0][:3] == (39, 0, 1) and len(ONE_DRUM_TYPE_PITCHES[0]) == 129
+    # One class holding 39 (what it decodes to), then every pitch 0..127.
+    [pitches] = DRUMS_RNN.load_config('one_drum').encoder['drum_type_pitches']
+    assert pitches == [39] + list(range(128))
     encoder = drums_encoder_decoder('one_drum')
     assert (encoder.input_size, encoder.num_classes, encoder.default_event_label) == (2, 2, 0)
     assert encoder.one_hot_encoding.encode_event(DRUMS(0, 127)) == 1
@@ -83,7 +90,3 @@ def test_drum_kit_sizes_and_worked_encoding():
                                         [1, 1, -1, -1, -1, -1]]
     assert encoder.class_index_to_event(5, []) == DRUMS(36, 42)
 
-
-def test_unknown_config():
-    with pytest.raises(ValueError, match='unknown drums config'):
-        drums_encoder_decoder('two_drums')

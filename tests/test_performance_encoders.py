@@ -1,7 +1,8 @@
 """Performance encoders and the Performance RNN config encoders (REFERENCE.md
 "Performance encoding", "Conditioning and control signals", "Input and label sizes").
 
-Cases ported from note_seq's performance_encoder_decoder_test, plus the config sizes.
+Cases ported from note_seq's performance_encoder_decoder_test, plus the config sizes. The
+configs' encoders are built the way training builds them: from the JSON files in configs/.
 """
 from math import cos, pi, sin
 
@@ -10,12 +11,23 @@ import pytest
 
 from magenta_rnn.music.performance_encoders import (
     ModuloPerformanceEventSequenceEncoderDecoder, NotePerformanceEventSequenceEncoderDecoder,
-    PerformanceOneHotEncoding, encode_performance, performance_config_encoder)
+    PerformanceOneHotEncoding, encode_performance)
 from magenta_rnn.music.performances import NotePerformance, Performance, PerformanceEvent
 from magenta_rnn.music.sequences import quantize_note_sequence_absolute
+from magenta_rnn.performance import PERFORMANCE_RNN
+from magenta_rnn.performance.model import setup
 from magenta_rnn.protobuf import music_pb2
+from magenta_rnn.rnn.config import available_configs
 
 pe = PerformanceEvent
+
+
+def performance_config_encoder(config_id):
+    """(encoder, control signals, optional conditioning) of a shipped config, from its JSON."""
+    performance_setup = setup(PERFORMANCE_RNN.load_config(config_id))
+    return (performance_setup.encoder, performance_setup.control_signals,
+            performance_setup.optional_conditioning)
+
 ON, OFF, SHIFT, VEL, DUR = (pe.NOTE_ON, pe.NOTE_OFF, pe.TIME_SHIFT, pe.VELOCITY,
                             pe.DURATION)
 
@@ -156,17 +168,22 @@ def test_note_performance_encoding_end_to_end():
 
 # Conditioned configs (Conditional over Multiple / Optional control encoders).
 
-@pytest.mark.parametrize('config_id, input_size', [
-    ('performance', 356), ('performance_with_dynamics', 388),
-    ('performance_with_dynamics_and_modulo_encoding', 16),
-    ('performance_with_dynamics_and_note_encoding', 315),
-    ('density_conditioned_performance_with_dynamics', 396),
-    ('pitch_conditioned_performance_with_dynamics', 400),
-    ('multiconditioned_performance_with_dynamics', 408),
-    ('optional_multiconditioned_performance_with_dynamics', 409)])
-def test_config_input_sizes(config_id, input_size):
-    encoder, _, _ = performance_config_encoder(config_id)
-    assert encoder.input_size == input_size
+# The original's input size of every config (the compact one stores a class index per step).
+CONFIG_INPUT_SIZES = {
+    'performance': 356, 'performance_with_dynamics': 388,
+    'performance_with_dynamics_compact': 1,
+    'performance_with_dynamics_and_modulo_encoding': 16,
+    'performance_with_dynamics_and_note_encoding': 315,
+    'density_conditioned_performance_with_dynamics': 396,
+    'pitch_conditioned_performance_with_dynamics': 400,
+    'multiconditioned_performance_with_dynamics': 408,
+    'optional_multiconditioned_performance_with_dynamics': 409}
+
+
+def test_every_shipped_config_has_the_originals_input_size():
+    assert sorted(available_configs('performance_rnn')) == sorted(CONFIG_INPUT_SIZES)
+    assert {config_id: performance_config_encoder(config_id)[0].input_size
+            for config_id in CONFIG_INPUT_SIZES} == CONFIG_INPUT_SIZES
 
 
 def test_multiconditioned_inputs_put_the_next_control_first():
@@ -198,11 +215,6 @@ def test_optional_conditioning_encodes_twice():
     assert enabled[:, 0].tolist() == [0.0, 0.0] and disabled[:, 0].tolist() == [1.0, 1.0]
     assert not disabled[:, 1:21].any() and enabled[:, 1:21].sum() == pytest.approx(4.0)
     np.testing.assert_array_equal(enabled[:, 21:], disabled[:, 21:])
-
-
-def test_unknown_config():
-    with pytest.raises(ValueError, match='unknown performance config'):
-        performance_config_encoder('performance_rnn')
 
 
 @pytest.mark.slow

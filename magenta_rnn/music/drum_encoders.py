@@ -11,8 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from magenta_rnn.music import constants
-from magenta_rnn.music.encoders import (LookbackEventSequenceEncoderDecoder, OneHotEncoding,
-                                        OneHotEventSequenceEncoderDecoder)
+from magenta_rnn.music.encoders import OneHotEncoding
 
 # The nine classes of the drum_kit config; the first pitch of each is what it decodes to.
 DEFAULT_DRUM_TYPE_PITCHES: tuple[tuple[int, ...], ...] = (
@@ -26,11 +25,6 @@ DEFAULT_DRUM_TYPE_PITCHES: tuple[tuple[int, ...], ...] = (
     (49, 52, 55, 57, 58),                                            # crash
     (51, 53, 59, 82),                                                # ride
 )
-
-# one_drum: every pitch is one class that decodes to 39 (hand clap); 39 is listed twice.
-ONE_DRUM_TYPE_PITCHES: tuple[tuple[int, ...], ...] = (
-    (39,) + tuple(range(constants.MIN_MIDI_PITCH, constants.MAX_MIDI_PITCH + 1)),)
-
 
 class DrumsEncodingError(Exception):
     """A drum pitch belongs to no class and unknown drums are not ignored."""
@@ -88,14 +82,3 @@ class MultiDrumOneHotEncoding(OneHotEncoding):
     def decode_event(self, index: int) -> frozenset:
         return frozenset(pitches[0] for bit, pitches in enumerate(self._drum_type_pitches)
                          if (index >> bit) & 1)
-
-
-def drums_encoder_decoder(config_id: str):
-    """The sequence encoder of a Drums RNN config (REFERENCE.md "Drums RNN configs"): one_drum or
-    drum_kit."""
-    if config_id == 'one_drum':
-        return OneHotEventSequenceEncoderDecoder(MultiDrumOneHotEncoding(ONE_DRUM_TYPE_PITCHES))
-    if config_id == 'drum_kit':
-        return LookbackEventSequenceEncoderDecoder(
-            MultiDrumOneHotEncoding(), lookback_distances=[], binary_counter_bits=6)
-    raise ValueError(f'unknown drums config {config_id!r}: expected one_drum or drum_kit')

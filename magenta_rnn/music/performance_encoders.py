@@ -336,20 +336,6 @@ class NotePerformanceEventSequenceEncoderDecoder(EventSequenceEncoderDecoder):
         return steps
 
 
-# Config id -> (encoder kind, velocity bins), REFERENCE.md "Performance RNN configs".
-PERFORMANCE_CONFIG_ENCODINGS: dict[str, tuple[str, int]] = {
-    'performance': ('one_hot', 0),
-    'performance_with_dynamics': ('one_hot', 32),
-    'performance_with_dynamics_compact': ('one_hot_index', 32),
-    'performance_with_dynamics_and_modulo_encoding': ('modulo', 32),
-    'performance_with_dynamics_and_note_encoding': ('note', 32),
-    'density_conditioned_performance_with_dynamics': ('one_hot', 32),
-    'pitch_conditioned_performance_with_dynamics': ('one_hot', 32),
-    'multiconditioned_performance_with_dynamics': ('one_hot', 32),
-    'optional_multiconditioned_performance_with_dynamics': ('one_hot', 32),
-}
-
-
 def performance_target_encoder(kind: str, num_velocity_bins: int,
                                max_shift_steps: int = constants.DEFAULT_MAX_SHIFT_STEPS
                                ) -> Any:
@@ -367,52 +353,25 @@ def performance_target_encoder(kind: str, num_velocity_bins: int,
     raise ValueError(f'unknown performance encoding {kind!r}')
 
 
-def performance_config_encoder(config_id: str) -> tuple[Any, list[Any], bool]:
-    """(encoder_decoder, control_signals, optional_conditioning) of a Performance RNN config.
+def encoder_arguments(control_signals: Sequence[Any], optional_conditioning: bool,
+                      performance: Any) -> list[tuple[Any, ...]]:
+    """What to pass the encoder (encode_arrays or encode_serialized) for one performance.
 
-    Conditioned configs wrap the target encoder as Conditional(Multiple([control
-    encoders])), with Optional(...) around the controls when conditioning is optional
-    (REFERENCE.md "Performance RNN configs"); their input sizes are 396, 400, 408 and 409
-    (REFERENCE.md "Input and label sizes").
+    Unconditioned: (performance,). Conditioned: the control values are extracted per event
+    and zipped into tuples, (controls, performance); optional conditioning gives two
+    examples, controls enabled then disabled.
     """
-    # pylint: disable=import-outside-toplevel
-    from magenta_rnn.music.conditional_encoders import (ConditionalEventSequenceEncoderDecoder,
-                                                        MultipleEventSequenceEncoder,
-                                                        OptionalEventSequenceEncoder)
-    from magenta_rnn.music.performance_controls import (note_density_signal,
-                                                        pitch_histogram_signal)
-    if config_id not in PERFORMANCE_CONFIG_ENCODINGS:
-        raise ValueError(f'unknown performance config {config_id!r}; expected one of '
-                         f'{", ".join(PERFORMANCE_CONFIG_ENCODINGS)}')
-    kind, num_velocity_bins = PERFORMANCE_CONFIG_ENCODINGS[config_id]
-    target = performance_target_encoder(kind, num_velocity_bins)
-    if config_id.startswith('density_conditioned'):
-        signals = [note_density_signal()]
-    elif config_id.startswith('pitch_conditioned'):
-        signals = [pitch_histogram_signal()]
-    elif 'multiconditioned' in config_id:
-        signals = [note_density_signal(), pitch_histogram_signal()]
-    else:
-        return target, [], False
-    optional = config_id.startswith('optional_')
-    control_encoder: Any = MultipleEventSequenceEncoder([s.encoder for s in signals])
-    if optional:
-        control_encoder = OptionalEventSequenceEncoder(control_encoder)
-    return ConditionalEventSequenceEncoderDecoder(control_encoder, target), signals, optional
+    if not control_signals:
+        return [(performance,)]
+    controls = list(zip(*[signal.extract(performance) for signal in control_signals]))
+    if optional_conditioning:
+        return [([(disable, c) for c in controls], performance) for disable in (False, True)]
+    return [(controls, performance)]
 
 
 def encode_performance(encoder_decoder: Any, control_signals: Sequence[Any],
                        optional_conditioning: bool, performance: Any
                        ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(inputs, labels) arrays of one performance, as the dataset pipeline's encoder stage.
-
-    Unconditioned: one pair. Conditioned: control values are extracted per event and
-    zipped into tuples; optional conditioning gives two pairs (enabled, then disabled).
-    """
-    if not control_signals:
-        return [encoder_decoder.encode_arrays(performance)]
-    controls = list(zip(*[signal.extract(performance) for signal in control_signals]))
-    if optional_conditioning:
-        return [encoder_decoder.encode_arrays([(disable, c) for c in controls], performance)
-                for disable in (False, True)]
-    return [encoder_decoder.encode_arrays(controls, performance)]
+    """(inputs, labels) arrays of one performance: the examples the dataset pipeline writes."""
+    return [encoder_decoder.encode_arrays(*arguments) for arguments in
+            encoder_arguments(control_signals, optional_conditioning, performance)]

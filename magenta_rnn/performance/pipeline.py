@@ -10,6 +10,7 @@ sustained piece once and leaves stretching and transposing to the input pipeline
 """
 from __future__ import annotations
 
+from magenta_rnn.music.performance_encoders import encoder_arguments
 from magenta_rnn.music.performance_extraction import extract_performances
 from magenta_rnn.performance.model import PerformanceSetup, setup
 from magenta_rnn.pipelines.stages import (Chain, Quantizer, SustainApplier, Splitter, Stage,
@@ -55,13 +56,8 @@ class PerformanceEncoder(Stage):
 
     def transform(self, item):
         s = self.setup
-        if not s.control_signals:
-            return [s.encoder.encode_serialized(item)]
-        controls = list(zip(*[signal.extract(item) for signal in s.control_signals]))
-        if not s.optional_conditioning:
-            return [s.encoder.encode_serialized(controls, item)]
-        return [s.encoder.encode_serialized([(disable, c) for c in controls], item)
-                for disable in (False, True)]
+        return [s.encoder.encode_serialized(*arguments) for arguments in
+                encoder_arguments(s.control_signals, s.optional_conditioning, item)]
 
 
 def piece_record(sequence: music_pb2.NoteSequence) -> bytes:
