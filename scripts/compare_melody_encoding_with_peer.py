@@ -121,11 +121,11 @@ def _sort_key(record):
 
 def compare(peer_results: list[dict]) -> dict:
     from magenta_rnn.music.melodies import extract_melodies  # pylint: disable=import-outside-toplevel
-    from magenta_rnn.music.melody_encoders import melody_encoder_decoder  # pylint: disable=import-outside-toplevel
+    from magenta_rnn.melody import MELODY_RNN  # pylint: disable=import-outside-toplevel
     from magenta_rnn.protobuf import music_pb2  # pylint: disable=import-outside-toplevel
 
-    encoders = {name: melody_encoder_decoder(name, lo, hi)
-                for name, (lo, hi, _) in CONFIGS.items()}
+    # Our encoders as training builds them, from configs/melody_rnn/<name>.json.
+    encoders = {name: MELODY_RNN.build_encoder(MELODY_RNN.load_config(name)) for name in CONFIGS}
     counts = {'sequences': 0, 'melodies': 0, 'examples': 0, 'steps': 0, 'mismatches': 0}
     mismatch_lines: list[str] = []
     encode_seconds = 0.0

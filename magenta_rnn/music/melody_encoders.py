@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
 from magenta_rnn.music import constants
 from magenta_rnn.music.encoders import (DEFAULT_LOOKBACK_DISTANCES, EventSequenceEncoderDecoder,
-                                        LookbackEventSequenceEncoderDecoder, OneHotEncoding,
-                                        OneHotEventSequenceEncoderDecoder, binary_counters,
-                                        position_range, repeat_mask)
+                                        OneHotEncoding, binary_counters, position_range,
+                                        repeat_mask)
 
 NOTE_OFF = constants.MELODY_NOTE_OFF
 NO_EVENT = constants.MELODY_NO_EVENT
@@ -280,22 +278,3 @@ class KeyMelodyEncoderDecoder(EventSequenceEncoderDecoder):
         if class_index == self._note_range:
             return NO_EVENT
         return self._min_note + class_index
-
-
-def melody_encoder_decoder(name: str, min_note: int = 48, max_note: int = 84) -> Any:
-    """The encoder of a melody config: 'basic_rnn', 'mono_rnn', 'lookback_rnn', 'attention_rnn'.
-
-    mono_rnn ignores the range arguments and uses all 128 pitches (REFERENCE.md
-    "Input and label sizes").
-    """
-    if name == 'basic_rnn':
-        return OneHotEventSequenceEncoderDecoder(MelodyOneHotEncoding(min_note, max_note))
-    if name == 'mono_rnn':
-        return OneHotEventSequenceEncoderDecoder(MelodyOneHotEncoding(0, 128))
-    if name == 'lookback_rnn':
-        return LookbackEventSequenceEncoderDecoder(MelodyOneHotEncoding(min_note, max_note),
-                                                   DEFAULT_LOOKBACK_DISTANCES, 5)
-    if name == 'attention_rnn':
-        return KeyMelodyEncoderDecoder(min_note, max_note, DEFAULT_LOOKBACK_DISTANCES, 7)
-    raise ValueError(f'unknown melody config {name!r}: expected basic_rnn, mono_rnn, '
-                     'lookback_rnn or attention_rnn')
