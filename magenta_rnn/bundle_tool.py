@@ -23,8 +23,8 @@ from absl import flags
 
 from magenta_rnn import console
 from magenta_rnn.console import fail
-# TensorFlow-free: which events model a name means, shared with the exporter.
-from magenta_rnn.export.loading import EVENTS_MODELS, events_model
+# TensorFlow-free: which model a config name means, shared with the exporter.
+from magenta_rnn.export.loading import EVENTS_MODELS, events_model, model_of_config
 
 SUBCOMMANDS = ('info', 'unpack', 'pack', 'export')
 EXPORT_FORMATS = ('tfjs', 'saved_model')
@@ -58,29 +58,14 @@ def define_flags() -> None:
 
 
 # ------------------------------------------------------------------ helpers
-def model_of_config(name_or_path: str) -> str:
-    """Which events model a --config value belongs to: a JSON file's "model" key, or the
-    one model that ships a config of that name."""
-    from magenta_rnn.rnn.config import ConfigError, available_configs
-
-    if name_or_path.endswith('.json') or os.sep in name_or_path:
-        try:
-            with open(name_or_path) as f:
-                data = json.load(f)
-        except OSError as e:
-            raise ConfigError(f'--config: cannot read {name_or_path}: {e.strerror}') from None
-        except json.JSONDecodeError as e:
-            raise ConfigError(f'{name_or_path}: not valid JSON ({e})') from None
-        model = data.get('model') if isinstance(data, dict) else None
-        if model not in EVENTS_MODELS:
-            raise ConfigError(f'{name_or_path}: needs a "model" key, one of '
-                              f'{", ".join(EVENTS_MODELS)} (got {model!r})')
-        return model
-    owners = [m for m in EVENTS_MODELS if name_or_path in available_configs(m)]
-    if not owners:
-        raise ConfigError(f'--config: no events RNN ships a config {name_or_path!r}; give a '
-                          f'config .json path')
-    return owners[0]
+def events_model_of_config(name_or_path: str):
+    """The EventsModel a --config value (a shipped name or a JSON path) belongs to; a
+    ValueError naming the flag for a MusicVAE config or an unknown one."""
+    model = model_of_config(name_or_path)
+    if model not in EVENTS_MODELS:
+        raise ValueError(f'--config: {name_or_path} is a MusicVAE config; bundles (.mag) hold '
+                         f'Melody, Drums or Performance RNN models')
+    return events_model(model)
 
 
 def _metagraph_tensorflow_version(metagraph: bytes) -> str:
@@ -121,7 +106,7 @@ class BundleContents:
         the layer sizes and attention the checkpoint shows."""
         generator_id = self.bundle.generator_details.id
         try:
-            model = events_model(model_of_config(generator_id))
+            model = events_model_of_config(generator_id)
         except ValueError:
             return None
         config = model.load_config(generator_id)
@@ -237,7 +222,7 @@ def pack(bundle_file: str, config_name: str, *, run_dir: str | None = None,
     """Writes one of our bundles from a run dir or checkpoint (ours or the original's)."""
     from magenta_rnn.rnn import model_io
 
-    model = events_model(model_of_config(config_name))
+    model = events_model_of_config(config_name)
     config = model.load_config(config_name, hparams)
     encoder = model.build_encoder(config)
     checkpoint = model_io.latest_checkpoint(run_dir, checkpoint_file)

@@ -74,12 +74,7 @@ def check_output_dir(path: str, flag: str = 'output_dir') -> str:
     expanded = os.path.expanduser(path)
     if os.path.exists(expanded) and not os.path.isdir(expanded):
         fail(f'--{flag} {path}: is a file, not a folder')
-    try:
-        os.makedirs(expanded, exist_ok=True)
-    except OSError as error:
-        fail(f'--{flag} {path}: cannot create the folder ({error.strerror})')
-    if not os.access(expanded, os.W_OK | os.X_OK):
-        fail(f'--{flag} {path}: the folder is not writable')
+    _make_writable_folder(expanded, flag, path, 'the folder')
     return expanded
 
 
@@ -95,13 +90,19 @@ def check_output_file(path: str, flag: str = 'output_file') -> str:
         probe = os.path.dirname(probe)
     if not os.path.isdir(probe):
         fail(f'--{flag} {path}: {probe} is a file, not a folder')
-    try:
-        os.makedirs(directory, exist_ok=True)
-    except OSError as error:
-        fail(f'--{flag} {path}: cannot create its folder ({error.strerror})')
-    if not os.access(directory, os.W_OK | os.X_OK):
-        fail(f'--{flag} {path}: the folder {directory} is not writable')
+    _make_writable_folder(directory, flag, path, f'its folder {directory}')
     return expanded
+
+
+def _make_writable_folder(folder: str, flag: str, path: str, name: str) -> None:
+    """Creates `folder` if needed; fails, naming --flag path and the folder as `name`,
+    unless files can be written in it."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as error:
+        fail(f'--{flag} {path}: cannot create {name} ({error.strerror})')
+    if not os.access(folder, os.W_OK | os.X_OK):
+        fail(f'--{flag} {path}: {name} is not writable')
 
 
 def describe_error(error: BaseException) -> str:
