@@ -121,19 +121,20 @@ MODULO_VELOCITY_ENCODER_WIDTH = 3
 MODULO_TIME_SHIFT_ENCODER_WIDTH = 3
 
 
-class ModuloPerformanceEventSequenceEncoderDecoder(EventSequenceEncoderDecoder):
+class ModuloPerformanceEventSequenceEncoderDecoder(OneHotEventSequenceEncoderDecoder):
     """Circular ("modulo") inputs, one-hot labels (REFERENCE.md "Performance encoding").
 
     Input blocks, each starting with a 1.0 valid flag for its event type:
     NOTE_ON [0..4] and NOTE_OFF [5..9]: cos/sin of pitch*pi/72, cos/sin of (pitch%12)*pi/6;
     TIME_SHIFT [10..12]: cos/sin of (shift-1)*2pi/max_shift;
     VELOCITY [13..15]: cos/sin of (bin-1)*2pi/bins (only with velocity bins).
+    Labels, classes and decoding are the one-hot encoder's.
     """
 
     def __init__(self, num_velocity_bins: int = 0,
                  max_shift_steps: int = constants.DEFAULT_MAX_SHIFT_STEPS):
-        self._one_hot_encoding = PerformanceOneHotEncoding(
-            num_velocity_bins=num_velocity_bins, max_shift_steps=max_shift_steps)
+        super().__init__(PerformanceOneHotEncoding(num_velocity_bins=num_velocity_bins,
+                                                   max_shift_steps=max_shift_steps))
         self._num_velocity_bins = num_velocity_bins
         self._max_shift_steps = max_shift_steps
         self._input_size = (2 * MODULO_PITCH_ENCODER_WIDTH + MODULO_TIME_SHIFT_ENCODER_WIDTH +
@@ -154,24 +155,15 @@ class ModuloPerformanceEventSequenceEncoderDecoder(EventSequenceEncoderDecoder):
              for i in range(num_velocity_bins)]).reshape(-1, 2)
 
     @property
-    def one_hot_encoding(self) -> PerformanceOneHotEncoding:
-        return self._one_hot_encoding
-
-    @property
     def input_size(self) -> int:
         return self._input_size
 
     @property
-    def num_classes(self) -> int:
-        return self._one_hot_encoding.num_classes
-
-    @property
-    def default_event_label(self) -> int:
-        return self._one_hot_encoding.encode_event(self._one_hot_encoding.default_event)
-
-    @property
     def class_num_steps(self) -> np.ndarray:
         return self._one_hot_encoding.class_num_steps
+
+    def events_to_input(self, events, position):
+        return self.events_to_inputs(events, position, position + 1)[0].tolist()
 
     def events_to_inputs(self, events, start=0, stop=None):
         start, stop = position_range(len(events), start, stop)
@@ -207,13 +199,6 @@ class ModuloPerformanceEventSequenceEncoderDecoder(EventSequenceEncoderDecoder):
         if not known.all():
             raise ValueError(f'Unknown event type: {int(types[rows[~known][0]])}')
         return inputs.astype(np.float32)
-
-    def events_to_labels(self, events, start=0, stop=None):
-        start, stop = position_range(len(events), start, stop)
-        return self._one_hot_encoding.encode_events(events_slice(events, start, stop))
-
-    def class_index_to_event(self, class_index, events):
-        return self._one_hot_encoding.decode_event(class_index)
 
     def labels_to_num_steps(self, labels):
         return int(sum(self._one_hot_encoding.class_num_steps[int(label)] for label in labels))

@@ -109,6 +109,20 @@ class BasePerformance:
         if not hasattr(self, '_events'):
             self._events: list[Any] = []
 
+    def _init_from(self, quantized_sequence: Any, start_step: int, num_velocity_bins: int,
+                   max_shift_steps: int, instrument: int | None, program: int | None,
+                   is_drum: bool | None) -> None:
+        """Performance's and MetricPerformance's shared start: the events of
+        `quantized_sequence` (with its program and drum flag), or none when it is None."""
+        if quantized_sequence is not None:
+            self._events = self._events_from_quantized_sequence(
+                quantized_sequence, start_step, num_velocity_bins, max_shift_steps, instrument)
+            program, is_drum = _program_and_is_drum(quantized_sequence, instrument)
+        else:
+            self._events = []
+        BasePerformance.__init__(self, start_step, num_velocity_bins, max_shift_steps, program,
+                                 is_drum)
+
     # Container protocol.
     def __len__(self) -> int:
         return len(self._events)
@@ -344,14 +358,10 @@ class Performance(BasePerformance):
             raise ValueError('Must specify exactly one of quantized_sequence or steps_per_second')
         if quantized_sequence is not None:
             sequences.assert_is_absolute_quantized_sequence(quantized_sequence)
-            self._steps_per_second = quantized_sequence.quantization_info.steps_per_second
-            self._events = self._events_from_quantized_sequence(
-                quantized_sequence, start_step, num_velocity_bins, max_shift_steps, instrument)
-            program, is_drum = _program_and_is_drum(quantized_sequence, instrument)
-        else:
-            self._steps_per_second = steps_per_second
-            self._events = []
-        super().__init__(start_step, num_velocity_bins, max_shift_steps, program, is_drum)
+            steps_per_second = quantized_sequence.quantization_info.steps_per_second
+        self._steps_per_second = steps_per_second
+        self._init_from(quantized_sequence, start_step, num_velocity_bins, max_shift_steps,
+                        instrument, program, is_drum)
 
     @property
     def steps_per_second(self) -> int:
@@ -377,16 +387,10 @@ class MetricPerformance(BasePerformance):
                 'Must specify exactly one of quantized_sequence or steps_per_quarter')
         if quantized_sequence is not None:
             sequences.assert_is_relative_quantized_sequence(quantized_sequence)
-            self._steps_per_quarter = quantized_sequence.quantization_info.steps_per_quarter
-            self._events = self._events_from_quantized_sequence(
-                quantized_sequence, start_step, num_velocity_bins,
-                self._steps_per_quarter * max_shift_quarters, instrument)
-            program, is_drum = _program_and_is_drum(quantized_sequence, instrument)
-        else:
-            self._steps_per_quarter = steps_per_quarter
-            self._events = []
-        super().__init__(start_step, num_velocity_bins,
-                         self._steps_per_quarter * max_shift_quarters, program, is_drum)
+            steps_per_quarter = quantized_sequence.quantization_info.steps_per_quarter
+        self._steps_per_quarter = steps_per_quarter
+        self._init_from(quantized_sequence, start_step, num_velocity_bins,
+                        self._steps_per_quarter * max_shift_quarters, instrument, program, is_drum)
 
     @property
     def steps_per_quarter(self) -> int:
