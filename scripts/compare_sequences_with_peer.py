@@ -136,7 +136,8 @@ def main() -> int:
     from magenta_rnn.music import sequences, subsequences, transforms
     from magenta_rnn.protobuf import music_pb2
     # Our sequences_lib is three modules (quantization, subsequences, transforms).
-    ours = types.SimpleNamespace(**{**vars(sequences), **vars(subsequences), **vars(transforms)})
+    our_sequences_lib = types.SimpleNamespace(
+        **{**vars(sequences), **vars(subsequences), **vars(transforms)})
 
     data = args.data or peer_tools.shared_data()
     files = sorted(str(p) for p in (data / 'nottingham' / 'MIDI').glob('*.mid'))
@@ -162,7 +163,7 @@ def main() -> int:
             print(f'skip {path}: peer could not convert ({peer_results})')
             continue
         ns = music_pb2.NoteSequence.FromString(serialized)
-        our_results = run_operations(ours, ns, index)
+        our_results = run_operations(our_sequences_lib, ns, index)
         for name, peer in peer_results.items():
             if name.endswith('@seconds'):
                 op = name[:-len('@seconds')]
