@@ -145,11 +145,12 @@ class Transposer(Stage):
 
     def transform(self, item):
         transposed = []
+        skipped = 0
         pitches = [note.pitch for note in item.notes if not note.is_drum]
         lowest, highest = (min(pitches), max(pitches)) if pitches else (0, 0)
         for amount in self.transposition_range:
             if pitches and (lowest + amount < self.min_pitch or highest + amount > self.max_pitch):
-                self.count('skipped_due_to_range_exceeded')
+                skipped += 1
                 continue
             if amount == 0:
                 transposed.append(item)
@@ -160,5 +161,7 @@ class Transposer(Stage):
                 if not note.is_drum:
                     note.pitch += amount
             transposed.append(copy)
+        # Both counts even when zero, as the original prints them.
+        self.count('skipped_due_to_range_exceeded', skipped)
         self.count('transpositions_generated', len(transposed))
         return transposed
