@@ -24,7 +24,8 @@ from absl import flags
 from magenta_rnn import console
 from magenta_rnn.console import fail
 # TensorFlow-free: which model a config name means, shared with the exporter.
-from magenta_rnn.export.loading import EVENTS_MODELS, events_model, model_of_config
+from magenta_rnn.export.loading import (EVENTS_MODELS, events_from_checkpoint, events_model,
+                                        model_of_config)
 
 SUBCOMMANDS = ('info', 'unpack', 'pack', 'export')
 EXPORT_FORMATS = ('tfjs', 'saved_model')
@@ -223,11 +224,8 @@ def pack(bundle_file: str, config_name: str, *, run_dir: str | None = None,
     from magenta_rnn.rnn import model_io
 
     model = events_model_of_config(config_name)
-    config = model.load_config(config_name, hparams)
-    encoder = model.build_encoder(config)
-    checkpoint = model_io.latest_checkpoint(run_dir, checkpoint_file)
-    network = model_io.load_trained(config, checkpoint, encoder.input_size, encoder.num_classes,
-                                    getattr(encoder, 'input_depth', None))
+    source = events_from_checkpoint(model.name, config_name, hparams, checkpoint_file, run_dir)
+    config, network, checkpoint = source.config, source.network, source.origin
     config.id = generator_id or config.id
     config.description = generator_description or config.description
     model_io.save_bundle(bundle_file, network, config, bundle_description)

@@ -93,8 +93,9 @@ def _events_from_bundle(bundle_file: str) -> EventsSource:
     return EventsSource(config, encoder, network, bundle_file)
 
 
-def _events_from_checkpoint(model_name: str, config_name: str, hparams: str,
-                            checkpoint_file: str | None, run_dir: str | None) -> EventsSource:
+def events_from_checkpoint(model_name: str, config_name: str, hparams: str,
+                           checkpoint_file: str | None, run_dir: str | None) -> EventsSource:
+    """The events RNN of a checkpoint (or a run dir's latest), built as its config says."""
     from magenta_rnn.rnn import model_io
 
     model = events_model(model_name)
@@ -151,7 +152,7 @@ def load_source(bundle_file: str | None = None, config: str | None = None,
         model_name = model_of_config(config)
         if model_name == 'music_vae':
             return _music_vae(config, hparams, checkpoint_file, run_dir)
-        return _events_from_checkpoint(model_name, config, hparams, checkpoint_file, run_dir)
+        return events_from_checkpoint(model_name, config, hparams, checkpoint_file, run_dir)
     except (ConfigError, VaeConfigError, HParamsError, ModelLoadError, CheckpointError,
             GeneratorBundleParseError) as e:
         raise ValueError(str(e)) from None
