@@ -42,22 +42,20 @@ def _primer_sequence(primer: Any, to_track, qpm: float) -> NoteSequence:
     return to_track(primer).to_sequence(qpm=qpm)
 
 
-def _generate_metric(events_model: Any, codec_fn, primer: NoteSequence, num_outputs: int,
+def _generate_metric(events_model: Any, parts_fn, primer: NoteSequence, num_outputs: int,
                      num_steps: int, temperature: float, beam_size: int, seed: int | None,
                      config: str | None, bundle_file: str | None) -> list[NoteSequence]:
     from magenta_rnn.rnn.numpy_stepper import NumpyStepper
-    from magenta_rnn.rnn.sampler import EventsSampler
-    from magenta_rnn.rnn.sequence_generator import generate_sequences
+    from magenta_rnn.rnn.sequence_generator import Sampling, generate_sequences
 
     loaded_config, encoder, network = _load_events_model(events_model, config, bundle_file)
     qpm = primer.tempos[0].qpm if primer.tempos and primer.tempos[0].qpm else 120.0
     seconds_per_step = 60.0 / qpm / loaded_config.steps_per_quarter
     last_end_time = max((n.end_time for n in primer.notes), default=0.0)
     return generate_sequences(
-        EventsSampler(NumpyStepper(network), encoder), codec_fn(loaded_config),
-        loaded_config.steps_per_quarter, primer, last_end_time + seconds_per_step,
-        num_steps * seconds_per_step, num_outputs, temperature=temperature,
-        beam_size=beam_size, rng=np.random.default_rng(seed))
+        NumpyStepper(network), encoder, parts_fn(loaded_config), primer,
+        last_end_time + seconds_per_step, num_steps * seconds_per_step, num_outputs,
+        Sampling(temperature=temperature, beam_size=beam_size), rng=np.random.default_rng(seed))
 
 
 def generate_melodies(primer: Sequence[int] | NoteSequence | None = None, num_outputs: int = 1,
@@ -76,7 +74,7 @@ def generate_melodies(primer: Sequence[int] | NoteSequence | None = None, num_ou
 
     sequence = _primer_sequence(primer if primer is not None else generator.DEFAULT_PRIMER,
                                 generator.Melody, qpm)
-    return _generate_metric(MELODY_RNN, generator.melody_codec, sequence, num_outputs,
+    return _generate_metric(MELODY_RNN, generator.melody_parts, sequence, num_outputs,
                             num_steps, temperature, beam_size, seed, config, bundle_file)
 
 
@@ -97,7 +95,7 @@ def generate_drum_tracks(primer: Sequence[Sequence[int]] | NoteSequence | None =
         return generator.DrumTrack([frozenset(step) for step in steps])
 
     sequence = _primer_sequence(primer if primer is not None else [(36,)], to_track, qpm)
-    return _generate_metric(DRUMS_RNN, generator.drums_codec, sequence, num_outputs,
+    return _generate_metric(DRUMS_RNN, generator.drums_parts, sequence, num_outputs,
                             num_steps, temperature, beam_size, seed, config, bundle_file)
 
 

@@ -87,19 +87,17 @@ def generate_from(model_name: str, config, encoder, network) -> list[music_pb2.N
         primer = generator.parse_primer_pitches('[60, 64, 67]')
         return generator.generate_performances(
             NumpyStepper(network), setup(config), primer, primer.total_time, 2.0, 2, rng=rng)
-    from magenta_rnn.rnn.sampler import EventsSampler
     from magenta_rnn.rnn.sequence_generator import generate_sequences
     if model_name == 'melody_rnn':
-        from magenta_rnn.melody.generator import melody_codec as codec, parse_primer_melody
+        from magenta_rnn.melody.generator import melody_parts as parts, parse_primer_melody
         primer = parse_primer_melody('[60, -2, 62, -2]').to_sequence(qpm=120)
     else:
-        from magenta_rnn.drums.generator import drums_codec as codec, parse_primer_drums
+        from magenta_rnn.drums.generator import drums_parts as parts, parse_primer_drums
         primer = parse_primer_drums('[(36,), (), (42,)]').to_sequence(qpm=120)
     seconds_per_step = 0.5 / config.steps_per_quarter
     start = max(n.end_time for n in primer.notes) + seconds_per_step
-    return generate_sequences(EventsSampler(NumpyStepper(network), encoder), codec(config),
-                              config.steps_per_quarter, primer, start, 32 * seconds_per_step,
-                              2, rng=rng)
+    return generate_sequences(NumpyStepper(network), encoder, parts(config), primer, start,
+                              32 * seconds_per_step, 2, rng=rng)
 
 
 @pytest.mark.parametrize('model_name,config_name', EVENTS_CONFIGS)

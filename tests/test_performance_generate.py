@@ -1,6 +1,6 @@
-"""performance_rnn_generate (REFERENCE.md "Performance generation", "Generate flags"): primers,
-control schedules, the
-fill-the-section loop, and generating from bundles of untrained models."""
+"""performance_rnn_generate (REFERENCE.md "Performance generation", "Generate flags"):
+primers, control schedules, the fill-the-section loop, and generating from bundles of
+untrained models."""
 import os
 import subprocess
 import sys
@@ -10,13 +10,14 @@ import pytest
 
 from magenta_rnn.music.performances import Performance, PerformanceEvent
 from magenta_rnn.performance import PERFORMANCE_RNN
-from magenta_rnn.performance.generator import (ConditionedInputs, ControlSchedule,
-                                               GenerateRequest, PerformanceGenerateError,
-                                               control_values, disable_conditioning_values,
-                                               empty_primer, generate_performances,
-                                               parse_primer_melody, parse_primer_pitches,
-                                               rnn_steps_to_generate, RoundEnds, segment_index)
+from magenta_rnn.performance.controls import (ConditionedInputs, ControlSchedule,
+                                              PerformanceGenerateError, control_values,
+                                              disable_conditioning_values, segment_index)
+from magenta_rnn.performance.generator import (GenerateRequest, RoundEnds, empty_primer,
+                                               generate_performances, parse_primer_melody,
+                                               parse_primer_pitches, rnn_steps_to_generate)
 from magenta_rnn.performance.model import setup
+from magenta_rnn.rnn.sequence_generator import SequenceGeneratorError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ON, OFF, SHIFT, VEL = (PerformanceEvent.NOTE_ON, PerformanceEvent.NOTE_OFF,
@@ -51,7 +52,8 @@ def test_primer_melody_is_played_at_120_qpm_and_4_steps_per_quarter():
     (parse_primer_melody, '[60, -3]', '-3 is not a melody event'),
 ])
 def test_bad_primers(parse, text, message):
-    with pytest.raises(PerformanceGenerateError, match=message):
+    # --primer_melody is parsed by the shared flow's parser, as melody_rnn_generate's.
+    with pytest.raises(SequenceGeneratorError, match=message):
         parse(text)
 
 
@@ -254,7 +256,7 @@ def test_generation_continues_the_primer_to_the_exact_end():
 def test_generation_rejects_a_primer_past_the_generate_section():
     performance_setup = setup(PERFORMANCE_RNN.load_config('performance_with_dynamics'))
     model = TableModel(performance_setup.encoder.num_classes, {'else': 0})
-    with pytest.raises(PerformanceGenerateError, match='can only extend'):
+    with pytest.raises(SequenceGeneratorError, match='can only extend'):
         generate_performances(model, performance_setup, parse_primer_pitches('[60]'), 0.4, 3.0,
                               num_outputs=1, request=GenerateRequest())
 

@@ -20,7 +20,7 @@ def main(argv: list[str]) -> None:
         primer_from_flag=lambda: (generator.parse_primer_drums(FLAGS.primer_drums)
                                   if FLAGS.primer_drums else None),
         default_primer=lambda: generator.DrumTrack(generator.DEFAULT_PRIMER),
-        codec=generator.drums_codec)
+        parts=generator.drums_parts)
 
 
 def console_entry_point() -> None:

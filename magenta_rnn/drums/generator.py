@@ -1,4 +1,4 @@
-"""Drums RNN generation: primers and the drum side of the shared flow (REFERENCE.md
+"""Drums RNN generation: the drum parts of the shared flow (REFERENCE.md
 "Melody and drums generation")."""
 from __future__ import annotations
 
@@ -8,13 +8,12 @@ from magenta_rnn.music.constants import MAX_MIDI_PITCH, MIN_MIDI_PITCH
 from magenta_rnn.music.drums import DrumTrack, extract_drum_tracks
 from magenta_rnn.protobuf import music_pb2
 from magenta_rnn.rnn.config import EventsRnnConfig
-from magenta_rnn.rnn.sequence_generator import TrackCodec
+from magenta_rnn.rnn.sequence_generator import (GenerationParts, PrimerError, Timing, TrackCodec,
+                                                metric_empty_track)
 
 DEFAULT_PRIMER = [frozenset([36])]  # one bass drum hit
 
-
-class PrimerError(ValueError):
-    pass
+__all__ = ['DEFAULT_PRIMER', 'DrumTrack', 'PrimerError', 'drums_parts', 'parse_primer_drums']
 
 
 def parse_primer_drums(text: str) -> DrumTrack:
@@ -47,12 +46,8 @@ def _extract(quantized: music_pb2.NoteSequence, search_start_step: int) -> DrumT
     return tracks[0] if tracks and len(tracks[0]) else None
 
 
-def _empty(start_step: int, steps_per_bar: int, steps_per_quarter: int) -> DrumTrack:
-    return DrumTrack([], start_step=start_step, steps_per_bar=steps_per_bar,
-                     steps_per_quarter=steps_per_quarter)
-
-
-def drums_codec(config: EventsRnnConfig) -> TrackCodec:
-    del config  # drum tracks need no per-config preparation
-    return TrackCodec(extract=_extract, empty=_empty, prepare=lambda track: lambda generated: None,
-                      to_sequence=lambda track, qpm: track.to_sequence(qpm=qpm))
+def drums_parts(config: EventsRnnConfig) -> GenerationParts:
+    """Metric timing; drum tracks need no preparation."""
+    codec = TrackCodec(extract=_extract, empty=metric_empty_track(DrumTrack),
+                       to_sequence=lambda track, qpm: track.to_sequence(qpm=qpm))
+    return GenerationParts(Timing(steps_per_quarter=config.steps_per_quarter), codec)

@@ -25,7 +25,7 @@ def main(argv: list[str]) -> None:
         primer_from_flag=lambda: (generator.parse_primer_melody(FLAGS.primer_melody)
                                   if FLAGS.primer_melody else None),
         default_primer=lambda: generator.Melody(generator.DEFAULT_PRIMER),
-        codec=generator.melody_codec, check_primer_midi=generator.check_monophonic,
+        parts=generator.melody_parts, check_primer_midi=generator.check_monophonic,
         postprocess=_with_program if FLAGS.program is not None else None)
 
 

@@ -40,6 +40,7 @@ CONTROL_EXAMPLES = {'notes_per_second': '"8" or "[2, 8]"',
 def _primer():
     """The primer NoteSequence from the primer flags (at most one may be given)."""
     from magenta_rnn.performance import generator
+    from magenta_rnn.rnn.sequence_generator import SequenceGeneratorError
 
     given = [name for name in ('primer_pitches', 'primer_melody', 'primer_midi')
              if getattr(FLAGS, name)]
@@ -51,7 +52,7 @@ def _primer():
             return generator.parse_primer_pitches(FLAGS.primer_pitches)
         if FLAGS.primer_melody:
             return generator.parse_primer_melody(FLAGS.primer_melody)
-    except generator.PerformanceGenerateError as e:
+    except SequenceGeneratorError as e:
         cli.fail(str(e))
     if FLAGS.primer_midi:
         from magenta_rnn.music.midi_io import MIDIConversionError, midi_file_to_note_sequence
@@ -69,20 +70,21 @@ def _control_flags() -> tuple[dict, list | None]:
 
     Checked before the model loads; whether the config uses them is checked after.
     """
-    from magenta_rnn.performance import generator
+    from magenta_rnn.performance import controls as control_flags
 
     controls, disable = {}, None
     try:
         for name in CONTROL_FLAGS:
             text = getattr(FLAGS, name)
             if text is not None:
-                literal = generator.parse_literal(text, name, CONTROL_EXAMPLES[name])
-                controls[name] = generator.control_values(name, literal)
+                literal = control_flags.parse_literal(text, name, CONTROL_EXAMPLES[name])
+                controls[name] = control_flags.control_values(name, literal)
         if FLAGS.disable_conditioning is not None:
-            literal = generator.parse_literal(FLAGS.disable_conditioning, 'disable_conditioning',
-                                              CONTROL_EXAMPLES['disable_conditioning'])
-            disable = generator.disable_conditioning_values(literal)
-    except generator.PerformanceGenerateError as e:
+            literal = control_flags.parse_literal(
+                FLAGS.disable_conditioning, 'disable_conditioning',
+                CONTROL_EXAMPLES['disable_conditioning'])
+            disable = control_flags.disable_conditioning_values(literal)
+    except control_flags.PerformanceGenerateError as e:
         cli.fail(str(e))
     return controls, disable
 

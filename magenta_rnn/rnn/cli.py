@@ -492,14 +492,14 @@ def write_outputs(sequences, output_dir: str) -> list[str]:
     return paths
 
 
-def run_generate(model: EventsModel, primer_from_flag, default_primer, codec, primer_flag: str,
+def run_generate(model: EventsModel, primer_from_flag, default_primer, parts, primer_flag: str,
                  check_primer_midi=None, postprocess=None) -> None:
     """The generate command of a metric model (melody, drums), as the original's
     melody_rnn_generate.py and drums_rnn_generate.py do.
 
     primer_from_flag() -> a track parsed from the model's own primer flag, or None when
     that flag is empty (raising ValueError on malformed input); default_primer() -> the
-    track used without any primer; codec(config) -> TrackCodec; check_primer_midi
+    track used without any primer; parts(config) -> GenerationParts; check_primer_midi
     (primer, config, name) raises ValueError for a primer MIDI the model cannot use;
     postprocess(outputs) -> outputs runs before they are written (melody: --program).
     """
@@ -549,8 +549,7 @@ def run_generate(model: EventsModel, primer_from_flag, default_primer, codec, pr
     import numpy as np
 
     from magenta_rnn.rnn.numpy_stepper import NumpyStepper
-    from magenta_rnn.rnn.sampler import EventsSampler
-    from magenta_rnn.rnn.sequence_generator import generate_sequences
+    from magenta_rnn.rnn.sequence_generator import Sampling, generate_sequences
 
     seconds_per_step = 60.0 / qpm / config.steps_per_quarter
     total_seconds = FLAGS.num_steps * seconds_per_step
@@ -559,13 +558,13 @@ def run_generate(model: EventsModel, primer_from_flag, default_primer, codec, pr
     if start_time >= total_seconds:
         fail(f'the primer ({last_end_time:.2f} s) is as long as the {FLAGS.num_steps} steps '
              f'requested ({total_seconds:.2f} s); raise --num_steps')
+    sampling = Sampling(temperature=FLAGS.temperature, beam_size=FLAGS.beam_size,
+                        branch_factor=FLAGS.branch_factor,
+                        steps_per_iteration=FLAGS.steps_per_iteration)
     try:
         outputs = generate_sequences(
-            EventsSampler(NumpyStepper(network), encoder), codec(config),
-            config.steps_per_quarter, primer, start_time, total_seconds, FLAGS.num_outputs,
-            temperature=FLAGS.temperature, beam_size=FLAGS.beam_size,
-            branch_factor=FLAGS.branch_factor, steps_per_iteration=FLAGS.steps_per_iteration,
-            rng=np.random.default_rng(FLAGS.seed))
+            NumpyStepper(network), encoder, parts(config), primer, start_time, total_seconds,
+            FLAGS.num_outputs, sampling, rng=np.random.default_rng(FLAGS.seed))
     except ValueError as e:
         fail(str(e))
     if postprocess is not None:

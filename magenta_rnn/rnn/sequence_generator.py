@@ -1,70 +1,193 @@
-"""From a primer NoteSequence to generated NoteSequences (the flow of the original's
-melody_rnn_sequence_generator.py).
+"""From a primer NoteSequence to generated NoteSequences: the one generation flow of every
+events model (Melody, Drums and Performance RNN), as the original's
+melody_rnn_sequence_generator.py, drums_rnn_sequence_generator.py and
+performance_sequence_generator.py do (REFERENCE.md "Melody and drums generation",
+"Performance generation").
 
-The flow shared by Melody and Drums RNN: quantize the primer, extract one
-track from it, pad it to the start of the generate section, extend it with the
-sampler, and turn it back into a NoteSequence. A TrackCodec carries what differs
-per model (how a track is extracted, prepared, and written out).
+The flow: check that the primer ends before the generate section, quantize it, extract
+one track, pad the track to the section's start, extend it with the sampler until the
+model's end condition holds, and write it back as a NoteSequence. What differs per model
+are its parts (GenerationParts):
+- timing: metric (steps per quarter at the primer's tempo; melody, drums) or absolute
+  (steps per second; performance);
+- a TrackCodec: how a track is extracted from the primer, started when the primer gives
+  none, prepared for the model (melody: squashed into its range) and written out;
+- inputs: the sampler's inputs_fn for the total length (Performance RNN's control
+  signals), or none (the encoder's inputs);
+- an end condition: a number of events known in advance (metric models: one event per
+  step), or, for events that carry their own durations, the model's own rule.
 """
 from __future__ import annotations
 
+import ast
 import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from magenta_rnn.music import sequences
-from magenta_rnn.music.constants import DEFAULT_QUARTERS_PER_MINUTE
+from magenta_rnn.music.constants import (DEFAULT_QUARTERS_PER_MINUTE, MAX_MIDI_PITCH,
+                                         MELODY_NO_EVENT)
+from magenta_rnn.music.melodies import Melody
 from magenta_rnn.protobuf import music_pb2
 from magenta_rnn.rnn.sampler import EventsSampler
 
+InputsFn = Callable[[list[Any], bool], list[np.ndarray]]
+
 
 class SequenceGeneratorError(ValueError):
-    pass
+    """A generate request the model cannot serve; the message says why."""
+
+
+class PrimerError(SequenceGeneratorError):
+    """A malformed primer flag; the message names the flag."""
+
+
+def parse_primer_melody(text: str) -> Melody:
+    """`--primer_melody="[60, -2, 60, -2, 67, -2, 67, -2]"` -> Melody (every model that takes
+    a melody primer parses it here)."""
+    try:
+        events = ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        raise PrimerError(f'--primer_melody: {text!r} is not a Python list of integers, '
+                          'e.g. "[60, -2, 60, -2, 67, -2, 67, -2]"') from None
+    if isinstance(events, int) and not isinstance(events, bool):
+        events = [events]
+    if (not isinstance(events, (list, tuple)) or not events
+            or not all(isinstance(e, int) and not isinstance(e, bool) for e in events)):
+        raise PrimerError(f'--primer_melody: {text!r} is not a non-empty list of integers')
+    bad = [e for e in events if not MELODY_NO_EVENT <= e <= MAX_MIDI_PITCH]
+    if bad:
+        raise PrimerError(f'--primer_melody: {bad[0]} is not a melody event; use a MIDI pitch '
+                          '0..127, -1 (note off) or -2 (no event)')
+    return Melody(list(events))
+
+
+@dataclasses.dataclass(frozen=True)
+class Timing:
+    """Metric (steps_per_quarter, at the primer's tempo) or absolute (steps_per_second)."""
+    steps_per_quarter: int = 0
+    steps_per_second: int = 0
+
+    def rate(self, qpm: float) -> float:
+        """Steps per second at `qpm`."""
+        if self.steps_per_quarter:
+            return sequences.steps_per_quarter_to_steps_per_second(self.steps_per_quarter, qpm)
+        return self.steps_per_second
+
+    def quantize(self, primer: music_pb2.NoteSequence) -> music_pb2.NoteSequence:
+        if self.steps_per_quarter:
+            return sequences.quantize_note_sequence(primer, self.steps_per_quarter)
+        return sequences.quantize_note_sequence_absolute(primer, self.steps_per_second)
+
+
+def _nothing_to_undo(track: Any) -> Callable[[Any], None]:
+    return lambda generated: None
 
 
 @dataclasses.dataclass(frozen=True)
 class TrackCodec:
-    """What a model does around the shared generation flow."""
+    """How a model's tracks come from and go back to NoteSequences."""
     # (quantized primer, search_start_step) -> the extracted track, or None.
     extract: Callable[[music_pb2.NoteSequence, int], Any]
-    # (start_step, steps_per_bar, steps_per_quarter) -> an empty track.
-    empty: Callable[[int, int, int], Any]
-    # (track) -> an undo function applied to each generated track (melody: squash/transpose back).
-    prepare: Callable[[Any], Callable[[Any], None]]
+    # (generate start step, quantized primer) -> the track to start from without one.
+    empty: Callable[[int, music_pb2.NoteSequence], Any]
     # (track, qpm) -> NoteSequence.
     to_sequence: Callable[[Any, float], music_pb2.NoteSequence]
+    # (track) -> an undo function applied to each generated track (melody: transpose back).
+    prepare: Callable[[Any], Callable[[Any], None]] = _nothing_to_undo
 
 
-def generate_sequences(sampler: EventsSampler, codec: TrackCodec, steps_per_quarter: int,
+def metric_empty_track(track_class: type) -> Callable[[int, music_pb2.NoteSequence], Any]:
+    """codec.empty of a metric model: an empty track one step before the generate section
+    (as the original's melody and drums generators), in the primer's bars."""
+    def empty(start_step: int, quantized: music_pb2.NoteSequence) -> Any:
+        return track_class([], start_step=max(0, start_step - 1),
+                           steps_per_bar=int(sequences.steps_per_bar_in_quantized_sequence(
+                               quantized)),
+                           steps_per_quarter=quantized.quantization_info.steps_per_quarter)
+    return empty
+
+
+@dataclasses.dataclass(frozen=True)
+class Sampling:
+    """The generator arguments every events model takes."""
+    temperature: float = 1.0
+    beam_size: int = 1
+    branch_factor: int = 1
+    steps_per_iteration: int = 1
+
+
+class EndCondition(Protocol):
+    """When generation stops, in the model's own steps."""
+
+    def total_steps(self, track: Any, start_step: int, end_step: int) -> int:
+        """The length to reach, given the track padded to start_step; may pad it further."""
+
+    def extend(self, sampler: EventsSampler, track: Any, num_outputs: int, total_steps: int,
+               sampling: Sampling, rng: np.random.Generator) -> list[Any]:
+        """num_outputs extensions of `track` (not modified)."""
+
+    def finish(self, track: Any, total_steps: int) -> None:
+        """Cuts or pads a generated track to its final length."""
+
+
+class EventPerStep:
+    """Metric models: one event per step, so the events to sample are known in advance."""
+
+    def total_steps(self, track: Any, start_step: int, end_step: int) -> int:
+        return end_step - track.start_step
+
+    def extend(self, sampler: EventsSampler, track: Any, num_outputs: int, total_steps: int,
+               sampling: Sampling, rng: np.random.Generator) -> list[Any]:
+        return sampler.generate([track] * num_outputs, total_steps, rng=rng,
+                                **dataclasses.asdict(sampling))
+
+    def finish(self, track: Any, total_steps: int) -> None:
+        pass
+
+
+@dataclasses.dataclass(frozen=True)
+class GenerationParts:
+    """What one events model brings to the flow."""
+    timing: Timing
+    codec: TrackCodec
+    end: EndCondition = dataclasses.field(default_factory=EventPerStep)
+    # (total steps) -> the sampler's inputs_fn, or None for the encoder's own inputs.
+    inputs: Callable[[int], InputsFn | None] = lambda total_steps: None
+
+
+def generate_sequences(stepper: Any, encoder: Any, parts: GenerationParts,
                        primer: music_pb2.NoteSequence, start_time: float, end_time: float,
-                       num_outputs: int, temperature: float = 1.0, beam_size: int = 1,
-                       branch_factor: int = 1, steps_per_iteration: int = 1,
+                       num_outputs: int, sampling: Sampling = Sampling(),
                        rng: np.random.Generator | None = None) -> list[music_pb2.NoteSequence]:
-    """Extends `primer` over [start_time, end_time) num_outputs times, in one batch."""
+    """Extends `primer` over [start_time, end_time) num_outputs times, sampled together.
+
+    stepper: an EventsRnn or NumpyStepper; encoder: the model's sequence encoder.
+    """
+    rng = rng if rng is not None else np.random.default_rng()
     qpm = primer.tempos[0].qpm if primer.tempos and primer.tempos[0].qpm else DEFAULT_QUARTERS_PER_MINUTE
-    steps_per_second = sequences.steps_per_quarter_to_steps_per_second(steps_per_quarter, qpm)
+    steps_per_second = parts.timing.rate(qpm)
     last_end_time = max((n.end_time for n in primer.notes), default=0.0)
     if last_end_time > start_time:
         raise SequenceGeneratorError(
             f'the generate section starts at {start_time:.3f} s, before the primer ends '
             f'({last_end_time:.3f} s); this model can only extend sequences')
-    quantized = sequences.quantize_note_sequence(primer, steps_per_quarter)
-    track = codec.extract(quantized, 0)
+    quantized = parts.timing.quantize(primer)
+    track = parts.codec.extract(quantized, 0)
     start_step = sequences.quantize_to_step(start_time, steps_per_second, quantize_cutoff=0.0)
     end_step = sequences.quantize_to_step(end_time, steps_per_second, quantize_cutoff=1.0)
-    if not track:
-        steps_per_bar = int(sequences.steps_per_bar_in_quantized_sequence(quantized))
-        track = codec.empty(max(0, start_step - 1), steps_per_bar, steps_per_quarter)
+    if track is None:
+        track = parts.codec.empty(start_step, quantized)
     track.set_length(start_step - track.start_step)
-    undo = codec.prepare(track)
-    generated = sampler.generate(
-        [track] * num_outputs, end_step - track.start_step, temperature=temperature,
-        beam_size=beam_size, branch_factor=branch_factor,
-        steps_per_iteration=steps_per_iteration, rng=rng)
+    undo = parts.codec.prepare(track)
+    total_steps = parts.end.total_steps(track, start_step, end_step)
+    sampler = EventsSampler(stepper, encoder, parts.inputs(total_steps))
     outputs = []
-    for events in generated:
+    for events in parts.end.extend(sampler, track, num_outputs, total_steps, sampling, rng):
+        parts.end.finish(events, total_steps)
         undo(events)
-        outputs.append(codec.to_sequence(events, qpm))
+        outputs.append(parts.codec.to_sequence(events, qpm))
     return outputs
+

@@ -25,7 +25,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from peer import SHARED_DATA  # noqa: E402  (scripts/peer.py: ../shared/data or MAGENTA_RNN_SHARED_DATA)
+from peer import SHARED_DATA  # noqa: E402  (scripts/peer.py: the shared data)
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEFAULT_MIDI = [str(SHARED_DATA / 'pop909' / 'POP909' / n / f'{n}.mid')

@@ -2,8 +2,8 @@
 Performance RNN generation speed. Runs on a CPU too (the cudnn backend then runs its
 CPU loop), so it can be tried anywhere before spending device time:
 
-    PYTHONPATH=. python scripts/benchmarks/benchmark_gpu.py            # the full table (minutes on a GPU)
-    PYTHONPATH=. python scripts/benchmarks/benchmark_gpu.py --quick    # tiny sizes, seconds: a smoke test
+    PYTHONPATH=. python scripts/benchmarks/benchmark_gpu.py          # the full table (minutes, GPU)
+    PYTHONPATH=. python scripts/benchmarks/benchmark_gpu.py --quick  # tiny sizes: a smoke test
 
 Rows (full mode), each with synthetic batches of the config's real encoder sizes:
 * basic_rnn, attention_rnn, drum_kit: [128, 128] (drum_kit's attn_length 32), batch 64,

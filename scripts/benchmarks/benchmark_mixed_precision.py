@@ -1,10 +1,11 @@
 """bfloat16 against float32 training on real data: steps/s and loss, the two runs interleaved
 step by step in one process, so that both see the same (possibly shared) CPU.
 
-    PYTHONPATH=. python scripts/benchmark_mixed_precision.py --model=basic_rnn \
+    PYTHONPATH=. python scripts/benchmarks/benchmark_mixed_precision.py --model=basic_rnn \
         --data=/tmp/basic/training_melodies.tfrecord --steps=500
-    PYTHONPATH=. python scripts/benchmark_mixed_precision.py --model=cat-mel_2bar_small \
-        --data=/tmp/notesequences.tfrecord --steps=500 --hparams=batch_size=64
+    PYTHONPATH=. python scripts/benchmarks/benchmark_mixed_precision.py \
+        --model=cat-mel_2bar_small --data=/tmp/notesequences.tfrecord --steps=500 \
+        --hparams=batch_size=64
 
 basic_rnn reads melody_rnn_create_dataset's SequenceExamples; cat-mel_2bar_small reads
 NoteSequences. Both runs start from the same weights (--seed) and read the same batches.
