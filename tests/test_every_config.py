@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import builders
+
 tf = pytest.importorskip('tensorflow')
 
 from magenta_rnn import records  # noqa: E402
@@ -27,41 +29,6 @@ def shipped(model: str) -> list[str]:
 def test_every_config_folder_is_covered():
     assert sorted(p.name for p in CONFIGS_DIR.iterdir() if p.is_dir()) == [
         'drums_rnn', 'melody_rnn', 'music_vae', 'performance_rnn']
-
-
-def song(bars: int = 16) -> music_pb2.NoteSequence:
-    """`bars` bars of 4/4 at 120 qpm (2 s a bar)."""
-    ns = music_pb2.NoteSequence(ticks_per_quarter=220)
-    ns.tempos.add(qpm=120)
-    ns.time_signatures.add(numerator=4, denominator=4)
-    scale = [60, 62, 64, 65, 67, 69, 71, 72]
-    for quarter in range(4 * bars):
-        t = 0.5 * quarter
-        ns.notes.add(pitch=scale[(quarter * 3) % 8], start_time=t, end_time=t + 0.45,
-                     velocity=60 + (quarter * 7) % 60, program=0, instrument=0)
-        if quarter % 2 == 0:
-            ns.notes.add(pitch=36 + (quarter // 2) % 12, start_time=t, end_time=t + 0.9,
-                         velocity=80, program=33, instrument=1)
-        ns.notes.add(pitch=36, start_time=t, end_time=t + 0.1, velocity=100, is_drum=True,
-                     instrument=9)
-        ns.notes.add(pitch=42, start_time=t + 0.25 + 0.01 * (quarter % 3),
-                     end_time=t + 0.35, velocity=50 + quarter % 40, is_drum=True, instrument=9)
-        if quarter % 4 in (1, 3):
-            ns.notes.add(pitch=38, start_time=t, end_time=t + 0.1, velocity=90, is_drum=True,
-                         instrument=9)
-    ns.total_time = 2.0 * bars
-    return ns
-
-
-def piano() -> music_pb2.NoteSequence:
-    """The song's melody and bass as one piano part (performances take one program)."""
-    ns = song()
-    kept = [note for note in ns.notes if not note.is_drum]
-    del ns.notes[:]
-    for note in kept:
-        note.program, note.instrument = 0, 0
-        ns.notes.append(note)
-    return ns
 
 
 # ---------------------------------------------------------------------------
@@ -110,7 +77,8 @@ def test_events_config_trains_and_generates(tmp_path, model_name, config_name):
     config = model.load_config(config_name, 'batch_size=2,rnn_layer_sizes=[8]')
     encoder = model.build_encoder(config)
     chain = model.build_chain(config, 'eval')
-    examples, _ = chain.transform(piano() if model_name == 'performance_rnn' else song())
+    examples, _ = chain.transform(builders.piano_song() if model_name == 'performance_rnn'
+                                   else builders.band_song())
     assert examples, f'{config_name}: nothing extracted from the test song'
     path = str(tmp_path / 'examples.tfrecord')
     records.write_records(path, examples[:4])  # serialized SequenceExamples
@@ -144,7 +112,7 @@ def test_music_vae_config_trains_and_samples(tmp_path, config_name):
     config = configs.load_config(config_name, MUSIC_VAE_TINY)
     spec = json.loads((CONFIGS_DIR / 'music_vae' / f'{config_name}.json').read_text())
     path = str(tmp_path / 'songs.tfrecord')
-    records.write_records(path, [song().SerializeToString()] * 2)
+    records.write_records(path, [builders.band_song().SerializeToString()] * 2)
     run_dir = str(tmp_path / 'run')
     train.train(config, run_dir, [path], num_steps=1, checkpoints_to_keep=1,
                 keep_checkpoint_every_n_hours=1, seed=0)
@@ -154,7 +122,7 @@ def test_music_vae_config_trains_and_samples(tmp_path, config_name):
     c_input = None
     if trained.data_converter.control_depth:
         # Chords (inferred from the song) or drum hits: the song's own controls.
-        c_input = trained.data_converter.to_tensors(song()).controls[0]
+        c_input = trained.data_converter.to_tensors(builders.band_song()).controls[0]
         assert c_input.shape == (config.hparams.max_seq_len,
                                  trained.data_converter.control_depth), spec['id']
     samples = trained.sample(n=2, length=config.hparams.max_seq_len, temperature=0.5,

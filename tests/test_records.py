@@ -3,15 +3,14 @@ import os
 import pytest
 import tensorflow as tf
 
-from magenta_rnn.protobuf import music_pb2
+import builders
 from magenta_rnn.records import (RecordWriter, count_records, make_sequence_example,
                                  read_note_sequences, read_records, write_records)
 
 
 def _sequence(i):
-    ns = music_pb2.NoteSequence(id=f'/id/midi/c/{i}', total_time=1.0)
-    ns.notes.add(pitch=60 + i, velocity=80, start_time=0.0, end_time=1.0)
-    return ns
+    return builders.note_sequence([(60 + i, 80, 0.0, 1.0)], qpm=None, time_signature=None,
+                                  sequence_id=f'/id/midi/c/{i}')
 
 
 @pytest.mark.parametrize('use_gzip', [False, True])
