@@ -249,7 +249,6 @@ def test_reconstruction_loglik_of_nade_and_groove_decoders(tmp_path):
         np.testing.assert_allclose(loglik, expected.numpy()[0], rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize('name,hparams', NADE_AND_GROOVE)
 def test_training_steps_reduce_the_loss_on_a_fixed_batch(name, hparams):
     tf.random.set_seed(7)
