@@ -208,15 +208,32 @@ def test_events_bundle_loads_back_with_its_config(tmp_path, family, name):
         np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-7)
 
 
+def greedy_continuation(family: str, case: EventsCase) -> list:
+    """The fixed-weight model's greedy continuation of a short primer (the helper that picks
+    the shipped defaults' storage); melodies and drum tracks, whose inputs are their events."""
+    from magenta_rnn.default_models.export import greedy_events
+    if family == 'melody_rnn':
+        from magenta_rnn.music.melodies import Melody
+        primer = Melody([60, -2, 62, -2])
+    else:
+        from magenta_rnn.music.drums import DrumTrack
+        primer = DrumTrack([frozenset({36}), frozenset(), frozenset({42})])
+    [events] = greedy_events(case.network, case.encoder, [primer], PINNED_STEPS)
+    return [sorted(e) if isinstance(e, frozenset) else e for e in events]
+
+
 @pytest.mark.parametrize('family,name', EVENTS_CONFIGS)
 def test_events_pinned_outputs(family, name):
-    """The likeliest class at each of the song's first steps (per head), and the largest
-    probability of the last step, from the fixed weights."""
+    """The likeliest class at each of the song's first steps (per head), the largest
+    probability of the last step, and (melody, drums) a greedy continuation of a primer,
+    from the fixed weights."""
     case = events_case(family, name)
     heads = tf_softmax(case.network, case.inputs)
-    check_golden(f'{family}/{name}', {
-        'argmax': [head[0].argmax(axis=-1).tolist() for head in heads],
-        'float:last_max_probability': [float(head[0, -1].max()) for head in heads]})
+    pinned = {'argmax': [head[0].argmax(axis=-1).tolist() for head in heads],
+              'float:last_max_probability': [float(head[0, -1].max()) for head in heads]}
+    if family != 'performance_rnn':
+        pinned['greedy'] = greedy_continuation(family, case)
+    check_golden(f'{family}/{name}', pinned)
 
 
 @pytest.mark.parametrize('family,name', EVENTS_CONFIGS)
