@@ -15,7 +15,7 @@ tf = pytest.importorskip('tensorflow')
 
 from magenta_rnn import records  # noqa: E402
 from magenta_rnn.music import midi_io  # noqa: E402
-from magenta_rnn.music_vae import configs, controls, lstm, train, trained_model  # noqa: E402
+from magenta_rnn.music_vae import configs, controls, train, trained_model  # noqa: E402
 from magenta_rnn.music_vae import model as model_lib  # noqa: E402
 from magenta_rnn.music_vae.hierarchical_encoder import HierarchicalLstmEncoder  # noqa: E402
 from magenta_rnn.protobuf import music_pb2  # noqa: E402

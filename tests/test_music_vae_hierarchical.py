@@ -264,7 +264,7 @@ def _run_module(module: str, *args: str) -> subprocess.CompletedProcess:
 @pytest.mark.slow
 def test_hierdec_trio_trains_on_trio_web_and_samples_three_instruments(shared_data, tmp_path):
     """music_vae_train and music_vae_generate end to end on 20 real multi-instrument songs."""
-    from magenta_rnn.music import midi_io  # pylint: disable=import-outside-toplevel
+    from magenta_rnn.music import midi_io
     midis = sorted((shared_data / 'trio_web').glob('*.mid'))[:20]
     examples = str(tmp_path / 'trio.tfrecord')
     records.write_records(examples, [midi_io.midi_file_to_note_sequence(str(p))

@@ -32,7 +32,7 @@ def examples_path(tmp_path):
 
 
 def event_tags(directory: str) -> set[str]:
-    from tensorflow.core.util import event_pb2  # pylint: disable=import-outside-toplevel
+    from tensorflow.core.util import event_pb2
     tags = set()
     for path in glob.glob(os.path.join(directory, 'events.out.tfevents.*')):
         for record in tf.data.TFRecordDataset(path).as_numpy_iterator():

@@ -60,4 +60,5 @@ def test_sequence_example_layout_matches_tensorflow():
 
 def test_multi_value_labels():
     example = make_sequence_example([[0.5]], [(0, 0, 60, 0, 0, 0)])
-    assert list(example.feature_lists.feature_list['labels'].feature[0].int64_list.value) == [0, 0, 60, 0, 0, 0]
+    labels = example.feature_lists.feature_list['labels']
+    assert list(labels.feature[0].int64_list.value) == [0, 0, 60, 0, 0, 0]
