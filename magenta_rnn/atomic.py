@@ -118,6 +118,6 @@ def safe_file_name(text: str, fallback: str = 'config') -> str:
 
 def write_midi_file(sequence, path: str) -> None:
     """Writes a NoteSequence as a MIDI file atomically (see write_file_atomically)."""
-    from magenta_rnn.music import midi_io  # pylint: disable=import-outside-toplevel
+    from magenta_rnn.music import midi_io
     midi = midi_io.note_sequence_to_pretty_midi(sequence)
     write_file_atomically(path, midi_io.pretty_midi_to_bytes(midi))

@@ -266,7 +266,7 @@ def export(output_dir: str, export_format: str, *, bundle_file: str | None = Non
         raise ValueError('export needs --bundle_file, or --config with --checkpoint_file or '
                          '--run_dir')
     try:
-        from magenta_rnn.export import export_model  # pylint: disable=import-outside-toplevel
+        from magenta_rnn.export import export_model
     except ModuleNotFoundError as e:
         if e.name and e.name.startswith('magenta_rnn.export'):
             raise ValueError('export: this build of magenta_rnn has no exporter '

@@ -142,7 +142,7 @@ def guarded(main: Callable[[list[str]], None]) -> Callable[[list[str]], None]:
             fail('interrupted (Ctrl-C); nothing half-written was kept', status=130)
         except (SystemExit, app.UsageError):
             raise
-        except Exception as error:  # pylint: disable=broad-except  # the one top-level handler
+        except Exception as error:  # the one top-level handler
             if _debug_logging():
                 traceback.print_exc()
             fail(describe_error(error))
@@ -181,7 +181,7 @@ def _force_exit() -> None:
     print(f'{os.path.basename(sys.argv[0])}: error: interrupted (Ctrl-C) and did not stop '
           f'within {INTERRUPT_GRACE_S:.0f} s; ended (a temporary file may remain until the '
           'next run)', file=sys.stderr, flush=True)
-    os._exit(130)  # pylint: disable=protected-access
+    os._exit(130)
 
 
 def run(main: Callable[[list[str]], None]) -> None:

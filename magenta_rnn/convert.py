@@ -284,7 +284,7 @@ def convert_file(task: tuple[str, str, str, str]) -> _FileResult:
         result.error = (midi_guard.describe_parse_error(error, scan) if kind == 'midi'
                         else str(error) or type(error).__name__)
         return result
-    except Exception as error:  # pylint: disable=broad-except  # one bad file must not stop the run
+    except Exception as error:  # one bad file must not stop the run
         result.error = midi_guard.describe_parse_error(error, scan)
         return result
     for id_source, sequence in sequences:
@@ -316,7 +316,7 @@ def _converted_records(tasks: list[tuple[str, str, str, str]],
         return map(convert_file, tasks)
     # Ordered imap keeps the output order fixed; small chunks keep both workers busy
     # to the end while amortising the inter-process round trips.
-    chunksize = max(1, min(16, len(tasks) // (8 * pool._processes or 1)))  # pylint: disable=protected-access
+    chunksize = max(1, min(16, len(tasks) // (8 * pool._processes or 1)))
     return pool.imap(convert_file, tasks, chunksize=chunksize)
 
 
@@ -360,7 +360,7 @@ def convert_directory(input_dir: str, output_file: str, recursive: bool = False,
     own_pool = pool is None
     if own_pool:
         pool = _make_pool(min(workers, len(tasks)))
-    from magenta_rnn import records  # pylint: disable=import-outside-toplevel  # imports TF
+    from magenta_rnn import records  # imports TF
     try:
         with records.RecordWriter(output_file) as writer:
             last_report = time.perf_counter()
@@ -402,7 +402,7 @@ def convert_directory(input_dir: str, output_file: str, recursive: bool = False,
 # convert_file, as on the local path.
 
 def _convert_one_on_beam(task: tuple[str, str, str, str]) -> list[bytes]:
-    from magenta_rnn.pipelines.beam_jobs import counter  # pylint: disable=import-outside-toplevel
+    from magenta_rnn.pipelines.beam_jobs import counter
     result = convert_file(task)
     if result.error is not None:
         logging.warning('Could not parse %s. It will be skipped: %s', task[0], result.error)
@@ -417,7 +417,7 @@ def _convert_one_on_beam(task: tuple[str, str, str, str]) -> list[bytes]:
 def convert_directory_on_beam(input_dir: str, output_file: str, recursive: bool,
                               options: Sequence[str], num_shards: int = 0) -> str:
     """convert_directory on Beam; returns the glob of the written shards."""
-    from magenta_rnn.pipelines import beam_jobs  # pylint: disable=import-outside-toplevel
+    from magenta_rnn.pipelines import beam_jobs
     beam = beam_jobs.import_beam()
     if not os.path.isdir(input_dir):
         raise ConversionError(f'--input_dir {input_dir!r}: no such directory')
@@ -474,7 +474,7 @@ def main(argv: list[str]) -> None:
         console.fail(f'--input_dir {FLAGS.input_dir!r}: no such directory')
     console.check_output_file(FLAGS.output_file)
     if FLAGS.pipeline_options:
-        from magenta_rnn.pipelines import beam_jobs  # pylint: disable=import-outside-toplevel
+        from magenta_rnn.pipelines import beam_jobs
         try:
             pattern = convert_directory_on_beam(input_dir, output_file, FLAGS.recursive,
                                                 FLAGS.pipeline_options)

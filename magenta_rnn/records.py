@@ -20,7 +20,7 @@ _GZIP_MAGIC = b'\x1f\x8b'
 
 
 def _tf():
-    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    import tensorflow as tf
     return tf
 
 
@@ -60,7 +60,7 @@ def read_records(path: str) -> Iterator[bytes]:
 def read_note_sequences(path: str) -> Iterator[music_pb2.NoteSequence]:
     """Yields every NoteSequence stored in a TFRecord file (RecordFileError if it holds
     something else)."""
-    from google.protobuf.message import DecodeError  # pylint: disable=import-outside-toplevel
+    from google.protobuf.message import DecodeError
     for index, record in enumerate(read_records(path)):
         try:
             yield music_pb2.NoteSequence.FromString(record)
@@ -132,7 +132,7 @@ class RecordWriter:
             self._closed = True
             try:
                 self._writer.close()
-            except Exception:  # pylint: disable=broad-except  # the first error is the one to report
+            except Exception:  # the first error is the one to report
                 pass
         atomic.remove_quietly(self._tmp_path)
 
@@ -156,7 +156,7 @@ def write_records(path: str, records: Iterable[bytes], gzip: bool = False) -> in
 
 
 def make_sequence_example(inputs: Sequence[Sequence[float]],
-                                                    labels: Sequence[int | Sequence[int]]) -> example_pb2.SequenceExample:
+                          labels: Sequence[int | Sequence[int]]) -> example_pb2.SequenceExample:
     """A SequenceExample with `inputs` (FloatList per step) and `labels` (Int64List per step)."""
     example = example_pb2.SequenceExample()
     feature_lists = example.feature_lists.feature_list

@@ -34,7 +34,7 @@ import threading
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import export_models  # noqa: E402
+import export_models
 
 SCRIPT_JS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'check_magenta_js.js')
 # Beside the checkout, like ../peer_venv: npm install @magenta/music@1.23.1 tone@14.7.77 there.
@@ -104,7 +104,7 @@ def greedy_continuation(source, events: list, steps: int) -> tuple[list[int], li
     state = network.zero_state(1)
     inputs = np.stack(encoder.get_inputs_batch([events], full_length=True))
     labels, probabilities = [], []
-    for step in range(steps):
+    for _ in range(steps):
         softmax, state = network.step(inputs, state)
         p = np.asarray(softmax)[0, -1]
         label = int(np.argmax(p))

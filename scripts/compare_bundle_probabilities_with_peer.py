@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from peer import SCRIPTS_DIR, run_peer  # noqa: E402
+from peer import SCRIPTS_DIR, run_peer
 
 DEFAULT_BUNDLES = [
     'mugen_attention_rnn/checkpoints/attention_rrn.mag',

@@ -15,7 +15,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import peer  # noqa: E402
+import peer
 
 DATASET = {'melody_rnn': 'training_melodies', 'drums_rnn': 'training_drum_tracks',
            'performance_rnn': 'training_performances'}

@@ -31,7 +31,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import peer as peer_tools  # noqa: E402  (scripts/peer.py; importable in the peer's venv too)
+import peer as peer_tools
 
 DRUM_CONFIGS = ('one_drum', 'drum_kit')
 DRUM_SETTINGS = dict(min_bars=7, max_steps_truncate=512, gap_bars=1.0)  # DrumsExtractor
@@ -82,11 +82,11 @@ def _performance_setting(config_id: str) -> tuple[int, bool]:
 
 
 def run_peer(groove_files: list[str], asap_files: list[str], out_path: str) -> None:
-    import note_seq  # pylint: disable=import-outside-toplevel
-    from magenta.models.drums_rnn import drums_rnn_model  # pylint: disable=import-outside-toplevel
-    from magenta.models.performance_rnn import performance_model  # pylint: disable=import-outside-toplevel
-    from magenta.pipelines import drum_pipelines, performance_pipeline  # pylint: disable=import-outside-toplevel
-    from magenta.pipelines.pipelines_common import make_sequence_example  # pylint: disable=import-outside-toplevel
+    import note_seq
+    from magenta.models.drums_rnn import drums_rnn_model
+    from magenta.models.performance_rnn import performance_model
+    from magenta.pipelines import drum_pipelines, performance_pipeline
+    from magenta.pipelines.pipelines_common import make_sequence_example
 
     results = {'drums': [], 'performances': []}
     for path in groove_files:
@@ -95,12 +95,12 @@ def run_peer(groove_files: list[str], asap_files: list[str], out_path: str) -> N
             for steps_per_quarter in (4, 2):
                 try:
                     quantized = note_seq.quantize_note_sequence(piece, steps_per_quarter)
-                except Exception:  # pylint: disable=broad-except
+                except Exception:
                     continue
                 entry = {'path': path, 'quantized': quantized.SerializeToString()}
                 try:
                     tracks, stats = drum_pipelines.extract_drum_tracks(quantized, **DRUM_SETTINGS)
-                except Exception as error:  # pylint: disable=broad-except
+                except Exception as error:
                     entry['error'] = type(error).__name__
                     results['drums'].append(entry)
                     continue
@@ -199,13 +199,13 @@ def _to_lists(arrays) -> tuple[list, list]:
 
 
 def compare(peer_results: dict) -> dict:
-    from magenta_rnn.drums import DRUMS_RNN  # pylint: disable=import-outside-toplevel
-    from magenta_rnn.music.drums import extract_drum_tracks  # pylint: disable=import-outside-toplevel
-    from magenta_rnn.music.performance_encoders import encode_performance  # pylint: disable=import-outside-toplevel
-    from magenta_rnn.performance import PERFORMANCE_RNN  # pylint: disable=import-outside-toplevel
-    from magenta_rnn.performance.model import setup  # pylint: disable=import-outside-toplevel
-    from magenta_rnn.music.performance_extraction import extract_performances  # pylint: disable=import-outside-toplevel
-    from magenta_rnn.protobuf import music_pb2  # pylint: disable=import-outside-toplevel
+    from magenta_rnn.drums import DRUMS_RNN
+    from magenta_rnn.music.drums import extract_drum_tracks
+    from magenta_rnn.music.performance_encoders import encode_performance
+    from magenta_rnn.performance import PERFORMANCE_RNN
+    from magenta_rnn.performance.model import setup
+    from magenta_rnn.music.performance_extraction import extract_performances
+    from magenta_rnn.protobuf import music_pb2
 
     drums = _Tally()
     # The encoders training uses, built from the configs' JSON files.
@@ -219,7 +219,7 @@ def compare(peer_results: dict) -> dict:
         where = f"{os.path.basename(entry['path'])} [spq {spq}]"
         try:
             tracks, stats = extract_drum_tracks(quantized, **DRUM_SETTINGS)
-        except Exception as error:  # pylint: disable=broad-except
+        except Exception as error:
             if entry.get('error') != type(error).__name__:
                 drums.mismatch(f'{where}: we raised {type(error).__name__}, '
                                f'peer {entry.get("error")}')

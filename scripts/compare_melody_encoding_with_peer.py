@@ -26,7 +26,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import peer as peer_tools  # noqa: E402  (scripts/peer.py; importable in the peer's venv too)
+import peer as peer_tools
 
 # name -> (min_note, max_note, transpose_to_key), REFERENCE.md "Melody RNN configs".
 CONFIGS = {
@@ -60,12 +60,12 @@ def _melody_record(melody) -> tuple:
 
 
 def run_peer(midi_files: list[str], out_path: str) -> None:
-    import copy  # pylint: disable=import-outside-toplevel
+    import copy
 
-    import note_seq  # pylint: disable=import-outside-toplevel
-    from magenta.pipelines import melody_pipelines  # pylint: disable=import-outside-toplevel
-    from magenta.pipelines.pipelines_common import make_sequence_example  # pylint: disable=import-outside-toplevel
-    from note_seq import encoder_decoder, melody_encoder_decoder  # pylint: disable=import-outside-toplevel
+    import note_seq
+    from magenta.pipelines import melody_pipelines
+    from magenta.pipelines.pipelines_common import make_sequence_example
+    from note_seq import encoder_decoder, melody_encoder_decoder
 
     encoders = {
         'basic_rnn': encoder_decoder.OneHotEventSequenceEncoderDecoder(
@@ -82,13 +82,13 @@ def run_peer(midi_files: list[str], out_path: str) -> None:
         for piece in note_seq.sequences_lib.split_note_sequence_on_time_changes(sequence):
             try:
                 quantized = note_seq.quantize_note_sequence(piece, 4)
-            except Exception:  # pylint: disable=broad-except
+            except Exception:
                 continue
             entry = {'path': path, 'quantized': quantized.SerializeToString(), 'settings': {}}
             for setting_name, kwargs in SETTINGS.items():
                 try:
                     melodies, stats = melody_pipelines.extract_melodies(quantized, **kwargs)
-                except Exception as error:  # pylint: disable=broad-except
+                except Exception as error:
                     entry['settings'][setting_name] = {'error': type(error).__name__}
                     continue
                 encoded = []
@@ -120,9 +120,9 @@ def _sort_key(record):
 
 
 def compare(peer_results: list[dict]) -> dict:
-    from magenta_rnn.music.melodies import extract_melodies  # pylint: disable=import-outside-toplevel
-    from magenta_rnn.melody import MELODY_RNN  # pylint: disable=import-outside-toplevel
-    from magenta_rnn.protobuf import music_pb2  # pylint: disable=import-outside-toplevel
+    from magenta_rnn.music.melodies import extract_melodies
+    from magenta_rnn.melody import MELODY_RNN
+    from magenta_rnn.protobuf import music_pb2
 
     # Our encoders as training builds them, from configs/melody_rnn/<name>.json.
     encoders = {name: MELODY_RNN.build_encoder(MELODY_RNN.load_config(name)) for name in CONFIGS}
@@ -142,7 +142,7 @@ def compare(peer_results: list[dict]) -> dict:
             where = f"{os.path.basename(entry['path'])} [{setting_name}]"
             try:
                 melodies, stats = extract_melodies(quantized, **SETTINGS[setting_name])
-            except Exception as error:  # pylint: disable=broad-except
+            except Exception as error:
                 if peer.get('error') != type(error).__name__:
                     mismatch(f'{where}: we raised {type(error).__name__}, peer {peer.get("error")}')
                 continue

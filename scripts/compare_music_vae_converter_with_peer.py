@@ -34,7 +34,7 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from peer import peer_env, peer_python  # noqa: E402  (scripts/peer.py finds the original)
+from peer import peer_env, peer_python
 
 PEER_CODE = r'''
 import hashlib, pickle, sys
@@ -105,8 +105,8 @@ def _digest(x) -> str:
 def ours(path: str, config_name: str, limit: int, mode: str = 'eval', decode: int = 0,
          all_windows: bool = False
          ) -> tuple[list[list[tuple]], list[list[list[tuple]]]]:
-    from magenta_rnn import records  # pylint: disable=import-outside-toplevel
-    from magenta_rnn.music_vae import configs  # pylint: disable=import-outside-toplevel
+    from magenta_rnn import records
+    from magenta_rnn.music_vae import configs
     converter = configs.load_config(config_name).make_data_converter()
     converter.set_mode(mode)
     if all_windows:

@@ -24,7 +24,7 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from peer import peer_env, peer_python  # noqa: E402  (scripts/peer.py finds the original)
+from peer import peer_env, peer_python
 
 PEER_CODE = r'''
 import pickle, sys
@@ -88,8 +88,8 @@ def main() -> int:
     parser.add_argument('--seed', type=int, default=0)
     args = parser.parse_args()
 
-    import tensorflow as tf  # pylint: disable=import-outside-toplevel
-    from magenta_rnn.music_vae import configs, hierarchical, trained_model  # pylint: disable=import-outside-toplevel
+    import tensorflow as tf
+    from magenta_rnn.music_vae import configs, hierarchical, trained_model
     config = configs.load_config(args.config, args.hparams)
     converter = config.make_data_converter()
     hp = config.hparams

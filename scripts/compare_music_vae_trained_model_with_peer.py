@@ -26,7 +26,7 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from peer import peer_env, peer_python  # noqa: E402  (scripts/peer.py finds the original)
+from peer import peer_env, peer_python
 
 PEER_CODE = r'''
 import pickle, sys
@@ -56,8 +56,8 @@ def _groove_ties(model, mu: np.ndarray, decoded: np.ndarray, peer_decoded: np.nd
     """How many differing GrooVAE decodings first differ at a near-tie: our decoder,
     teacher-forced on the peer's decoding from the same mu, gives every hit that differs
     at the first differing step a logit within TIE_LOGIT of 0."""
-    import tensorflow as tf  # pylint: disable=import-outside-toplevel
-    from magenta_rnn.music_vae import model as model_lib  # pylint: disable=import-outside-toplevel
+    import tensorflow as tf
+    from magenta_rnn.music_vae import model as model_lib
     decoder = model.model.decoder
     x_input = model_lib.shifted_targets(tf.constant(peer_decoded))
     hit_logits = tf.split(decoder.rnn_outputs(x_input, tf.constant(mu)), 3, axis=-1)[0].numpy()
@@ -81,8 +81,8 @@ def main() -> int:
                         help='the --hparams the checkpoint was trained with (both sides)')
     args = parser.parse_args()
 
-    from magenta_rnn import records  # pylint: disable=import-outside-toplevel
-    from magenta_rnn.music_vae import configs, trained_model  # pylint: disable=import-outside-toplevel
+    from magenta_rnn import records
+    from magenta_rnn.music_vae import configs, trained_model
     config = configs.load_config(args.config, args.hparams)
     converter = config.make_data_converter()
     converter.set_mode('eval')

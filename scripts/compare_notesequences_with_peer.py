@@ -47,7 +47,7 @@ print(json.dumps({"read": len(ours), "equal": sum(ours[i] == theirs[i] for i in 
 def _subset_dir(input_dir: str, limit: int, recursive: bool, tmp: str) -> str:
     """A folder named like input_dir holding symlinks to its first `limit` MIDI files."""
     sys.path.insert(0, REPO_ROOT)
-    from magenta_rnn.convert import list_files  # pylint: disable=import-outside-toplevel
+    from magenta_rnn.convert import list_files
     subset = os.path.join(tmp, os.path.basename(os.path.normpath(input_dir)))
     midi_files = [(full_path, relative) for full_path, relative, kind
                   in list_files(input_dir, recursive).files if kind == 'midi']
@@ -112,7 +112,7 @@ def main() -> None:
     args = parser.parse_args()
 
     sys.path.insert(0, REPO_ROOT)
-    from magenta_rnn import records  # pylint: disable=import-outside-toplevel
+    from magenta_rnn import records
 
     with tempfile.TemporaryDirectory() as tmp:
         input_dir = os.path.abspath(args.input_dir.rstrip('/'))

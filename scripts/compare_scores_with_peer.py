@@ -28,9 +28,9 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import peer  # pylint: disable=wrong-import-position
+import peer
 
-from magenta_rnn.music import abc_io, musicxml_io  # pylint: disable=wrong-import-position
+from magenta_rnn.music import abc_io, musicxml_io
 
 SCORE_EXTENSIONS = ('.xml', '.mxl', '.abc')
 
@@ -84,7 +84,7 @@ def read_ours(path: str) -> dict:
         sequence = musicxml_io.musicxml_file_to_note_sequence(path)
         return {'tunes': [['', base64.b64encode(sequence.SerializeToString()).decode()]],
                 'tune_errors': 0}
-    except Exception as error:  # pylint: disable=broad-except  # counted, like the peer's
+    except Exception as error:  # counted, like the peer's
         return {'error': f'{type(error).__name__}: {error}'[:200]}
 
 

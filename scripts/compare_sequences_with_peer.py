@@ -24,7 +24,7 @@ import types
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import peer as peer_tools  # noqa: E402  (scripts/peer.py; it imports nothing of magenta_rnn)
+import peer as peer_tools
 
 
 def _chain(sl, ns, *steps):

@@ -31,7 +31,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from peer import (PEER_VENV, SCRIPTS_DIR, our_env, peer_env, peer_python,  # noqa: E402
+from peer import (PEER_VENV, SCRIPTS_DIR, our_env, peer_env, peer_python,
                   shared_data)
 
 TOLERANCE = 1e-4

@@ -24,7 +24,7 @@ import numpy as np
 
 def evaluate(model, sequences, attribute_names, scales, num_bases, vector_fraction,
              temperature, max_examples=None) -> dict:
-    from magenta_rnn.music_vae import attributes  # pylint: disable=import-outside-toplevel
+    from magenta_rnn.music_vae import attributes
     split = int(len(sequences) * vector_fraction)
     vector_sequences, base_sequences = sequences[:split], sequences[split:]
     base_inputs, base_lengths, _ = model.extract_windows(base_sequences, num_bases)
@@ -84,8 +84,8 @@ def main() -> int:
     parser.add_argument('--json', help='also write the numbers here')
     args = parser.parse_args()
 
-    from magenta_rnn import records  # pylint: disable=import-outside-toplevel
-    from magenta_rnn.music_vae import configs, trained_model  # pylint: disable=import-outside-toplevel
+    from magenta_rnn import records
+    from magenta_rnn.music_vae import configs, trained_model
     config = configs.load_config(args.config, args.hparams)
     model = trained_model.TrainedModel(config, 64, os.path.join(args.run_dir, 'train'),
                                        seed=args.seed)

@@ -35,8 +35,8 @@ def main() -> None:
     parser.add_argument('--seed', type=int, default=0)
     args = parser.parse_args()
 
-    from magenta_rnn import records  # pylint: disable=import-outside-toplevel
-    from magenta_rnn.music_vae import configs, trained_model  # pylint: disable=import-outside-toplevel
+    from magenta_rnn import records
+    from magenta_rnn.music_vae import configs, trained_model
 
     config = configs.load_config(args.config, args.hparams)
     model = trained_model.TrainedModel(config, args.batch_size, args.checkpoint, seed=args.seed)

@@ -94,7 +94,7 @@ def bundle_softmax_runs(generator, inputs, primer_length: int,
     softmax [N, primer_length, C] and `steps` one [N, C] per later step.
     """
     generator.initialize()
-    session = generator._model._session  # pylint: disable=protected-access
+    session = generator._model._session
     graph = session.graph
     graph_inputs = graph.get_collection('inputs')[0]
     initial_state = graph.get_collection('initial_state')

@@ -697,7 +697,6 @@ def _statistics(name: str, sequences: list) -> dict:
 
 def card(name: str) -> dict:
     """Statistics of 100 generated outputs next to held-out data; writes MODEL_CARD.md."""
-    spec = MODELS[name]
     with open(os.path.join(run_dir(name), 'eval.json')) as f:
         held_out_figures = json.load(f)
     with open(os.path.join(package_dir(name), 'model.json')) as f:

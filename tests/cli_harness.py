@@ -49,7 +49,7 @@ def run_case(command, program: str, case: dict) -> dict:
         result['status'] = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     except _Hung:
         result['hung'] = True
-    except BaseException as e:  # pylint: disable=broad-except
+    except BaseException as e:
         result['escaped'] = ''.join(traceback.format_exception(e))[-3000:]
     finally:
         signal.alarm(0)

@@ -73,7 +73,7 @@ def mutate(data: bytes, rng: random.Random) -> bytes:
 def main() -> None:
     seed, count, results_path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
     seeds = [open(path, 'rb').read() for path in sys.argv[4:]] or [synthetic_seed()]
-    from magenta_rnn import convert  # pylint: disable=import-outside-toplevel
+    from magenta_rnn import convert
 
     rng = random.Random(seed)
     base_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -90,7 +90,7 @@ def main() -> None:
             try:
                 result = convert.convert_file((path, 'mutant.mid', 'midi', 'fuzz'))
                 record, reason = (result.records or None), result.error
-            except BaseException as error:  # pylint: disable=broad-except
+            except BaseException as error:
                 summary['escaped'].append(f'{index}: {traceback.format_exc()[-800:]}')
                 if isinstance(error, KeyboardInterrupt):
                     raise

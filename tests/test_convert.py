@@ -172,7 +172,7 @@ def test_miditok_fixtures_corrupt_file_reported_rest_converted(shared_data, tmp_
 
 def test_cli_pipeline_options_without_beam_is_one_line_error(collection, tmp_path):
     try:
-        import apache_beam  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
+        import apache_beam  # noqa: F401
         pytest.skip('Apache Beam is installed here (tests/test_beam.py runs it)')
     except ImportError:
         pass

@@ -11,6 +11,7 @@ import functools
 
 import pytest
 
+import builders
 from magenta_rnn.drums import DRUMS_RNN
 from magenta_rnn.melody import MELODY_RNN
 from magenta_rnn.performance import PERFORMANCE_RNN
@@ -50,14 +51,9 @@ ORIGINAL_NAMES = {
 
 
 def _sixteen_seconds(drums: bool, name: str) -> music_pb2.NoteSequence:
-    ns = music_pb2.NoteSequence(ticks_per_quarter=220, filename=name, id=name)
-    ns.tempos.add(qpm=120)
-    ns.time_signatures.add(numerator=4, denominator=4)
-    for i in range(64):
-        ns.notes.add(pitch=36 if drums else 60 + i % 7, velocity=80, start_time=i * 0.25,
-                     end_time=i * 0.25 + 0.25, is_drum=drums)
-    ns.total_time = 16.0
-    return ns
+    return builders.melody([36 if drums else 60 + i % 7 for i in range(64)], note_seconds=0.25,
+                           velocity=80, is_drum=drums, ticks_per_quarter=220, filename=name,
+                           sequence_id=name)
 
 
 @pytest.mark.parametrize('model, config', [(MELODY_RNN, 'basic_rnn'), (DRUMS_RNN, 'drum_kit'),

@@ -3,20 +3,16 @@ import functools
 
 import pytest
 
+import builders
 from magenta_rnn.pipelines.dataset import NothingExtractedError, run_dataset_pipeline
 from magenta_rnn.pipelines.stages import Chain, FunctionStage, Quantizer, Stage, Transposer
-from magenta_rnn.protobuf import music_pb2
 from magenta_rnn.records import RecordWriter, read_records
 
 NAMES = {'eval': 'eval_things', 'training': 'training_things'}
 
 
 def _sequence(pitches, name='x'):
-    ns = music_pb2.NoteSequence(filename=name, total_time=len(pitches) * 0.5)
-    ns.tempos.add(qpm=120)
-    for i, pitch in enumerate(pitches):
-        ns.notes.add(pitch=pitch, velocity=80, start_time=i * 0.5, end_time=i * 0.5 + 0.5)
-    return ns
+    return builders.melody(pitches, velocity=80, time_signature=None, filename=name)
 
 
 class PitchesOut(Stage):

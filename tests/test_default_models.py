@@ -139,8 +139,8 @@ def test_melody_rnn_generate_without_a_model_flag_uses_the_default_and_no_tensor
                             text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     assert 'TF_NOT_LOADED' in result.stdout
-    assert f'using the shipped default model melody_rnn/basic_rnn, trained on a C major scale, ' \
-           f'300 steps' in result.stderr
+    assert 'using the shipped default model melody_rnn/basic_rnn, trained on a C major scale, ' \
+           '300 steps' in result.stderr
     assert len(glob.glob(str(out / '*.mid'))) == 3
 
 

@@ -136,7 +136,8 @@ def test_two_workers_train_cat_mel(tmp_path, data):
     difference = max_difference(one, two)
     print(f'\ncat-mel_2bar_small, 10 steps: 2 workers vs 1 process, max |parameter difference| '
           f'{difference:.2e} (z noise drawn per replica)')
-    assert one['global_step/.ATTRIBUTES/VARIABLE_VALUE'] == two['global_step/.ATTRIBUTES/VARIABLE_VALUE'] == 10
+    step_key = 'global_step/.ATTRIBUTES/VARIABLE_VALUE'
+    assert one[step_key] == two[step_key] == 10
     # Another sample, within Adam's reach: a step moves a weight by at most
     # lr (1 - beta1) / sqrt(1 - beta2) ~ 3.2 lr early on, so two runs part by < 2 * 10 * 3.2e-3.
     assert difference < 2 * 10 * 3.2e-3
@@ -166,5 +167,6 @@ def test_killed_worker_stops_the_other_within_a_minute_and_rerun_resumes(tmp_pat
     workers = start_workers([*command, f'--num_training_steps={steps[-1] + 10}'], tmp_path)
     assert wait_all(workers) == [0, 0]
     text = chief_log.read_text()
-    assert f'Resuming from {tmp_path / "run" / "train" / f"model.ckpt-{steps[-1]}"} at step {steps[-1]}' in text
+    resumed = tmp_path / 'run' / 'train' / f'model.ckpt-{steps[-1]}'
+    assert f'Resuming from {resumed} at step {steps[-1]}' in text
     assert f'model.ckpt-{steps[-1] + 10}.index' in checkpoint_files(tmp_path / 'run')

@@ -6,10 +6,10 @@ steps (a bar is 16), and at 1 step per quarter a second is 1 step (a bar is 4).
 """
 import pytest
 
+import builders
 from magenta_rnn.music.drums import DrumTrack, extract_drum_tracks
 from magenta_rnn.music.events import NonIntegerStepsPerBarError
 from magenta_rnn.music.sequences import quantize_note_sequence
-from magenta_rnn.protobuf import music_pb2
 
 
 def DRUMS(*pitches):
@@ -21,16 +21,12 @@ NO_DRUMS = frozenset()
 
 def sequence(tracks, numerator=4, denominator=4, is_drum=True):
     """A 60 qpm NoteSequence; tracks: {instrument: [(pitch, velocity, start_s, end_s)]}."""
-    ns = music_pb2.NoteSequence(ticks_per_quarter=220)
-    ns.tempos.add(qpm=60.0)
-    ns.time_signatures.add(numerator=numerator, denominator=denominator)
+    ns = builders.note_sequence(qpm=60.0, time_signature=(numerator, denominator),
+                                ticks_per_quarter=220)
     for instrument, notes in tracks.items():
-        drum = is_drum if not isinstance(instrument, str) else False
-        for pitch, velocity, start, end in notes:
-            ns.notes.add(pitch=pitch, velocity=velocity, start_time=start, end_time=end,
-                         instrument=int(instrument) if not isinstance(instrument, str) else 2,
-                         is_drum=drum)
-            ns.total_time = max(ns.total_time, end)
+        pitched = isinstance(instrument, str)  # a pitched track on instrument 2
+        builders.add_notes(ns, 2 if pitched else int(instrument), notes,
+                           is_drum=is_drum and not pitched)
     return ns
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+import builders
 from magenta_rnn.drums import DRUMS_RNN
 from magenta_rnn.drums.pipeline import build_chain
 from magenta_rnn.protobuf import example_pb2, music_pb2
@@ -23,20 +24,16 @@ SIXTEENTH = 0.125
 
 def rock_beat(bars: int, numerator: int = 4, denominator: int = 4) -> music_pb2.NoteSequence:
     """Kick on beats 1 and 3, snare on 2 and 4, closed hi-hat on every eighth note."""
-    ns = music_pb2.NoteSequence(ticks_per_quarter=220)
-    ns.tempos.add(qpm=120.0)
-    ns.time_signatures.add(numerator=numerator, denominator=denominator)
+    hits = []
     for step in range(0, 16 * bars, 2):  # Sixteenth-note steps.
-        hits = [CLOSED_HAT]
+        hits.append((step * SIXTEENTH, CLOSED_HAT))
         if step % 16 in (0, 8):
-            hits.append(KICK)
+            hits.append((step * SIXTEENTH, KICK))
         if step % 16 in (4, 12):
-            hits.append(SNARE)
-        for pitch in hits:
-            ns.notes.add(pitch=pitch, velocity=100, start_time=step * SIXTEENTH,
-                         end_time=step * SIXTEENTH + 0.1, instrument=9, is_drum=True)
+            hits.append((step * SIXTEENTH, SNARE))
+    ns = builders.drum_track(hits, time_signature=(numerator, denominator), ticks_per_quarter=220)
     # A pitched note is ignored by drum extraction.
-    ns.notes.add(pitch=60, velocity=100, start_time=0.0, end_time=4.0, instrument=0)
+    builders.add_notes(ns, 0, [(60, 100, 0.0, 4.0)])
     ns.total_time = 16 * bars * SIXTEENTH
     return ns
 

@@ -9,13 +9,12 @@ import sys
 import textwrap
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-import tensorflow as tf  # noqa: E402
+import tensorflow as tf
 
-from magenta_rnn.rnn import engine  # noqa: E402
+from magenta_rnn.rnn import engine
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -44,7 +43,8 @@ TWO_REPLICAS = textwrap.dedent('''
         train_step = train.make_train_step(model, optimizer, step, hp.clip_norm, 3, 3, 0, strategy=strategy)
         for _ in range(3):
             applied, stats = train_step(x, y, lengths)
-        return [v.numpy() for v in model.trainable_variables], {k: float(v) for k, v in stats.items()}, int(step.numpy())
+        return ([v.numpy() for v in model.trainable_variables],
+                {k: float(v) for k, v in stats.items()}, int(step.numpy()))
     one = run(tf.distribute.get_strategy())
     two = run(tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1']))
     print(json.dumps({'steps': [one[2], two[2]], 'stats': [one[1], two[1]],

@@ -4,6 +4,7 @@ import copy
 
 import pytest
 
+import builders
 from magenta_rnn.music.events import (NonIntegerStepsPerBarError, QuantizationStatusError,
                                       SimpleEventSequence, integer_steps_per_bar)
 from magenta_rnn.protobuf import music_pb2
@@ -89,11 +90,8 @@ def test_equality_covers_position_and_resolution():
 
 
 def _sequence(steps_per_quarter, numerator=4, denominator=4):
-    sequence = music_pb2.NoteSequence()
-    sequence.quantization_info.steps_per_quarter = steps_per_quarter
-    signature = sequence.time_signatures.add()
-    signature.numerator, signature.denominator = numerator, denominator
-    return sequence
+    return builders.note_sequence(qpm=None, time_signature=(numerator, denominator),
+                                  steps_per_quarter=steps_per_quarter)
 
 
 def test_steps_per_bar_from_time_signature():

@@ -20,6 +20,8 @@ from typing import Any, Callable
 import numpy as np
 import pytest
 
+import builders
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 GOLDENS = Path(__file__).resolve().parent / 'goldens' / 'generation.json'
 BUNDLES = REPO_ROOT.parent / 'shared' / 'bundles'
@@ -51,13 +53,8 @@ def _drums(**kwargs):
 
 def _melody_primer_sequence():
     """A primer NoteSequence at 90 qpm with a note that ends before the next starts."""
-    from magenta_rnn.protobuf import music_pb2
-    sequence = music_pb2.NoteSequence(ticks_per_quarter=220)
-    sequence.tempos.add(qpm=90.0)
-    for pitch, start, end in ((62, 0.0, 0.3), (65, 0.5, 1.0), (69, 1.0, 1.6)):
-        sequence.notes.add(pitch=pitch, velocity=90, start_time=start, end_time=end)
-    sequence.total_time = 1.6
-    return sequence
+    return builders.note_sequence([(62, 90, 0.0, 0.3), (65, 90, 0.5, 1.0), (69, 90, 1.0, 1.6)],
+                                  qpm=90.0, time_signature=None, ticks_per_quarter=220)
 
 
 # ----------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import builders
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, 'PYTHONPATH': str(REPO_ROOT), 'CUDA_VISIBLE_DEVICES': ''}
 
@@ -85,14 +86,9 @@ def test_convert_killed_then_rerun(tmp_path, how):
 def note_sequences(tmp_path) -> Path:
     """A TFRecord of 600 long melodies (a few seconds of create_dataset work)."""
     from magenta_rnn import records
-    from magenta_rnn.protobuf import music_pb2
-    sequence = music_pb2.NoteSequence(ticks_per_quarter=220)
-    sequence.tempos.add(qpm=120)
-    sequence.time_signatures.add(numerator=4, denominator=4)
-    for i in range(800):
-        sequence.notes.add(pitch=48 + (i * 7) % 30, velocity=80, start_time=i * 0.25,
-                           end_time=i * 0.25 + 0.2)
-    sequence.total_time = 200.0
+    sequence = builders.melody([48 + (i * 7) % 30 for i in range(800)], note_seconds=0.2,
+                               hop_seconds=0.25, velocity=80, ticks_per_quarter=220,
+                               total_time=200.0)
     path = tmp_path / 'notes.tfrecord'
     records.write_records(str(path), [sequence.SerializeToString()] * 600)
     return path

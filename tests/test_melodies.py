@@ -8,9 +8,9 @@ lengthened to one step (REFERENCE.md "Quantization").
 import numpy as np
 import pytest
 
+import builders
 from magenta_rnn.music.events import NonIntegerStepsPerBarError
 from magenta_rnn.music.melodies import (Melody, PolyphonicMelodyError, extract_melodies)
-from magenta_rnn.protobuf import music_pb2
 
 NOTE_OFF = -1
 NO_EVENT = -2
@@ -21,23 +21,18 @@ def quantized(tracks, steps_per_quarter=4, qpm=60.0, numerator=4, denominator=4)
 
     An instrument key given as ('drum', n) makes drum notes on instrument n.
     """
-    sequence = music_pb2.NoteSequence()
-    sequence.tempos.add().qpm = qpm
-    signature = sequence.time_signatures.add()
-    signature.numerator, signature.denominator = numerator, denominator
-    sequence.quantization_info.steps_per_quarter = steps_per_quarter
-    steps_per_second = steps_per_quarter * qpm / 60.0
+    sequence = builders.note_sequence(qpm=qpm, time_signature=(numerator, denominator),
+                                      steps_per_quarter=steps_per_quarter)
     for instrument, notes in tracks.items():
         is_drum = isinstance(instrument, tuple)
-        for pitch, velocity, start, end in notes:
-            note = sequence.notes.add(pitch=pitch, velocity=velocity, start_time=start,
-                                      end_time=end, is_drum=is_drum,
-                                      instrument=instrument[1] if is_drum else instrument)
-            note.quantized_start_step = int(start * steps_per_second + 0.5)
-            note.quantized_end_step = int(end * steps_per_second + 0.5)
-            if note.quantized_end_step == note.quantized_start_step:
-                note.quantized_end_step += 1
-            sequence.total_time = max(sequence.total_time, end)
+        builders.add_notes(sequence, instrument[1] if is_drum else instrument, notes,
+                           is_drum=is_drum)
+    steps_per_second = steps_per_quarter * qpm / 60.0
+    for note in sequence.notes:
+        note.quantized_start_step = int(note.start_time * steps_per_second + 0.5)
+        note.quantized_end_step = int(note.end_time * steps_per_second + 0.5)
+        if note.quantized_end_step == note.quantized_start_step:
+            note.quantized_end_step += 1
     return sequence
 
 

@@ -3,19 +3,15 @@ import math
 
 import pytest
 
+import builders
 from magenta_rnn.music import metrics
-from magenta_rnn.protobuf import music_pb2
 
 
 def sequence(notes, qpm=120.0, drums=False):
     """notes: (pitch, start, end, velocity) tuples; 120 qpm 4/4 bars are 2 s."""
-    result = music_pb2.NoteSequence()
-    result.tempos.add(qpm=qpm)
-    for pitch, start, end, velocity in notes:
-        result.notes.add(pitch=pitch, start_time=start, end_time=end, velocity=velocity,
-                         is_drum=drums)
-    result.total_time = max((n[2] for n in notes), default=0.0)
-    return result
+    return builders.note_sequence([(pitch, velocity, start, end)
+                                   for pitch, start, end, velocity in notes],
+                                  qpm=qpm, time_signature=None, is_drum=drums)
 
 
 # C D E F | (empty) | G then F# ; bars of 2 s at 120 qpm.

@@ -236,7 +236,7 @@ def test_quick_reader_matches_mido_on_shared_data(shared_data):
         data = path.read_bytes()
         try:
             expected = midi_io.midi_to_note_sequence(pretty_midi.PrettyMIDI(io.BytesIO(data)))
-        except Exception:  # pylint: disable=broad-except
+        except Exception:
             with pytest.raises(midi_io.MIDIConversionError):
                 midi_io.midi_to_note_sequence(data)
             continue

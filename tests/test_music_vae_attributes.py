@@ -7,18 +7,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import builders
 from magenta_rnn.music_vae import attributes
 from magenta_rnn.protobuf import music_pb2
 
 
 def sequence(notes: list[tuple[int, float, float]], total_time: float | None = None,
              qpm: float = 120.0) -> music_pb2.NoteSequence:
-    ns = music_pb2.NoteSequence()
-    ns.tempos.add(qpm=qpm)
-    for pitch, start, end in notes:
-        ns.notes.add(pitch=pitch, start_time=start, end_time=end, velocity=80)
-    ns.total_time = total_time if total_time is not None else max(n[2] for n in notes)
-    return ns
+    """A NoteSequence of (pitch, start, end) notes at velocity 80, with no time signature."""
+    return builders.note_sequence([(pitch, 80, start, end) for pitch, start, end in notes],
+                                  qpm=qpm, time_signature=None, total_time=total_time)
 
 
 def test_attributes_of_a_small_melody():

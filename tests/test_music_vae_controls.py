@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import builders
 from magenta_rnn.music import chords as chords_lib
 from magenta_rnn.music import sequences as sequences_lib
 from magenta_rnn.music_vae import configs, controls
@@ -18,14 +19,10 @@ CHORD_TONES = [(60, 64, 67), (57, 60, 64), (59, 62, 65), (55, 59, 62, 65), (60, 
 
 def block_chords(seconds_each: float = 1.0) -> music_pb2.NoteSequence:
     """Eight block chords, one per half bar at 120 qpm, over a drum note (ignored)."""
-    ns = music_pb2.NoteSequence(ticks_per_quarter=220)
-    ns.tempos.add(qpm=120)
-    ns.time_signatures.add(numerator=4, denominator=4)
-    for i, tones in enumerate(CHORD_TONES):
-        for pitch in tones:
-            ns.notes.add(pitch=pitch, start_time=i * seconds_each,
-                         end_time=(i + 1) * seconds_each, velocity=80)
-    ns.notes.add(pitch=36, start_time=0, end_time=8, velocity=80, is_drum=True)
+    ns = builders.note_sequence([(pitch, 80, i * seconds_each, (i + 1) * seconds_each)
+                                 for i, tones in enumerate(CHORD_TONES) for pitch in tones],
+                                ticks_per_quarter=220)
+    builders.add_notes(ns, 0, [(36, 80, 0, 8)], is_drum=True)
     ns.total_time = 8 * seconds_each
     return ns
 
@@ -107,18 +104,12 @@ def test_chord_c_input_spreads_a_progression_evenly():
 
 
 def two_instruments(bars: int = 2) -> music_pb2.NoteSequence:
-    ns = music_pb2.NoteSequence(ticks_per_quarter=220)
-    ns.tempos.add(qpm=120)
-    ns.time_signatures.add(numerator=4, denominator=4)
+    ns = builders.note_sequence(ticks_per_quarter=220)
     for quarter in range(4 * bars):
         t = 0.5 * quarter
-        ns.notes.add(pitch=60 + quarter % 5, start_time=t, end_time=t + 0.5, velocity=100,
-                     program=0, instrument=0)
-        ns.notes.add(pitch=36, start_time=t, end_time=t + 0.1, velocity=40, is_drum=True,
-                     instrument=9)
-    ns.notes.add(pitch=40, start_time=0.0, end_time=2.0 * bars, velocity=70, program=33,
-                 instrument=1)
-    ns.total_time = 2.0 * bars
+        builders.add_notes(ns, 0, [(60 + quarter % 5, 100, t, t + 0.5)])
+        builders.add_notes(ns, 9, [(36, 40, t, t + 0.1)], is_drum=True)
+    builders.add_notes(ns, 1, [(40, 70, 0.0, 2.0 * bars)], program=33)
     return ns
 
 

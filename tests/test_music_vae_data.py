@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import builders
 from magenta_rnn.music_vae import data
-from magenta_rnn.protobuf import music_pb2
 
 STEP = 0.125
 NO, OFF = 0, 1
@@ -23,15 +23,11 @@ def onset(pitch: int) -> int:
 
 def make_sequence(notes, numerator=4, denominator=4, total_steps=None, qpm=120.0):
     """notes: (pitch, start_step, end_step[, program])."""
-    ns = music_pb2.NoteSequence()
-    ns.tempos.add(qpm=qpm)
-    ns.time_signatures.add(numerator=numerator, denominator=denominator)
-    ns.ticks_per_quarter = 220
+    ns = builders.note_sequence(qpm=qpm, time_signature=(numerator, denominator),
+                                ticks_per_quarter=220)
     for note in notes:
-        pitch, start, end = note[:3]
-        program = note[3] if len(note) > 3 else 0
-        ns.notes.add(pitch=pitch, start_time=start * STEP, end_time=end * STEP, velocity=100,
-                     program=program, instrument=0)
+        builders.add_notes(ns, 0, [(note[0], 100, note[1] * STEP, note[2] * STEP)],
+                           program=note[3] if len(note) > 3 else 0)
     ns.total_time = (total_steps if total_steps is not None
                      else max(n[2] for n in notes)) * STEP
     return ns

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import builders
 from magenta_rnn.music_vae import configs, data
 from magenta_rnn.protobuf import music_pb2
 
@@ -19,16 +20,11 @@ STEP = 0.125
 
 def drum_sequence(hits: list[tuple[int, int]], total_steps: int | None = None,
                   numerator: int = 4) -> music_pb2.NoteSequence:
-    """A 120-qpm drum NoteSequence from (step, pitch) hits."""
-    ns = music_pb2.NoteSequence()
-    ns.tempos.add(qpm=120)
-    ns.time_signatures.add(numerator=numerator, denominator=4)
-    for step, pitch in hits:
-        ns.notes.add(pitch=pitch, start_time=step * STEP, end_time=(step + 1) * STEP,
-                     velocity=100, is_drum=True, instrument=9)
-    ns.total_time = (total_steps if total_steps is not None
-                     else max(step for step, _ in hits) + 1) * STEP
-    return ns
+    """A 120-qpm drum NoteSequence from (step, pitch) hits a step long."""
+    return builders.drum_track(
+        [(step * STEP, pitch) for step, pitch in hits], note_seconds=STEP,
+        time_signature=(numerator, 4),
+        total_time=None if total_steps is None else total_steps * STEP)
 
 
 def cat_drums_converter() -> data.DrumsConverter:

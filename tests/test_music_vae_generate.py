@@ -11,6 +11,8 @@ import tarfile
 import numpy as np
 import pytest
 
+import builders
+
 tf = pytest.importorskip('tensorflow')
 
 from magenta_rnn import records  # noqa: E402
@@ -24,14 +26,7 @@ TINY = 'batch_size=4,enc_rnn_size=[8],dec_rnn_size=[8],z_size=4'
 
 def melody(pitches: list[int], bars: int) -> music_pb2.NoteSequence:
     """`bars` bars of 4/4 at 120 qpm, one note per quarter cycling through `pitches`."""
-    ns = music_pb2.NoteSequence()
-    ns.tempos.add(qpm=120)
-    ns.time_signatures.add(numerator=4, denominator=4)
-    for k in range(4 * bars):
-        ns.notes.add(pitch=pitches[k % len(pitches)], start_time=0.5 * k,
-                     end_time=0.5 * k + 0.5, velocity=90, program=0)
-    ns.total_time = 2.0 * bars
-    return ns
+    return builders.melody([pitches[k % len(pitches)] for k in range(4 * bars)], velocity=90)
 
 
 @pytest.fixture(scope='module')
@@ -298,15 +293,8 @@ def test_numpy_sampler_follows_the_tensorflow_decoder(model):
 
 def rhythm(first_pitch: int, note_seconds: float, bars: int = 2) -> music_pb2.NoteSequence:
     """A `bars`-bar scale run at 120 qpm with notes of note_seconds (0.25 s = an eighth)."""
-    ns = music_pb2.NoteSequence()
-    ns.tempos.add(qpm=120)
-    ns.time_signatures.add(numerator=4, denominator=4)
-    count = int(round(2.0 * bars / note_seconds))
-    for k in range(count):
-        ns.notes.add(pitch=first_pitch + (k % 5), start_time=k * note_seconds,
-                     end_time=(k + 1) * note_seconds, velocity=90, program=0)
-    ns.total_time = 2.0 * bars
-    return ns
+    return builders.scale_run(first_pitch, int(round(2.0 * bars / note_seconds)), cycle=5,
+                              note_seconds=note_seconds, velocity=90, total_time=2.0 * bars)
 
 
 ATTRIBUTE_EXAMPLES = [rhythm(p, d) for p in (55, 60, 65, 70) for d in (0.25, 0.5, 1.0)]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import builders
 from magenta_rnn.music_vae import configs, data, groove
 from magenta_rnn.protobuf import music_pb2
 
@@ -23,14 +24,7 @@ HIT, VELOCITY, OFFSET = 0, 9, 18   # column of class 0 in each block
 def drum_notes(notes: list[tuple[float, int, int]], numerator: int = 4
                ) -> music_pb2.NoteSequence:
     """A 120-qpm drum NoteSequence from (start time, pitch, velocity)."""
-    ns = music_pb2.NoteSequence()
-    ns.tempos.add(qpm=120)
-    ns.time_signatures.add(numerator=numerator, denominator=4)
-    for start, pitch, velocity in notes:
-        ns.notes.add(pitch=pitch, start_time=start, end_time=start + 0.1, velocity=velocity,
-                     is_drum=True, instrument=9)
-    ns.total_time = max(start for start, _, _ in notes) + 0.1
-    return ns
+    return builders.drum_track(notes, time_signature=(numerator, 4))
 
 
 # Kick on the grid at step 0; a snare 1/32 s (a quarter step) late at step 4; at
@@ -128,8 +122,7 @@ def test_windows_hop_by_the_window_and_pad_to_the_bar():
 def test_only_four_four_converts_and_empty_sequences_give_nothing():
     converter = converter_for('groovae_2bar_humanize')
     assert not converter.to_tensors(drum_notes(GROOVE, numerator=3)).outputs
-    empty = music_pb2.NoteSequence()
-    empty.tempos.add(qpm=120)
+    empty = builders.note_sequence(time_signature=None)
     assert not converter.to_tensors(empty).outputs
 
 

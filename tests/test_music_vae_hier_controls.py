@@ -9,11 +9,13 @@ import sys
 import numpy as np
 import pytest
 
+import builders
+
 tf = pytest.importorskip('tensorflow')
 
 from magenta_rnn import records  # noqa: E402
 from magenta_rnn.music import midi_io  # noqa: E402
-from magenta_rnn.music_vae import configs, controls, lstm, train, trained_model  # noqa: E402
+from magenta_rnn.music_vae import configs, controls, train, trained_model  # noqa: E402
 from magenta_rnn.music_vae import model as model_lib  # noqa: E402
 from magenta_rnn.music_vae.hierarchical_encoder import HierarchicalLstmEncoder  # noqa: E402
 from magenta_rnn.protobuf import music_pb2  # noqa: E402
@@ -87,22 +89,17 @@ def test_controls_condition_the_loss_and_the_samples():
 
 
 def drum_pattern(bars: int = 2) -> music_pb2.NoteSequence:
-    ns = music_pb2.NoteSequence(ticks_per_quarter=220)
-    ns.tempos.add(qpm=120)
-    ns.time_signatures.add(numerator=4, denominator=4)
+    notes = []
     for step in range(16 * bars):
         t = step * 0.125
         if step % 4 == 0:
-            ns.notes.add(pitch=36, start_time=t, end_time=t + 0.1, velocity=100, is_drum=True,
-                         instrument=9)
+            notes.append((36, 100, t, t + 0.1))
         if step % 2 == 0:
-            ns.notes.add(pitch=42, start_time=t + 0.01, end_time=t + 0.1, velocity=60,
-                         is_drum=True, instrument=9)
+            notes.append((42, 60, t + 0.01, t + 0.1))
         if step % 8 == 4:
-            ns.notes.add(pitch=38, start_time=t, end_time=t + 0.1, velocity=90, is_drum=True,
-                         instrument=9)
-    ns.total_time = 2.0 * bars
-    return ns
+            notes.append((38, 90, t, t + 0.1))
+    return builders.note_sequence(notes, instrument=9, is_drum=True, ticks_per_quarter=220,
+                                  total_time=2.0 * bars)
 
 
 def _train(config_name: str, sequences, tmp_path) -> str:
@@ -198,14 +195,9 @@ def test_trained_model_matches_the_original_on_its_checkpoint(peer, tmp_path, co
     windows' own chords as controls)."""
     from test_music_vae_controls import block_chords, two_instruments
     if source == 'mel':
-        ns = music_pb2.NoteSequence(ticks_per_quarter=220)
-        ns.tempos.add(qpm=120)
-        ns.time_signatures.add(numerator=4, denominator=4)
-        for k in range(4 * 18):
-            ns.notes.add(pitch=60 + (k * 5) % 12, start_time=0.5 * k, end_time=0.5 * k + 0.4,
-                         velocity=90)
-        ns.total_time = 36.0
-        sequences = [ns]
+        sequences = [builders.melody([60 + (k * 5) % 12 for k in range(4 * 18)],
+                                     note_seconds=0.4, hop_seconds=0.5, velocity=90,
+                                     ticks_per_quarter=220, total_time=36.0)]
     elif source == 'chords':
         sequences = [block_chords(), block_chords(0.5)]
     else:

@@ -15,6 +15,8 @@ import sys
 import numpy as np
 import pytest
 
+import builders
+
 tf = pytest.importorskip('tensorflow')
 
 from magenta_rnn import records  # noqa: E402
@@ -214,14 +216,7 @@ def test_name_based_hierdec_checkpoint_loads(tmp_path):
 
 def melody_sequence(base_pitch: int, bars: int = 4) -> music_pb2.NoteSequence:
     """`bars` bars of 4/4 at 120 qpm, a new pitch every quarter."""
-    ns = music_pb2.NoteSequence()
-    ns.tempos.add(qpm=120)
-    ns.time_signatures.add(numerator=4, denominator=4)
-    for k in range(4 * bars):
-        ns.notes.add(pitch=base_pitch + k % 7, start_time=0.5 * k, end_time=0.5 * k + 0.5,
-                     velocity=90, program=0)
-    ns.total_time = 2.0 * bars
-    return ns
+    return builders.scale_run(base_pitch, 4 * bars, velocity=90)
 
 
 def test_train_sample_and_interpolate_a_small_hierarchical_config(tmp_path):
@@ -269,7 +264,7 @@ def _run_module(module: str, *args: str) -> subprocess.CompletedProcess:
 @pytest.mark.slow
 def test_hierdec_trio_trains_on_trio_web_and_samples_three_instruments(shared_data, tmp_path):
     """music_vae_train and music_vae_generate end to end on 20 real multi-instrument songs."""
-    from magenta_rnn.music import midi_io  # pylint: disable=import-outside-toplevel
+    from magenta_rnn.music import midi_io
     midis = sorted((shared_data / 'trio_web').glob('*.mid'))[:20]
     examples = str(tmp_path / 'trio.tfrecord')
     records.write_records(examples, [midi_io.midi_file_to_note_sequence(str(p))

@@ -198,7 +198,7 @@ def test_model_loss_and_gradients_equal_those_with_the_plainest_encoder(monkeypa
 
 
 def test_melody_drum_and_trio_converters_declare_their_one_hot_inputs():
-    from magenta_rnn.music_vae import data, trio  # noqa: PLC0415
+    from magenta_rnn.music_vae import data, trio
     assert data.OneHotMelodyConverter().one_hot_input_width == 90
     assert data.DrumsConverter().one_hot_input_width == 512
     assert data.DrumsConverter(roll_input=True).one_hot_input_width == 0

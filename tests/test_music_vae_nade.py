@@ -9,6 +9,8 @@ import math
 import numpy as np
 import pytest
 
+import builders
+
 tf = pytest.importorskip('tensorflow')
 
 from magenta_rnn.music_vae import configs, data, trained_model  # noqa: E402
@@ -25,16 +27,9 @@ NADE_AND_GROOVE = [('nade-drums_2bar_full', TINY),
 
 def beat(hat_every: int) -> music_pb2.NoteSequence:
     """2 bars at 120 qpm: a kick every quarter, a closed hi-hat every `hat_every` steps."""
-    ns = music_pb2.NoteSequence()
-    ns.tempos.add(qpm=120)
-    ns.time_signatures.add(numerator=4, denominator=4)
-    for step in range(32):
-        for pitch, every in ((36, 4), (42, hat_every)):
-            if step % every == 0:
-                ns.notes.add(pitch=pitch, start_time=step * 0.125, end_time=step * 0.125 + 0.1,
-                             velocity=100, is_drum=True, instrument=9)
-    ns.total_time = 4.0
-    return ns
+    return builders.drum_track([(step * 0.125, pitch) for step in range(32)
+                                for pitch, every in ((36, 4), (42, hat_every))
+                                if step % every == 0], total_time=4.0)
 
 
 def sigmoid(x):
@@ -254,7 +249,6 @@ def test_reconstruction_loglik_of_nade_and_groove_decoders(tmp_path):
         np.testing.assert_allclose(loglik, expected.numpy()[0], rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize('name,hparams', NADE_AND_GROOVE)
 def test_training_steps_reduce_the_loss_on_a_fixed_batch(name, hparams):
     tf.random.set_seed(7)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+import builders
 from magenta_rnn import records
 from magenta_rnn.music_vae import preprocess
 from magenta_rnn.protobuf import music_pb2
@@ -13,14 +14,8 @@ FILTERS = {'max_total_time': 1800, 'max_num_notes': 10000, 'min_velocities': 1,
 
 def _melody(sequence_id: str, pitches: list[int], velocity: int = 80) -> music_pb2.NoteSequence:
     """Eighth notes at 120 qpm in 4/4 (16 eighths = 2 bars)."""
-    ns = music_pb2.NoteSequence(id=sequence_id, ticks_per_quarter=220)
-    ns.tempos.add(qpm=120)
-    ns.time_signatures.add(numerator=4, denominator=4)
-    for i, pitch in enumerate(pitches):
-        ns.notes.add(pitch=pitch, velocity=velocity, start_time=i * 0.25,
-                     end_time=(i + 1) * 0.25)
-    ns.total_time = len(pitches) * 0.25
-    return ns
+    return builders.melody(pitches, note_seconds=0.25, velocity=velocity,
+                           sequence_id=sequence_id, ticks_per_quarter=220)
 
 
 def test_identical_examples_are_written_once_with_both_ids(tmp_path):

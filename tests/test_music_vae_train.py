@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+import builders
+
 tf = pytest.importorskip('tensorflow')
 
 from magenta_rnn import records  # noqa: E402
@@ -19,14 +21,7 @@ TINY = 'batch_size=4,enc_rnn_size=[8],dec_rnn_size=[8],z_size=4'
 
 def melody_sequence(base_pitch: int) -> music_pb2.NoteSequence:
     """4 bars of 4/4 at 120 qpm, a new pitch every quarter: 3 distinct 2-bar windows."""
-    ns = music_pb2.NoteSequence()
-    ns.tempos.add(qpm=120)
-    ns.time_signatures.add(numerator=4, denominator=4)
-    for k in range(16):
-        ns.notes.add(pitch=base_pitch + k % 7, start_time=0.5 * k, end_time=0.5 * k + 0.5,
-                     velocity=90, program=0)
-    ns.total_time = 8.0
-    return ns
+    return builders.scale_run(base_pitch, 16, velocity=90)
 
 
 @pytest.fixture
@@ -37,7 +32,7 @@ def examples_path(tmp_path):
 
 
 def event_tags(directory: str) -> set[str]:
-    from tensorflow.core.util import event_pb2  # pylint: disable=import-outside-toplevel
+    from tensorflow.core.util import event_pb2
     tags = set()
     for path in glob.glob(os.path.join(directory, 'events.out.tfevents.*')):
         for record in tf.data.TFRecordDataset(path).as_numpy_iterator():

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import builders
 from magenta_rnn.music_vae import configs, data, trio
 from magenta_rnn.protobuf import music_pb2
 
@@ -35,14 +36,10 @@ def make_trio(extra_notes=()) -> music_pb2.NoteSequence:
         (9, 0, True, 36, 0, 1), (9, 0, True, 38, 4, 5), (9, 0, True, 36, 16, 17),
         (9, 0, True, 42, 20, 21),
         *extra_notes]
-    ns = music_pb2.NoteSequence()
-    ns.tempos.add(qpm=120)
-    ns.time_signatures.add(numerator=4, denominator=4)
-    ns.ticks_per_quarter = 220
+    ns = builders.note_sequence(ticks_per_quarter=220)
     for instrument, program, is_drum, pitch, start, end in notes:
-        ns.notes.add(instrument=instrument, program=program, is_drum=is_drum, pitch=pitch,
-                     velocity=100, start_time=start * STEP, end_time=end * STEP)
-    ns.total_time = max(n[5] for n in notes) * STEP
+        builders.add_notes(ns, instrument, [(pitch, 100, start * STEP, end * STEP)],
+                           program=program, is_drum=is_drum)
     return ns
 
 

@@ -9,11 +9,12 @@ import random
 
 import numpy as np
 
+import builders
 from magenta_rnn.music.performance_controls import (NoteDensityPerformanceControlSignal,
                                                     PitchHistogramPerformanceControlSignal,
                                                     extract_controls, note_density_signal,
                                                     pitch_histogram_signal)
-from magenta_rnn.music.performances import Performance, PerformanceEvent
+from magenta_rnn.music.performances import PerformanceEvent
 
 pe = PerformanceEvent
 ON, OFF, SHIFT, VEL = pe.NOTE_ON, pe.NOTE_OFF, pe.TIME_SHIFT, pe.VELOCITY
@@ -22,21 +23,14 @@ EVENTS = [(ON, 60), (ON, 64), (ON, 67), (SHIFT, 50), (OFF, 60), (OFF, 64), (SHIF
           (OFF, 67), (ON, 64), (SHIFT, 25), (OFF, 64)]
 
 
-def performance_of(events, steps_per_second=100):
-    performance = Performance(steps_per_second=steps_per_second)
-    for event in events:
-        performance.append(pe(*event))
-    return performance
-
-
 def test_note_density_extract():
     control = NoteDensityPerformanceControlSignal(window_size_seconds=1.0,
                                                   density_bin_ranges=[1.0, 5.0])
     # Recomputed at event 0 and after each TIME_SHIFT: 4 onsets in 1 s, then 1 onset in
     # the remaining 0.5 s, then 1 in 0.25 s, then nothing scanned.
-    assert control.extract(performance_of(EVENTS)) == [
+    assert control.extract(builders.performance(EVENTS)) == [
         4.0, 4.0, 4.0, 4.0, 2.0, 2.0, 2.0, 4.0, 4.0, 4.0, 0.0]
-    assert control.extract(performance_of([])) == []
+    assert control.extract(builders.performance([])) == []
 
 
 def test_note_density_encoder():
@@ -64,7 +58,7 @@ def test_note_density_default_bins():
 
 def test_pitch_histogram_extract():
     control = PitchHistogramPerformanceControlSignal(window_size_seconds=1.0, prior_count=0)
-    assert control.extract(performance_of(EVENTS)) == [
+    assert control.extract(builders.performance(EVENTS)) == [
         [0.5, 0, 0, 0, 0.75, 0, 0, 0.75, 0, 0, 0, 0],
         [0.5, 0, 0, 0, 0.75, 0, 0, 0.75, 0, 0, 0, 0],
         [0.5, 0, 0, 0, 0.75, 0, 0, 0.75, 0, 0, 0, 0],
@@ -81,7 +75,7 @@ def test_pitch_histogram_extract():
 def test_pitch_histogram_counts_octaves_of_a_class_separately_and_adds_the_prior():
     control = PitchHistogramPerformanceControlSignal(window_size_seconds=5.0)
     histograms = control.extract(
-        performance_of([(ON, 48), (ON, 60), (SHIFT, 100), (OFF, 48)]))
+        builders.performance([(ON, 48), (ON, 60), (SHIFT, 100), (OFF, 48)]))
     assert histograms[0][0] == 0.01 + 1.0 + 1.0  # two sounding Cs, one second each
     assert histograms[0][1:] == [0.01] * 11
     assert histograms[2] is histograms[0]  # the shift itself reuses the value before it
@@ -107,7 +101,7 @@ def test_pitch_histogram_encoder_normalises():
 def test_extract_controls_zips_one_tuple_per_event():
     signals = [NoteDensityPerformanceControlSignal(1.0, [1.0, 5.0]),
                PitchHistogramPerformanceControlSignal(1.0, prior_count=0)]
-    controls = extract_controls(signals, performance_of(EVENTS))
+    controls = extract_controls(signals, builders.performance(EVENTS))
     assert len(controls) == len(EVENTS)
     assert controls[4] == (2.0, [0, 0, 0, 0, 0.25, 0, 0, 0.25, 0, 0, 0, 0])
 
@@ -191,6 +185,6 @@ def test_vectorised_extraction_matches_the_rules_bit_for_bit():
         events = random_events(rng, rng.choice([1, 2, 5, 60, 300]))
         if trial % 5 == 0:
             events[0] = (SHIFT, 7)
-        performance = performance_of(events)
+        performance = builders.performance(events)
         assert density.extract(performance) == reference_density(events, 3.0, 100)
         assert histogram.extract(performance) == reference_histogram(events, 5.0, 100, 0.01)

@@ -9,14 +9,14 @@ from math import cos, pi, sin
 import numpy as np
 import pytest
 
+import builders
 from magenta_rnn.music.performance_encoders import (
     ModuloPerformanceEventSequenceEncoderDecoder, NotePerformanceEventSequenceEncoderDecoder,
     PerformanceOneHotEncoding, encode_performance)
-from magenta_rnn.music.performances import NotePerformance, Performance, PerformanceEvent
+from magenta_rnn.music.performances import NotePerformance, PerformanceEvent
 from magenta_rnn.music.sequences import quantize_note_sequence_absolute
 from magenta_rnn.performance import PERFORMANCE_RNN
 from magenta_rnn.performance.model import setup
-from magenta_rnn.protobuf import music_pb2
 from magenta_rnn.rnn.config import available_configs
 
 pe = PerformanceEvent
@@ -30,13 +30,6 @@ def performance_config_encoder(config_id):
 
 ON, OFF, SHIFT, VEL, DUR = (pe.NOTE_ON, pe.NOTE_OFF, pe.TIME_SHIFT, pe.VELOCITY,
                             pe.DURATION)
-
-
-def performance_of(events, num_velocity_bins=32):
-    performance = Performance(steps_per_second=100, num_velocity_bins=num_velocity_bins)
-    for event in events:
-        performance.append(pe(*event))
-    return performance
 
 
 # PerformanceOneHotEncoding.
@@ -78,7 +71,8 @@ def test_one_hot_sequence_encoding():
     encoder, _, _ = performance_config_encoder('performance_with_dynamics')
     assert (encoder.input_size, encoder.num_classes, encoder.default_event_label) == \
         (388, 388, 355)
-    performance = performance_of([(VEL, 25), (ON, 60), (SHIFT, 50), (OFF, 60)])
+    performance = builders.performance([(VEL, 25), (ON, 60), (SHIFT, 50), (OFF, 60)],
+                                       num_velocity_bins=32)
     inputs, labels = encoder.encode_arrays(performance)
     assert labels.tolist() == [60, 305, 188]
     assert [int(np.flatnonzero(row)[0]) for row in inputs] == [380, 60, 305]
@@ -155,10 +149,8 @@ def test_note_encoder_labels_inputs_and_decoding():
 
 
 def test_note_performance_encoding_end_to_end():
-    ns = music_pb2.NoteSequence()
-    ns.notes.add(pitch=60, velocity=100, start_time=0.0, end_time=1.0)
-    ns.notes.add(pitch=64, velocity=80, start_time=0.5, end_time=0.75)
-    ns.total_time = 1.0
+    ns = builders.note_sequence([(60, 100, 0.0, 1.0), (64, 80, 0.5, 0.75)], qpm=None,
+                                time_signature=None)
     performance = NotePerformance(quantize_note_sequence_absolute(ns, 100), 32)
     encoder, _, _ = performance_config_encoder('performance_with_dynamics_and_note_encoding')
     inputs, labels = encoder.encode_arrays(performance)
@@ -191,8 +183,8 @@ def test_multiconditioned_inputs_put_the_next_control_first():
         'multiconditioned_performance_with_dynamics')
     assert [s.name for s in signals] == ['notes_per_second', 'pitch_class_histogram']
     assert not optional and encoder.num_classes == 388 and encoder.default_event_label == 355
-    performance = performance_of([(ON, 60), (SHIFT, 100), (ON, 64), (SHIFT, 100), (SHIFT, 100),
-                                  (OFF, 60)])
+    performance = builders.performance([(ON, 60), (SHIFT, 100), (ON, 64), (SHIFT, 100),
+                                        (SHIFT, 100), (OFF, 60)], num_velocity_bins=32)
     [(inputs, labels)] = encode_performance(encoder, signals, optional, performance)
     assert inputs.shape == (5, 408) and labels.tolist() == [355, 64, 355, 355, 188]
     # Position 0 carries the controls of event 1 (a TIME_SHIFT, so event 0's values):
@@ -208,7 +200,8 @@ def test_optional_conditioning_encodes_twice():
     encoder, signals, optional = performance_config_encoder(
         'optional_multiconditioned_performance_with_dynamics')
     assert optional
-    performance = performance_of([(ON, 60), (SHIFT, 100), (OFF, 60)])
+    performance = builders.performance([(ON, 60), (SHIFT, 100), (OFF, 60)],
+                                       num_velocity_bins=32)
     (enabled, labels), (disabled, labels_again) = encode_performance(
         encoder, signals, optional, performance)
     assert labels.tolist() == labels_again.tolist() == [355, 188]

@@ -15,22 +15,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import builders
 from magenta_rnn.performance import PERFORMANCE_RNN
 from magenta_rnn.performance.pipeline import build_chain
-from magenta_rnn.protobuf import example_pb2, music_pb2
+from magenta_rnn.protobuf import example_pb2
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def staccato(pitches, velocity=100, note_seconds=0.25, hop_seconds=0.5):
     """One note per hop: pitch i sounds from i*hop for note_seconds."""
-    ns = music_pb2.NoteSequence(ticks_per_quarter=220)
-    ns.tempos.add(qpm=120.0)
-    for i, pitch in enumerate(pitches):
-        ns.notes.add(pitch=pitch, velocity=velocity, start_time=i * hop_seconds,
-                     end_time=i * hop_seconds + note_seconds)
-    ns.total_time = ns.notes[-1].end_time
-    return ns
+    return builders.melody(pitches, note_seconds=note_seconds, hop_seconds=hop_seconds,
+                           velocity=velocity, time_signature=None, ticks_per_quarter=220)
 
 
 def run_chain(config_name: str, ns, mode: str):

@@ -8,6 +8,7 @@ import pickle
 
 import pytest
 
+import builders
 from magenta_rnn.music.performance_extraction import extract_performances
 from magenta_rnn.music.performances import (MetricPerformance, NotePerformance, Performance,
                                             PerformanceEvent, TooManyDurationStepsError,
@@ -15,7 +16,6 @@ from magenta_rnn.music.performances import (MetricPerformance, NotePerformance, 
                                             velocity_bin_to_velocity, velocity_to_bin)
 from magenta_rnn.music.sequences import (quantize_note_sequence,
                                          quantize_note_sequence_absolute)
-from magenta_rnn.protobuf import music_pb2
 
 pe = PerformanceEvent
 ON, OFF, SHIFT, VEL, DUR = (pe.NOTE_ON, pe.NOTE_OFF, pe.TIME_SHIFT, pe.VELOCITY,
@@ -25,17 +25,7 @@ CHORD = [(60, 100, 0.0, 4.0), (64, 100, 0.0, 3.0), (67, 100, 1.0, 2.0)]
 
 def sequence(tracks, qpm=None):
     """tracks: {instrument: [(pitch, velocity, start_s, end_s)]} or a list for instrument 0."""
-    if isinstance(tracks, list):
-        tracks = {0: tracks}
-    ns = music_pb2.NoteSequence(ticks_per_quarter=220)
-    if qpm:
-        ns.tempos.add(qpm=qpm)
-    for instrument, notes in tracks.items():
-        for pitch, velocity, start, end in notes:
-            ns.notes.add(pitch=pitch, velocity=velocity, start_time=start, end_time=end,
-                         instrument=instrument)
-            ns.total_time = max(ns.total_time, end)
-    return ns
+    return builders.note_sequence(tracks, qpm=qpm, time_signature=None, ticks_per_quarter=220)
 
 
 def absolute(tracks, steps_per_second=100):
@@ -49,13 +39,6 @@ def pairs(performance):
 def notes_of(ns):
     return sorted((n.pitch, n.velocity, round(n.start_time, 6), round(n.end_time, 6))
                   for n in ns.notes)
-
-
-def built(events, **kwargs):
-    performance = Performance(steps_per_second=100, **kwargs)
-    for event in events:
-        performance.append(pe(*event))
-    return performance
 
 
 # PerformanceEvent.
@@ -196,27 +179,27 @@ def test_to_sequence_velocity_comes_from_bins():
 
 
 def test_to_sequence_ignores_unmatched_note_offs():
-    performance = built([(ON, 60), (ON, 64), (SHIFT, 50), (OFF, 60), (OFF, 64), (OFF, 67)])
+    performance = builders.performance([(ON, 60), (ON, 64), (SHIFT, 50), (OFF, 60), (OFF, 64), (OFF, 67)])
     assert notes_of(performance.to_sequence()) == [(60, 100, 0.0, 0.5), (64, 100, 0.0, 0.5)]
 
 
 def test_to_sequence_closes_unmatched_note_ons_at_the_end():
-    performance = built([(ON, 60), (ON, 64), (SHIFT, 100)])
+    performance = builders.performance([(ON, 60), (ON, 64), (SHIFT, 100)])
     assert notes_of(performance.to_sequence()) == [(60, 100, 0.0, 1.0), (64, 100, 0.0, 1.0)]
 
 
 def test_to_sequence_repeated_notes_close_first_in_first_out():
-    performance = built([(ON, 60), (ON, 64), (SHIFT, 100), (ON, 60), (SHIFT, 100)])
+    performance = builders.performance([(ON, 60), (ON, 64), (SHIFT, 100), (ON, 60), (SHIFT, 100)])
     assert notes_of(performance.to_sequence()) == [
         (60, 100, 0.0, 2.0), (60, 100, 1.0, 2.0), (64, 100, 0.0, 2.0)]
-    performance = built([(ON, 60), (SHIFT, 10), (ON, 60), (SHIFT, 10), (OFF, 60),
-                         (SHIFT, 10), (OFF, 60)])
+    performance = builders.performance([(ON, 60), (SHIFT, 10), (ON, 60), (SHIFT, 10),
+                                        (OFF, 60), (SHIFT, 10), (OFF, 60)])
     assert notes_of(performance.to_sequence()) == [(60, 100, 0.0, 0.2), (60, 100, 0.1, 0.3)]
 
 
 def test_to_sequence_drops_zero_length_notes_and_clips_durations():
-    performance = built([(ON, 60), (OFF, 60), (ON, 62), (SHIFT, 100), (SHIFT, 100),
-                         (OFF, 62), (ON, 64)])
+    performance = builders.performance([(ON, 60), (OFF, 60), (ON, 62), (SHIFT, 100),
+                                        (SHIFT, 100), (OFF, 62), (ON, 64)])
     ns = performance.to_sequence(max_note_duration=0.5, instrument=3, program=7)
     assert notes_of(ns) == [(62, 100, 0.0, 0.5)]  # 64 opens and closes at the end: dropped
     assert (ns.notes[0].instrument, ns.notes[0].program) == (3, 7)
@@ -238,8 +221,9 @@ def test_set_length_adds_steps():
 
 
 def test_set_length_removes_steps():
-    performance = built([(ON, 60), (SHIFT, 100), (OFF, 60), (ON, 64), (SHIFT, 100),
-                         (OFF, 64), (ON, 67), (SHIFT, 100), (OFF, 67)])
+    performance = builders.performance([(ON, 60), (SHIFT, 100), (OFF, 60), (ON, 64),
+                                        (SHIFT, 100), (OFF, 64), (ON, 67), (SHIFT, 100),
+                                        (OFF, 67)])
     performance.set_length(200)
     assert pairs(performance) == [(ON, 60), (SHIFT, 100), (OFF, 60), (ON, 64), (SHIFT, 100),
                                   (OFF, 64), (ON, 67)]
@@ -249,10 +233,10 @@ def test_set_length_removes_steps():
 
 def test_num_steps_steps_and_truncate():
     events = [(ON, 60), (ON, 64), (SHIFT, 100), (OFF, 60), (OFF, 64)]
-    performance = built(events)
+    performance = builders.performance(events)
     assert performance.num_steps == 100
     assert performance.steps == [0, 0, 0, 100, 100]
-    assert built(events, start_step=100).steps == [100, 100, 100, 200, 200]
+    assert builders.performance(events, start_step=100).steps == [100, 100, 100, 200, 200]
     performance.truncate(3)
     assert pairs(performance) == events[:3]
     with pytest.raises(ValueError):

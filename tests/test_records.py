@@ -3,15 +3,14 @@ import os
 import pytest
 import tensorflow as tf
 
-from magenta_rnn.protobuf import music_pb2
+import builders
 from magenta_rnn.records import (RecordWriter, count_records, make_sequence_example,
                                  read_note_sequences, read_records, write_records)
 
 
 def _sequence(i):
-    ns = music_pb2.NoteSequence(id=f'/id/midi/c/{i}', total_time=1.0)
-    ns.notes.add(pitch=60 + i, velocity=80, start_time=0.0, end_time=1.0)
-    return ns
+    return builders.note_sequence([(60 + i, 80, 0.0, 1.0)], qpm=None, time_signature=None,
+                                  sequence_id=f'/id/midi/c/{i}')
 
 
 @pytest.mark.parametrize('use_gzip', [False, True])
@@ -61,4 +60,5 @@ def test_sequence_example_layout_matches_tensorflow():
 
 def test_multi_value_labels():
     example = make_sequence_example([[0.5]], [(0, 0, 60, 0, 0, 0)])
-    assert list(example.feature_lists.feature_list['labels'].feature[0].int64_list.value) == [0, 0, 60, 0, 0, 0]
+    labels = example.feature_lists.feature_list['labels']
+    assert list(labels.feature[0].int64_list.value) == [0, 0, 60, 0, 0, 0]

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-import tensorflow as tf  # noqa: E402
+import tensorflow as tf
 
-from magenta_rnn.rnn import backends, fused  # noqa: E402
+from magenta_rnn.rnn import backends, fused
 
 OTHER_BACKENDS = ('fused', 'cudnn')
 TOLERANCE = 1e-5

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-import tensorflow as tf  # noqa: E402
+import tensorflow as tf
 
-from magenta_rnn.hparams import HParams  # noqa: E402
-from magenta_rnn.rnn import fused, step_loop  # noqa: E402
-from magenta_rnn.rnn.model import build_events_rnn  # noqa: E402
+from magenta_rnn.hparams import HParams
+from magenta_rnn.rnn import fused, step_loop
+from magenta_rnn.rnn.model import build_events_rnn
 
 INPUT_SIZE, NUM_CLASSES = 6, 7
 

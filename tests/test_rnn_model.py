@@ -55,8 +55,8 @@ def lstm_ref(kernel, bias, x, c, h):
 def reference_logits(model: EventsRnn, x: np.ndarray) -> np.ndarray:
     """Straightforward per-step numpy version of the original graph (window oldest first)."""
     batch, steps, _ = x.shape
-    lstms = [(l.kernel.numpy(), l.bias.numpy()) for l in model.lstms]
-    states = [(np.zeros((batch, l.units)), np.zeros((batch, l.units))) for l in model.lstms]
+    lstms = [(lstm.kernel.numpy(), lstm.bias.numpy()) for lstm in model.lstms]
+    states = [(np.zeros((batch, lstm.units)), np.zeros((batch, lstm.units))) for lstm in model.lstms]
     a = model.attention
     if a is not None:
         attns = np.zeros((batch, a.attn_size))
@@ -312,7 +312,8 @@ def tf1_variables(model: EventsRnn, old_names: bool) -> dict[str, np.ndarray]:
         values[scope + kernel] = lstm.kernel.numpy()
         values[scope + bias] = lstm.bias.numpy()
     if a is not None:
-        scope = 'rnn/attention_cell_wrapper/' if whole else 'rnn/multi_rnn_cell/cell_0/attention_cell_wrapper/'
+        scope = ('rnn/attention_cell_wrapper/' if whole
+                 else 'rnn/multi_rnn_cell/cell_0/attention_cell_wrapper/')
         values.update({
             scope + kernel: a.input_projection.kernel.numpy(), scope + bias: a.input_projection.bias.numpy(),
             scope + 'attention/attn_w': a.attn_w.numpy()[None, None],

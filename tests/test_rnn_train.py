@@ -115,7 +115,7 @@ def test_training_batches_repeat_shuffle_and_drop_the_remainder(tmp_path):
     order = [int(b[1][row, 0]) for b in batches for row in range(2)]
     assert sorted(order) == sorted(list(range(5)) * 4)  # 20 records = 4 whole epochs
     assert order != list(range(5)) * 4  # shuffled, not file order
-    for inputs, labels, lengths in batches:
+    for _, labels, lengths in batches:
         for row in range(2):
             value = int(labels[row, 0])
             assert lengths[row] == value + 1  # each record keeps its own length

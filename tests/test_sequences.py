@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from builders import add_notes, note_sequence
 from magenta_rnn.music import chords, subsequences, transforms
 from magenta_rnn.music import sequences as seq
 from magenta_rnn.protobuf import music_pb2
@@ -19,20 +20,7 @@ FIVE_NOTES = [(12, 100, 0.01, 10.0), (11, 55, 0.22, 0.50), (40, 45, 2.50, 3.50),
 
 def base(qpm: float | None = 60.0, time_signature: tuple | None = (4, 4)) -> NoteSequence:
     """A sequence with one 4/4 time signature and a 60 qpm tempo at time 0."""
-    ns = NoteSequence()
-    if time_signature:
-        ns.time_signatures.add(numerator=time_signature[0], denominator=time_signature[1])
-    if qpm:
-        ns.tempos.add(qpm=qpm)
-    return ns
-
-
-def add_notes(ns: NoteSequence, instrument: int, notes, is_drum: bool = False) -> NoteSequence:
-    for pitch, velocity, start, end in notes:
-        ns.notes.add(pitch=pitch, velocity=velocity, start_time=start, end_time=end,
-                     instrument=instrument, is_drum=is_drum)
-        ns.total_time = max(ns.total_time, end)
-    return ns
+    return note_sequence(qpm=qpm, time_signature=time_signature)
 
 
 def add_chords(ns: NoteSequence, chords) -> None:

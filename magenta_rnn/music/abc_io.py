@@ -386,7 +386,7 @@ class _Tune:
         position = 0
         broken_rhythm = None  # waits for the next note, within this line only
         while position < len(line):
-            for kind, pattern in _TOKENS:
+            for kind, pattern in _TOKENS:  # noqa: B007 (kind is read after the break)
                 match = pattern.match(line, position)
                 if match:
                     break

@@ -117,7 +117,7 @@ class SimpleEventSequence:
         return self._events[key]
 
     def __deepcopy__(self: Self, memo: dict | None = None) -> Self:
-        import copy  # pylint: disable=import-outside-toplevel
+        import copy
         return self._rebuild(copy.deepcopy(self._events, memo), self._start_step)
 
     def copy(self: Self) -> Self:
@@ -170,7 +170,7 @@ class SimpleEventSequence:
     def _empty_note_sequence(self, qpm: float, sequence_start_time: float):
         """(NoteSequence with one tempo at `qpm`, seconds per step, time of this sequence's step 0)
         for the to_sequence of a metric event sequence."""
-        from magenta_rnn.protobuf import music_pb2  # pylint: disable=import-outside-toplevel
+        from magenta_rnn.protobuf import music_pb2
         seconds_per_step = 60.0 / qpm / self.steps_per_quarter
         sequence = music_pb2.NoteSequence()
         sequence.tempos.add().qpm = qpm

@@ -178,7 +178,7 @@ def _quick_mido_file(data: bytes) -> mido.MidiFile:
 def _parse_midi_bytes(midi_bytes: bytes) -> pretty_midi.PrettyMIDI:
     try:
         return pretty_midi.PrettyMIDI(mido_object=_quick_mido_file(midi_bytes))
-    except Exception:  # pylint: disable=broad-except  # redone below by mido for the exact outcome
+    except Exception:  # redone below by mido for the exact outcome
         pass
     try:
         return pretty_midi.PrettyMIDI(io.BytesIO(midi_bytes))
@@ -323,8 +323,8 @@ def note_sequence_to_pretty_midi(
             continue
         tick_scale = 60.0 / (midi.resolution * tempo.qpm)
         tick = midi.time_to_tick(tempo.time)
-        midi._tick_scales.append((tick, tick_scale))  # pylint: disable=protected-access
-        midi._update_tick_to_time(0)  # pylint: disable=protected-access
+        midi._tick_scales.append((tick, tick_scale))
+        midi._update_tick_to_time(0)
 
     instrument_names = {info.instrument: info.name for info in sequence.instrument_infos}
 
@@ -370,7 +370,7 @@ def _times_to_ticks(midi: pretty_midi.PrettyMIDI, times: np.ndarray) -> np.ndarr
     """PrettyMIDI.time_to_tick of many times at once, with the same float arithmetic: the
     nearest tick of its tick->time map (the earlier one on a tie), or past the map's end,
     the map's last tick plus the rest at the final tempo, rounded half to even."""
-    tick_to_time = np.asarray(midi._PrettyMIDI__tick_to_time,  # pylint: disable=protected-access
+    tick_to_time = np.asarray(midi._PrettyMIDI__tick_to_time,
                               np.float64)
     last = len(tick_to_time) - 1
     ticks = np.searchsorted(tick_to_time, times, side='left')
@@ -381,7 +381,7 @@ def _times_to_ticks(midi: pretty_midi.PrettyMIDI, times: np.ndarray) -> np.ndarr
                                      < np.abs(times - tick_to_time[inside]))
     result = np.where(closer_earlier, inside - 1, inside).astype(np.int64)
     if beyond.any():
-        final_tick_scale = midi._tick_scales[-1][1]  # pylint: disable=protected-access
+        final_tick_scale = midi._tick_scales[-1][1]
         past = last + (times[beyond] - tick_to_time[last]) / final_tick_scale
         result[beyond] = np.round(past).astype(np.int64)
     return result

@@ -144,7 +144,7 @@ class BasePerformance:
                 f'{self._start_step}, num_steps={self.num_steps})')
 
     def __deepcopy__(self, memo=None):
-        import copy  # pylint: disable=import-outside-toplevel
+        import copy
         new = copy.copy(self)
         new._events = list(self._events)  # Events themselves are immutable.
         return new
@@ -291,7 +291,7 @@ class BasePerformance:
 
     def _to_sequence(self, seconds_per_step: float, velocity: int, instrument: int,
                      program: int | None, max_note_duration: float | None = None):
-        from magenta_rnn.protobuf import music_pb2  # pylint: disable=import-outside-toplevel
+        from magenta_rnn.protobuf import music_pb2
         sequence_start_time = self._start_step * seconds_per_step
         sequence = music_pb2.NoteSequence()
         sequence.ticks_per_quarter = constants.STANDARD_PPQ
@@ -505,7 +505,7 @@ class NotePerformance(BasePerformance):
                     max_note_duration: float | None = None):
         """A NoteSequence with one note per tuple (max_note_duration is not used)."""
         del max_note_duration
-        from magenta_rnn.protobuf import music_pb2  # pylint: disable=import-outside-toplevel
+        from magenta_rnn.protobuf import music_pb2
         seconds_per_step = 1.0 / self._steps_per_second
         sequence_start_time = self._start_step * seconds_per_step
         sequence = music_pb2.NoteSequence()

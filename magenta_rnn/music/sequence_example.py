@@ -73,5 +73,5 @@ def sequence_example_bytes(inputs: np.ndarray, labels: np.ndarray) -> bytes:
 
 def sequence_example_from_arrays(inputs: np.ndarray, labels: np.ndarray):
     """The SequenceExample proto of `inputs` and `labels` (see sequence_example_bytes)."""
-    from magenta_rnn.protobuf import example_pb2  # pylint: disable=import-outside-toplevel
+    from magenta_rnn.protobuf import example_pb2
     return example_pb2.SequenceExample.FromString(sequence_example_bytes(inputs, labels))

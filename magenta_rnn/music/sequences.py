@@ -9,10 +9,12 @@ Python; no TensorFlow. No function mutates its input unless it says so
 """
 from __future__ import annotations
 
+from typing import TypeAlias
+
 from magenta_rnn.music import constants
 from magenta_rnn.protobuf import music_pb2
 
-NoteSequence = music_pb2.NoteSequence
+NoteSequence: TypeAlias = music_pb2.NoteSequence
 
 
 class SequencesError(Exception):

@@ -622,13 +622,13 @@ def build_converter(spec: dict[str, Any]) -> BaseNoteSequenceConverter:
             spec['pitch_classes'] = DRUM_PITCH_CLASSES[classes]
         return DrumsConverter(**spec)
     if kind == 'groove':
-        from magenta_rnn.music_vae import groove  # pylint: disable=import-outside-toplevel
+        from magenta_rnn.music_vae import groove
         return groove.build_groove_converter(spec)
     if kind == 'trio':
-        from magenta_rnn.music_vae.trio import TrioConverter  # pylint: disable=import-outside-toplevel
+        from magenta_rnn.music_vae.trio import TrioConverter
         return TrioConverter(**spec)
     if kind == 'multi_instrument_performance':
-        from magenta_rnn.music_vae import multiperf  # pylint: disable=import-outside-toplevel
+        from magenta_rnn.music_vae import multiperf
         return multiperf.MultiInstrumentPerformanceConverter(**spec)
     raise ValueError(f'data_converter: unsupported converter type {kind!r} '
                      f'(supported: melody, drums, groove, trio, multi_instrument_performance)')

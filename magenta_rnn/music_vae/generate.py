@@ -82,17 +82,17 @@ MAX_OUTPUTS = 10000
 
 def _output_name(config_id: str, what: str, date_and_time: str, index: int, total: int) -> str:
     # The config's id comes from a file the user may not have written: never a path.
-    from magenta_rnn.atomic import safe_file_name  # pylint: disable=import-outside-toplevel
+    from magenta_rnn.atomic import safe_file_name
     return f'{safe_file_name(config_id)}_{what}_{date_and_time}-{index:03d}-of-{total:03d}.mid'
 
 
 def _write_midi(note_sequence, path: str) -> None:
-    from magenta_rnn import atomic  # pylint: disable=import-outside-toplevel
+    from magenta_rnn import atomic
     atomic.write_midi_file(note_sequence, path)
 
 
 def _load_input(flag_name: str):
-    from magenta_rnn.music import midi_io  # pylint: disable=import-outside-toplevel
+    from magenta_rnn.music import midi_io
     path = getattr(FLAGS, flag_name)
     if path is None:
         console.fail('--input_midi_1 and --input_midi_2 must be given in `interpolate` mode')
@@ -140,9 +140,9 @@ def _parse_scales() -> list[float]:
 
 def _load_attribute_examples(path: str) -> list:
     """NoteSequences of a MIDI directory (recursive), a MIDI file or a NoteSequence TFRecord."""
-    import glob  # pylint: disable=import-outside-toplevel
-    from magenta_rnn import records  # pylint: disable=import-outside-toplevel
-    from magenta_rnn.music import midi_io  # pylint: disable=import-outside-toplevel
+    import glob
+    from magenta_rnn import records
+    from magenta_rnn.music import midi_io
     expanded = os.path.expanduser(path)
     if os.path.isdir(expanded):
         midi_files = sorted(f for f in glob.glob(os.path.join(expanded, '**', '*'), recursive=True)
@@ -153,7 +153,7 @@ def _load_attribute_examples(path: str) -> list:
         files = sorted(glob.glob(expanded))
         if not files:
             console.fail(f'--attribute_examples: no such file, directory or TFRecord: {path}')
-        from google.protobuf.message import DecodeError  # pylint: disable=import-outside-toplevel
+        from google.protobuf.message import DecodeError
         try:
             return [ns for f in files for ns in records.read_note_sequences(f)]
         except (OSError, ValueError, DecodeError) as e:
@@ -172,7 +172,7 @@ def _load_attribute_examples(path: str) -> list:
 def _shipped_default() -> tuple[str, str]:
     """(weights, training hparams) of the shipped default for --config; fails in one line
     when there is none."""
-    from magenta_rnn import default_models  # pylint: disable=import-outside-toplevel
+    from magenta_rnn import default_models
 
     if not FLAGS.config:
         console.fail(f'--config is required; shipped default models: '
@@ -188,8 +188,8 @@ def _shipped_default() -> tuple[str, str]:
 
 def run() -> list[str]:
     """Writes the requested MIDI files; returns their paths."""
-    from magenta_rnn.hparams import HParamsError  # pylint: disable=import-outside-toplevel
-    from magenta_rnn.music_vae import configs  # pylint: disable=import-outside-toplevel
+    from magenta_rnn.hparams import HParamsError
+    from magenta_rnn.music_vae import configs
 
     date_and_time = time.strftime('%Y-%m-%d_%H%M%S')
     if not FLAGS.output_dir:
@@ -214,7 +214,7 @@ def run() -> list[str]:
         console.fail(str(e))
     vector = None
     if FLAGS.mode == 'attribute':
-        from magenta_rnn.music_vae import attributes  # pylint: disable=import-outside-toplevel
+        from magenta_rnn.music_vae import attributes
         scales = _parse_scales()
         if FLAGS.attribute is not None and FLAGS.attribute not in attributes.NOTE_ATTRIBUTES:
             console.fail(f'--attribute: unknown attribute {FLAGS.attribute!r}; choose one of '
@@ -243,7 +243,7 @@ def run() -> list[str]:
     converter = config.make_data_converter()
     figures = _check_controls(converter, config.id)
     console.check_output_dir(FLAGS.output_dir)
-    from magenta_rnn import atomic  # pylint: disable=import-outside-toplevel
+    from magenta_rnn import atomic
     atomic.remove_stale_midi_temp_files(os.path.expanduser(FLAGS.output_dir))
 
     inputs = []
@@ -269,10 +269,10 @@ def run() -> list[str]:
     if FLAGS.mode == 'attribute' and vector is None:
         examples = _load_attribute_examples(FLAGS.attribute_examples)
 
-    from magenta_rnn.music_vae import trained_model  # pylint: disable=import-outside-toplevel
+    from magenta_rnn.music_vae import trained_model
     logging.info('Loading model...')
     if shipped_weights:
-        from magenta_rnn import default_models  # pylint: disable=import-outside-toplevel
+        from magenta_rnn import default_models
         logging.info('using the %s', default_models.describe('music_vae', FLAGS.config))
         checkpoint, flag = shipped_weights, '--config'
     elif FLAGS.run_dir:
@@ -324,8 +324,8 @@ def run() -> list[str]:
 def _check_controls(converter, config_id: str) -> list[str]:
     """The --chords progression (empty for none), after checking the flags a model with
     controls needs."""
-    from magenta_rnn.music import chords as chords_lib  # pylint: disable=import-outside-toplevel
-    from magenta_rnn.music_vae import controls  # pylint: disable=import-outside-toplevel
+    from magenta_rnn.music import chords as chords_lib
+    from magenta_rnn.music_vae import controls
     if FLAGS.chords is not None and not controls.takes_chords(converter):
         console.fail(f'--chords: config {config_id} is not conditioned on chords')
     if converter.control_depth and FLAGS.mode == 'attribute':
@@ -348,7 +348,7 @@ def _check_controls(converter, config_id: str) -> list[str]:
 
 
 def _sample(model, figures: list[str], length: int) -> list:
-    from magenta_rnn.music_vae import controls  # pylint: disable=import-outside-toplevel
+    from magenta_rnn.music_vae import controls
     converter = model.data_converter
     if controls.is_bar_per_chord(converter):
         z = np.random.default_rng(FLAGS.seed).standard_normal(
@@ -367,8 +367,8 @@ def _sample(model, figures: list[str], length: int) -> list:
 
 
 def _interpolate(model, inputs: list, figures: list[str], length: int) -> list:
-    from magenta_rnn.music_vae import controls  # pylint: disable=import-outside-toplevel
-    from magenta_rnn.music_vae.trained_model import slerp  # pylint: disable=import-outside-toplevel
+    from magenta_rnn.music_vae import controls
+    from magenta_rnn.music_vae.trained_model import slerp
     converter = model.data_converter
     if figures and controls.is_bar_per_chord(converter):
         _, mu, _ = model.encode(inputs)
@@ -384,7 +384,7 @@ def _interpolate(model, inputs: list, figures: list[str], length: int) -> list:
 def _apply_attribute(model, vector, examples: list, inputs: list, scales: list[float],
                      length: int) -> list:
     """Computes (and saves) or takes the attribute vector; decodes base + k * vector."""
-    from magenta_rnn.music_vae import attributes  # pylint: disable=import-outside-toplevel
+    from magenta_rnn.music_vae import attributes
     if vector is None:
         logging.info('Computing the %s vector from %d NoteSequences of %s...', FLAGS.attribute,
                      len(examples), FLAGS.attribute_examples)

@@ -173,11 +173,11 @@ def make_decoder(decoder: str, hparams: HParams, output_depth: int, control_dept
     """The flat decoder named by a config's decoder type."""
     args = (output_depth, hparams.z_size, hparams.dec_rnn_size)
     if decoder == 'multilabel_rnn_nade':
-        from magenta_rnn.music_vae import nade  # pylint: disable=import-outside-toplevel
+        from magenta_rnn.music_vae import nade
         return nade.MultiLabelRnnNadeDecoder(*args, hparams.nade_num_hidden,
                                              hparams.dropout_keep_prob, control_depth)
     if decoder == 'groove_lstm':
-        from magenta_rnn.music_vae import flat_decoders  # pylint: disable=import-outside-toplevel
+        from magenta_rnn.music_vae import flat_decoders
         return flat_decoders.GrooveLstmDecoder(*args, hparams.dropout_keep_prob, control_depth)
     return lstm.CategoricalLstmDecoder(*args, hparams.dropout_keep_prob, control_depth)
 
@@ -300,7 +300,7 @@ class Trainer(tf.Module):
         """(applied, loss, scalars) of one training step on a global batch; a NaN, Inf or
         exploded loss is not applied. controls [batch, time, control_depth] for a model
         with controls."""
-        from magenta_rnn.rnn import engine  # pylint: disable=import-outside-toplevel
+        from magenta_rnn.rnn import engine
         if self._train_fn is None:
             self._train_fn = engine.make_train_step(
                 self._loss, self.variables_to_train, self._clip, self._apply, self.strategy,

@@ -43,7 +43,7 @@ class ExampleExtractor:
     """NoteSequence -> [(serialized example NoteSequence, source id)], with counters."""
 
     def __init__(self, config_name: str, filters: dict | None):
-        from magenta_rnn.music_vae import configs  # pylint: disable=import-outside-toplevel
+        from magenta_rnn.music_vae import configs
         self.config_name = config_name
         self.filters = filters
         self.converter = configs.load_config(config_name).make_data_converter()
@@ -149,7 +149,7 @@ def shard_name(prefix: str, index: int, count: int) -> str:
 def run_locally(pattern: str, output_prefix: str, shards: int, extractor: ExampleExtractor
                 ) -> dict[str, int]:
     """The job in this process; returns the counters."""
-    from magenta_rnn import records  # pylint: disable=import-outside-toplevel
+    from magenta_rnn import records
     ids_by_example: dict[bytes, list[str]] = collections.defaultdict(list)
     for path in input_files(pattern):
         for serialized in records.read_records(path):
@@ -171,9 +171,9 @@ def run_locally(pattern: str, output_prefix: str, shards: int, extractor: Exampl
 
 def run_on_beam(pattern: str, output_prefix: str, shards: int, extractor: ExampleExtractor,
                 options: list[str]) -> None:
-    from magenta_rnn.pipelines import beam_jobs  # pylint: disable=import-outside-toplevel
+    from magenta_rnn.pipelines import beam_jobs
     beam = beam_jobs.import_beam()
-    from apache_beam.metrics import Metrics  # pylint: disable=import-outside-toplevel
+    from apache_beam.metrics import Metrics
 
     def extract(serialized: bytes):
         results = extractor(serialized)
@@ -209,11 +209,11 @@ def main(argv: list[str]) -> None:
             'min_velocities': FLAGS.min_velocities,
             'min_metric_positions': FLAGS.min_metric_positions,
             'is_drum': FLAGS.is_drum, 'drums_only': FLAGS.drums_only}
-    from magenta_rnn.music_vae import configs  # pylint: disable=import-outside-toplevel
+    from magenta_rnn.music_vae import configs
     try:
         extractor = ExampleExtractor(FLAGS.config, filters)
         if FLAGS.pipeline_options:
-            from magenta_rnn.pipelines import beam_jobs  # pylint: disable=import-outside-toplevel
+            from magenta_rnn.pipelines import beam_jobs
             try:
                 run_on_beam(FLAGS.input_tfrecord, FLAGS.output_tfrecord, FLAGS.output_shards,
                             extractor, FLAGS.pipeline_options)

@@ -70,7 +70,7 @@ class DataError(ValueError):
 
 
 def _expand_examples_path(path: str) -> list[str]:
-    import glob  # pylint: disable=import-outside-toplevel
+    import glob
     files = sorted(glob.glob(path))
     if not files:
         raise DataError(f'--examples_path: no files match {path}')
@@ -102,7 +102,7 @@ class ExampleSource:
         self.conversion_seconds = 0.0
 
     def _convert_all(self) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
-        from magenta_rnn import records  # pylint: disable=import-outside-toplevel
+        from magenta_rnn import records
         cache = [] if self.cache_enabled else None
         count = 0
         for path in self.files:
@@ -162,7 +162,7 @@ class ExampleSource:
     def batches(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Full batches: inputs and outputs [batch, max_seq_len, depth] float32, lengths
         [batch] (or [batch, segments]) int32, controls [batch, max_seq_len, control_depth]."""
-        from magenta_rnn.music_vae.data import maybe_pad_sequences  # pylint: disable=import-outside-toplevel
+        from magenta_rnn.music_vae.data import maybe_pad_sequences
         pending: list = []
         produced = 0
         for example in self.examples():
@@ -190,7 +190,7 @@ class ExampleSource:
 
 def _plugin_metadata(plugin_name: str):
     # What tf.summary.scalar / tf.summary.text write, without needing TensorBoard installed.
-    from tensorflow.core.framework import summary_pb2  # pylint: disable=import-outside-toplevel
+    from tensorflow.core.framework import summary_pb2
     metadata = summary_pb2.SummaryMetadata()
     metadata.plugin_data.plugin_name = plugin_name
     return metadata
@@ -224,9 +224,9 @@ def train(config, run_dir: str, files: list[str], num_steps: int, checkpoints_to
     checkpoints and summaries. A fresh run starts from warm_start_checkpoint's weights
     when given.
     """
-    import tensorflow as tf  # pylint: disable=import-outside-toplevel
-    from magenta_rnn.music_vae import model as model_lib  # pylint: disable=import-outside-toplevel
-    from magenta_rnn.rnn import backends, engine  # pylint: disable=import-outside-toplevel
+    import tensorflow as tf
+    from magenta_rnn.music_vae import model as model_lib
+    from magenta_rnn.rnn import backends, engine
 
     strategy = engine.make_strategy()  # before any other TensorFlow work
     chief = engine.is_chief(strategy)
@@ -254,7 +254,7 @@ def train(config, run_dir: str, files: list[str], num_steps: int, checkpoints_to
         logging.info('resumed from %s at step %d', keeper.latest_checkpoint,
                      int(trainer.global_step.numpy()))
     elif warm_start_checkpoint:
-        from magenta_rnn.music_vae import warm_start  # pylint: disable=import-outside-toplevel
+        from magenta_rnn.music_vae import warm_start
         logging.info('%s', warm_start.warm_start(vae, warm_start_checkpoint).summary())
     engine.sync_from_chief(strategy, [*vae.variables, *trainer.optimizer.variables,
                                       trainer.global_step])
@@ -295,8 +295,8 @@ def train(config, run_dir: str, files: list[str], num_steps: int, checkpoints_to
 def evaluate(config, run_dir: str, files: list[str], num_batches: int | None,
              eval_dir_suffix: str = '', seed: int | None = None) -> dict[str, float]:
     """Evaluates the latest checkpoint of <run_dir>/train over the eval data once."""
-    import tensorflow as tf  # pylint: disable=import-outside-toplevel
-    from magenta_rnn.music_vae import model as model_lib  # pylint: disable=import-outside-toplevel
+    import tensorflow as tf
+    from magenta_rnn.music_vae import model as model_lib
 
     hp = config.hparams
     converter = config.make_data_converter()
@@ -345,8 +345,8 @@ def main(argv) -> None:
     if level not in ('DEBUG', 'INFO', 'WARNING', 'WARN', 'ERROR', 'FATAL'):
         console.fail(f'--log: unknown level {FLAGS.log!r}')
     logging.getLogger().setLevel({'FATAL': 'CRITICAL', 'WARN': 'WARNING'}.get(level, level))
-    from magenta_rnn.hparams import HParamsError  # pylint: disable=import-outside-toplevel
-    from magenta_rnn.music_vae import configs  # pylint: disable=import-outside-toplevel
+    from magenta_rnn.hparams import HParamsError
+    from magenta_rnn.music_vae import configs
 
     if not FLAGS.run_dir:
         console.fail('--run_dir is required')
@@ -377,9 +377,9 @@ def main(argv) -> None:
         config = configs.load_config(FLAGS.config, FLAGS.hparams)
         files = _expand_examples_path(FLAGS.examples_path)
         run_dir = os.path.expanduser(FLAGS.run_dir)
-        from magenta_rnn.rnn.train import split_cpu_threads  # pylint: disable=import-outside-toplevel
+        from magenta_rnn.rnn.train import split_cpu_threads
         split_cpu_threads()
-        from magenta_rnn.rnn import backends, engine  # pylint: disable=import-outside-toplevel
+        from magenta_rnn.rnn import backends, engine
         backends.configure(backend=FLAGS.rnn_backend,
                            mixed_precision=config.hparams.mixed_precision)
         if FLAGS.mode == 'train':

@@ -62,7 +62,7 @@ class PieceAugmenter:
         """Whether a training record is a stored piece (lean file) rather than an example."""
         try:
             example = example_pb2.SequenceExample.FromString(record)
-        except Exception:  # pylint: disable=broad-except  # not a SequenceExample at all
+        except Exception:  # not a SequenceExample at all
             return False
         return SOURCE_FEATURE in example.context.feature
 

@@ -44,7 +44,7 @@ def failures_as_one_line(output_prefixes: Sequence[str]) -> Iterator[None]:
         yield
     except (BeamNotInstalledError, ValueError, OSError):
         raise
-    except Exception as error:  # pylint: disable=broad-except  # runners raise anything
+    except Exception as error:  # runners raise anything
         for prefix in output_prefixes:
             folder, stem = os.path.split(os.path.abspath(prefix))
             for leftover in glob.glob(os.path.join(folder, f'beam-temp-{stem}*')):
@@ -58,7 +58,7 @@ def failures_as_one_line(output_prefixes: Sequence[str]) -> Iterator[None]:
 
 def import_beam():
     try:
-        import apache_beam  # pylint: disable=import-outside-toplevel
+        import apache_beam
     except ImportError as error:
         raise BeamNotInstalledError(
                 "--pipeline_options needs Apache Beam: pip install 'magenta_rnn[beam]'") from error
@@ -67,7 +67,7 @@ def import_beam():
 
 def pipeline_options(options: Sequence[str]):
     """PipelineOptions from the flag's list, e.g. ['--runner=DirectRunner']."""
-    from apache_beam.options.pipeline_options import PipelineOptions  # pylint: disable=import-outside-toplevel
+    from apache_beam.options.pipeline_options import PipelineOptions
     import_beam()
     return PipelineOptions(list(options))
 
@@ -87,7 +87,7 @@ def write_tfrecord_shards(records, prefix: str, num_shards: int, label: str):
 
 def counter(name: str):
     """A Beam metrics counter named `name` in the magenta_rnn namespace."""
-    from apache_beam.metrics import Metrics  # pylint: disable=import-outside-toplevel
+    from apache_beam.metrics import Metrics
     return Metrics.counter('magenta_rnn', name)
 
 
@@ -115,7 +115,7 @@ class _ChainDoFn:
                 self._chains = {mode: self._build_chain(mode) for mode in ('eval', 'training')}
 
             def process(self, record):
-                from magenta_rnn.protobuf import music_pb2  # pylint: disable=import-outside-toplevel
+                from magenta_rnn.protobuf import music_pb2
                 mode = 'eval' if eval_side(record, self._eval_ratio, self._seed) else 'training'
                 outputs, stats = self._chains[mode].transform(
                         music_pb2.NoteSequence.FromString(record))

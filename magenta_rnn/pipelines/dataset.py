@@ -95,7 +95,7 @@ def _stop_pool(pool, timeout_s: float = 10.0) -> None:
     if stopper.is_alive():
         log.warning('the worker pool did not stop within %.0f s; killing its processes',
                     timeout_s)
-        for process in list(pool._pool):  # pylint: disable=protected-access
+        for process in list(pool._pool):
             process.kill()
 
 

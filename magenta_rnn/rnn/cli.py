@@ -136,7 +136,7 @@ def _run_create_dataset_on_beam(model: EventsModel, chain_options: dict | None) 
     except (ConfigError, HParamsError, beam_jobs.BeamNotInstalledError, beam_jobs.BeamJobError,
             ValueError, OSError) as e:
         fail(str(e))
-    for name, pattern in globs.items():
+    for pattern in globs.values():
         logging.info('wrote %s', pattern)
 
 

@@ -44,7 +44,7 @@ _record_expander: RecordExpander | None = None
 
 def use_record_expander(expander: RecordExpander | None) -> None:
     """Training datasets whose records `expander` recognises are expanded by it."""
-    global _record_expander  # pylint: disable=global-statement
+    global _record_expander
     _record_expander = expander
 
 

@@ -127,7 +127,7 @@ def shared_seed(strategy: tf.distribute.Strategy, seed: int | None) -> int | Non
     all, so that all workers shuffle the data the same way (one process: unchanged)."""
     if seed is not None or strategy.num_replicas_in_sync == 1 or cluster_size() == 1:
         return seed
-    import random  # pylint: disable=import-outside-toplevel
+    import random
     mine = random.SystemRandom().randrange(1, 2 ** 30) if is_chief(strategy) else 0
     value = strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(
         lambda: tf.constant(mine, tf.int64) * tf.cast(

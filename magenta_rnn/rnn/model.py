@@ -235,4 +235,4 @@ def build_events_rnn(hparams: Any, input_size: int, num_classes: int | Sequence[
 
 # The numpy fast path lives in a TensorFlow-free module (generation from a shipped default
 # must not import TensorFlow); re-exported here for existing callers.
-from magenta_rnn.rnn.numpy_stepper import NumpyStepper  # noqa: E402,F401  pylint: disable=wrong-import-position
+from magenta_rnn.rnn.numpy_stepper import NumpyStepper  # noqa: E402,F401

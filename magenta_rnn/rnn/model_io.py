@@ -26,7 +26,7 @@ import tensorflow as tf
 
 from magenta_rnn.rnn import bundle as bundle_lib
 from magenta_rnn.rnn import v1_import
-from magenta_rnn.rnn.config import EventsRnnConfig, config_from_json, config_to_json  # noqa: F401
+from magenta_rnn.rnn.config import EventsRnnConfig, config_from_json, config_to_json
 from magenta_rnn.rnn.model import EventsRnn, build_events_rnn
 
 BUNDLE_FORMAT = 'magenta_rnn.events_rnn/1'
@@ -252,9 +252,9 @@ def _restore_original(path: str, reader, shapes: dict[str, list[int]],
                         'fresh (weights and step %d are restored)', path, stored_step)
         return
     for p, (m, v) in zip(pairs, slots):
-        index = optimizer._get_variable_index(p.variable)  # pylint: disable=protected-access
-        optimizer._momentums[index].assign(m.reshape(p.value.shape))  # pylint: disable=protected-access
-        optimizer._velocities[index].assign(v.reshape(p.value.shape))  # pylint: disable=protected-access
+        index = optimizer._get_variable_index(p.variable)
+        optimizer._momentums[index].assign(m.reshape(p.value.shape))
+        optimizer._velocities[index].assign(v.reshape(p.value.shape))
     # TF1 Adam kept beta^t as variables; Keras derives them from iterations (one per step).
     optimizer.iterations.assign(stored_step)
 

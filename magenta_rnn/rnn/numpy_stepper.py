@@ -61,7 +61,7 @@ class NumpyStepper:
             return np.asarray(v.numpy() if hasattr(v, 'numpy') else v, np.float32)
 
         self.model = model
-        self.lstms = [(get(l.kernel), get(l.bias)) for l in model.lstms]
+        self.lstms = [(get(lstm.kernel), get(lstm.bias)) for lstm in model.lstms]
         self.projections = [None if p is None else (get(p.kernel), get(p.bias))
                             for p in model.residual_projections]
         a = model.attention

@@ -136,8 +136,8 @@ def run_stack(model, x, layer_states, window, keep: float, training: bool):
         elems += tuple(dropout_masks(elems[0], model.rnn_layer_sizes, keep))
     # Weights are read (and sliced) once, outside the loop: inside, each read would be
     # one more op per step forward and backward.
-    kernels = [tf.convert_to_tensor(l.kernel) for l in lstms]
-    biases = [tf.convert_to_tensor(l.bias) for l in lstms]
+    kernels = [tf.convert_to_tensor(lstm.kernel) for lstm in lstms]
+    biases = [tf.convert_to_tensor(lstm.bias) for lstm in lstms]
     h_kernel = kernels[0][n_in:]
     projections = [None if p is None else (tf.convert_to_tensor(p.kernel),
                                             tf.convert_to_tensor(p.bias))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import os
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -139,7 +138,7 @@ def clip_gradients(gradients: Sequence[tf.Tensor | None], clip_norm: float) -> l
 
 
 def make_optimizer(hparams: HParams):
-    import keras  # pylint: disable=import-outside-toplevel
+    import keras
     # TF1 AdamOptimizer defaults; Keras' own default epsilon is 1e-7.
     return keras.optimizers.Adam(learning_rate=hparams.learning_rate, beta_1=0.9,
                                  beta_2=0.999, epsilon=1e-8)
@@ -211,7 +210,7 @@ def describe_device() -> str:
 def _scalar_metadata() -> bytes:
     # What tf.summary.scalar writes (TensorBoard's 'scalars' plugin, empty content),
     # built here so that writing summaries does not need TensorBoard installed.
-    from tensorflow.core.framework import summary_pb2  # pylint: disable=import-outside-toplevel
+    from tensorflow.core.framework import summary_pb2
     metadata = summary_pb2.SummaryMetadata()
     metadata.plugin_data.plugin_name = 'scalars'
     return metadata.SerializeToString()
@@ -285,8 +284,8 @@ def apply_optimizer(optimizer, gradients: Sequence[tf.Tensor | None],
         return
     pairs = [(g, v) for g, v in zip(gradients, variables) if g is not None]
     # Keras 3's per-variable update under a strategy, what apply_gradients runs after its sum.
-    optimizer._distributed_tf_update_step(  # pylint: disable=protected-access
-        strategy, pairs, optimizer._get_current_learning_rate())  # pylint: disable=protected-access
+    optimizer._distributed_tf_update_step(
+        strategy, pairs, optimizer._get_current_learning_rate())
     optimizer.iterations.assign_add(1)
 
 

@@ -43,7 +43,8 @@ _ALIASES = {'weights': 'kernel', 'matrix': 'kernel', 'biases': 'bias',
 
 
 def normalize_name(name: str) -> str:
-    """'rnn/multi_rnn_cell/cell_0/basic_lstm_cell/weights' -> 'rnn/multirnncell/cell0/basiclstmcell/kernel'."""
+    """A variable name with the naming differences of TF versions taken out:
+    'rnn/multi_rnn_cell/cell_0/basic_lstm_cell/weights' -> 'rnn/multirnncell/cell0/basiclstmcell/kernel'."""
     parts = []
     for part in name.split('/'):
         part = part.lower().replace('_', '')

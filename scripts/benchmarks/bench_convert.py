@@ -19,7 +19,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from peer import REPO_ROOT, peer_env, peer_python  # noqa: E402  (scripts/peer.py)
+from peer import REPO_ROOT, peer_env, peer_python
 
 
 def _midi_files(input_dir: str) -> tuple[int, int]:

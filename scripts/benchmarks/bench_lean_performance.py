@@ -25,7 +25,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from peer import SHARED_DATA  # noqa: E402  (scripts/peer.py: the shared data)
+from peer import SHARED_DATA
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEFAULT_MIDI = [str(SHARED_DATA / 'pop909' / 'POP909' / n / f'{n}.mid')
@@ -50,8 +50,8 @@ def main() -> None:
     parser.add_argument('--hparams', default='batch_size=32,rnn_layer_sizes=[128,128]')
     args = parser.parse_args()
     sys.path.insert(0, REPO_ROOT)
-    from magenta_rnn import records  # pylint: disable=import-outside-toplevel
-    from magenta_rnn.music import midi_io  # pylint: disable=import-outside-toplevel
+    from magenta_rnn import records
+    from magenta_rnn.music import midi_io
 
     report = {'midi_files': len(args.midi), 'hparams': args.hparams, 'steps': args.steps,
               'cpus': os.cpu_count()}

@@ -61,7 +61,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import peer  # noqa: E402  (scripts/peer.py)
+import peer
 
 REPO_ROOT = peer.REPO_ROOT
 SHARED_DATA = peer.SHARED_DATA
@@ -238,7 +238,7 @@ def _run(side: str, args: list[str], log: Path, **extra_env: str) -> dict:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode:
         sys.exit(f'{side} run failed ({done.returncode}); see {log}')
-    lines = [l for l in done.stdout.splitlines() if l.startswith('RESULT ')]
+    lines = [line for line in done.stdout.splitlines() if line.startswith('RESULT ')]
     result = json.loads(lines[-1][7:]) if lines else {}
     result['process_wall'] = wall
     result['process_cpu'] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)

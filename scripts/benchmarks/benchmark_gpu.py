@@ -166,7 +166,7 @@ def main(argv=None) -> int:
         for backend in names:
             try:
                 cells.append(f'{rate(backend):12.2f}')
-            except Exception as e:  # pylint: disable=broad-except
+            except Exception as e:
                 print(f'  {name} / {backend}: {type(e).__name__}: {str(e)[:200]}', file=sys.stderr)
                 cells.append(f'{"failed":>12}')
         print(f'{name:<28}' + ''.join(cells), flush=True)

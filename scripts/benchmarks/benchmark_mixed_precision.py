@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import peer  # noqa: E402  (scripts/peer.py)
+import peer
 
 
 def main() -> None:

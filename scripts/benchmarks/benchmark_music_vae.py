@@ -41,8 +41,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import peer  # noqa: E402  (scripts/peer.py)
-from benchmark_events_rnn import (SHARED_DATA, TIMED_COMMAND, _best, _print_table,  # noqa: E402
+import peer
+from benchmark_events_rnn import (SHARED_DATA, TIMED_COMMAND, _best, _print_table,
                                   _row, _run, _run_writing_midi)
 
 NOTTINGHAM = SHARED_DATA / 'nottingham' / 'MIDI' / 'melody'
@@ -232,7 +232,7 @@ def main() -> None:
     work = Path(args.work_dir)
     logs = work / 'logs'
     logs.mkdir(parents=True, exist_ok=True)
-    CONFIG = args.config  # pylint: disable=invalid-name
+    CONFIG = args.config
     if CONFIG != CONFIGS[0]:
         args.only = 'train'
     windows = prepare_data(work, CONFIG)
