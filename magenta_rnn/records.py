@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import gzip as gzip_module
 import os
 from collections.abc import Iterable, Iterator, Sequence
@@ -34,6 +35,22 @@ def _compression_of(path: str) -> str:
 
 class RecordFileError(ValueError):
     """A file is not a readable TFRecord (of the expected kind); the message names it."""
+
+
+def matching_files(pattern: str, flag: str) -> list[str]:
+    """The files a path or glob names (sharded output such as notesequences-*.tfrecord),
+    sorted; a path that is itself a file is taken as it is, even with glob characters.
+
+    Raises FileNotFoundError naming `flag` when nothing matches.
+    """
+    pattern = os.path.expanduser(pattern)
+    if os.path.isfile(pattern):
+        return [pattern]
+    files = sorted(path for path in glob.glob(pattern) if os.path.isfile(path))
+    if not files:
+        what = 'no file matches' if glob.has_magic(pattern) else 'no such file'
+        raise FileNotFoundError(f'{flag}: {what} {pattern}')
+    return files
 
 
 def read_records(path: str) -> Iterator[bytes]:
