@@ -31,6 +31,7 @@ _NoteSequence = music_pb2.NoteSequence
 _MAX_TICK = 2 ** 24
 _MAX_SECONDS = 6 * 3600.0 * 0.99
 _MAX_MESSAGE_LENGTH = 1_000_000  # mido refuses longer meta and sysex messages
+_MAX_TRACK_BYTES = 16 * 2 ** 20  # far above real tracks; bounds the walk's tables (~200 MB)
 _MAX_INSTRUMENTS = 2 ** 14  # instrument indices of at most 2 varint bytes
 _NON_ZERO_TRACK_WARNING = (
         'Tempo, Key or Time signature change events found on non-zero tracks.  This is not a '
@@ -47,23 +48,24 @@ class _Track:
                  'last_tick')
 
 
-def _vlq_tables(track: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _vlq_ends(track: np.ndarray) -> np.ndarray:
     """For every byte position p of `track` (zero-padded at the end): the position of the
-    last byte of the variable-length quantity starting at p, and its value (-1 when it
-    is longer than 4 bytes)."""
+    last byte of the variable-length quantity starting at p, the first byte below 0x80
+    at or after p."""
     size = len(track)
-    positions = np.arange(size, dtype=np.int32)
-    # The last byte of the quantity starting at p: the first byte below 0x80 at or after p.
-    last = np.where(track < 0x80, positions, size)[::-1]
-    last = np.minimum.accumulate(last)[::-1]
-    low = (track & 0x7F).astype(np.int32)
-    length = last - positions
-    value = low[:size - 3].copy()
+    last = np.where(track < 0x80, np.arange(size, dtype=np.int32), size)[::-1]
+    return np.minimum.accumulate(last)[::-1]
+
+
+def _vlq_values(track: np.ndarray, last: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """The values of the variable-length quantities at `starts` (-1 where one is longer
+    than 4 bytes, which the fast path leaves to mido)."""
+    length = last[starts] - starts
+    value = (track[starts] & 0x7F).astype(np.int64)
     for extra in (1, 2, 3):
-        value = np.where(length[:size - 3] >= extra,
-                         (value << 7) | low[extra:size - 3 + extra], value)
-    value = np.where(length[:size - 3] > 3, -1, value)
-    return last[:size - 3], value
+        more = (track[np.minimum(starts + extra, len(track) - 1)] & 0x7F).astype(np.int64)
+        value = np.where(length >= extra, (value << 7) | more, value)
+    return np.where(length > 3, -1, value)
 
 
 def _read_track(data: np.ndarray, start: int, end: int) -> _Track:
@@ -71,37 +73,42 @@ def _read_track(data: np.ndarray, start: int, end: int) -> _Track:
     size = end - start
     if size <= 0:
         raise NotFastPath  # no events: pretty_midi fails on the empty track
+    if size > _MAX_TRACK_BYTES:
+        raise NotFastPath  # its tables would take gigabytes: midi_guard and mido decide
     # Reads past the chunk land in zeros (and positions past it), so they overshoot its end.
     padding = 16
     track = np.zeros(size + padding, np.uint8)
     track[:size] = data[start:end]
-    last, value = _vlq_tables(track)
-    count = len(last)  # positions with a value: size + padding - 3
+    count = size + padding - 3  # event starts considered
+    last = _vlq_ends(track)[:count]
+    short = last - np.arange(count, dtype=np.int32) <= 3  # delta times of at most 4 bytes
     status_at = np.minimum(last + 1, count - 3)  # the byte after each delta time
-    status = track[status_at].astype(np.int32)
+    status = track[status_at]
     running = status < 0x80
-    channel_message = (status >= 0x80) & (status < 0xF0)
-    data_length = 2 - ((status & 0xE0) == 0xC0)  # program change, aftertouch: 1 byte
     meta = status == 0xFF
-    sysex = (status == 0xF0) | (status == 0xF7)
-    # Meta: type byte, length, payload. Sysex: length, payload.
-    length_at = status_at + 1 + meta
-    payload_length = value[length_at]
-    explicit_next = np.where(channel_message, status_at + 1 + data_length,
-                             last[length_at] + 1 + payload_length)
-    valid = (value >= 0) & (channel_message | ((meta | sysex) & (payload_length >= 0)
-                                               & (payload_length <= _MAX_MESSAGE_LENGTH)))
+    channel_message = ~running & (status < 0xF0)
+    one_data_byte = (status & 0xE0) == 0xC0  # program change, channel aftertouch
+    explicit_next = status_at + 3 - one_data_byte
+    valid = short & channel_message
+    # Meta: type byte, length, payload. Sysex: length, payload. Few positions.
+    framed = np.flatnonzero(meta | (status == 0xF0) | (status == 0xF7))
+    if framed.size:
+        length_at = status_at[framed] + 1 + meta[framed]
+        length = _vlq_values(track, last, length_at)
+        # A negative length (over 4 bytes) or one above mido's limit is refused.
+        valid[framed] = short[framed] & (length.astype(np.uint64) <= _MAX_MESSAGE_LENGTH)
+        explicit_next[framed] = last[length_at] + 1 + length
     # States: 0 = no running status (at the start, after a sysex: left to mido), 1 or 2 =
     # the running status's message has that many data bytes. Meta messages keep the state.
     refused = 3 * count + 3
-    explicit_state = np.where(channel_message, data_length, 0)
-    transitions = np.empty((count, 3), np.int64)
-    transitions[:, 0] = np.where(valid, explicit_next * 3 + explicit_state, refused)
-    running_ok = running & (value >= 0)
-    for state in (1, 2):
-        explicit = np.where(valid, explicit_next * 3 + np.where(meta, state, explicit_state),
-                            refused)
-        transitions[:, state] = np.where(running_ok, (status_at + state) * 3 + state, explicit)
+    transitions = np.empty((count, 3), np.int32)
+    explicit_state = channel_message * (2 - one_data_byte)
+    state_zero = transitions[:, 0]
+    state_zero[:] = np.where(valid, explicit_next * 3 + explicit_state, refused)
+    running_ok = running & short
+    running_next = status_at * 3
+    transitions[:, 1] = np.where(running_ok, running_next + 4, state_zero + meta)
+    transitions[:, 2] = np.where(running_ok, running_next + 8, state_zero + 2 * meta)
     following = memoryview(transitions.reshape(-1))
     # The one sequential step: from the chunk's start, follow event to event.
     walk = []
@@ -123,10 +130,10 @@ def _read_track(data: np.ndarray, start: int, end: int) -> _Track:
     np.maximum.accumulate(setter, out=setter)
     full_status = np.where(is_running, byte[setter], byte)
     result = _Track()
-    ticks = np.cumsum(value[event_start], dtype=np.int64)
+    ticks = np.cumsum(_vlq_values(track, last, event_start))
     result.last_tick = int(ticks[-1])
     channel_events = np.flatnonzero(is_running | is_channel)
-    status_of = full_status[channel_events]
+    status_of = full_status[channel_events].astype(np.int32)
     first_data = at[channel_events] + ~is_running[channel_events]
     first = track[first_data].astype(np.int32)
     second = track[first_data + 1].astype(np.int32)
@@ -143,13 +150,22 @@ def _read_track(data: np.ndarray, start: int, end: int) -> _Track:
     result.metas = []
     if len(channel_events) < len(byte):
         other = np.flatnonzero(~(is_running | is_channel))
-        _read_metas(track, other, at, byte, last, value, ticks, result.metas)
+        _read_metas(track, other, at, byte, last, ticks, result.metas)
     return result
 
 
+def _vlq_value(raw: bytes, position: int) -> int:
+    value = 0
+    while True:
+        byte = raw[position]
+        position += 1
+        value = (value << 7) | (byte & 0x7F)
+        if byte < 0x80:
+            return value
+
+
 def _read_metas(track: np.ndarray, events: np.ndarray, status_at: np.ndarray,
-                status: np.ndarray, last: np.ndarray, value: np.ndarray, ticks: np.ndarray,
-                metas: list) -> None:
+                status: np.ndarray, last: np.ndarray, ticks: np.ndarray, metas: list) -> None:
     """(event index, tick, mido meta message) of the meta events; sysex payloads checked
     as mido checks them."""
     raw = track.tobytes()
@@ -159,7 +175,7 @@ def _read_metas(track: np.ndarray, events: np.ndarray, status_at: np.ndarray,
             if status[event] == 0xFF:
                 length_at = at + 2
                 begin = int(last[length_at]) + 1
-                payload = raw[begin:begin + int(value[length_at])]
+                payload = raw[begin:begin + _vlq_value(raw, length_at)]
                 try:
                     message = mido_meta.build_meta_message(raw[at + 1], list(payload))
                 except Exception as error:  # mido's own error comes from the exact path
@@ -167,7 +183,7 @@ def _read_metas(track: np.ndarray, events: np.ndarray, status_at: np.ndarray,
                 metas.append((event, int(ticks[event]), message, len(payload)))
             else:
                 begin = int(last[at + 1]) + 1
-                payload = raw[begin:begin + int(value[at + 1])]
+                payload = raw[begin:begin + _vlq_value(raw, at + 1)]
                 if payload[:1] == b'\xf0':
                     payload = payload[1:]
                 if payload[-1:] == b'\xf7':
@@ -355,16 +371,19 @@ def _instruments(tracks: list[_Track]) -> list[_Instrument]:
     return instruments
 
 
-def _varint_block(tag: int, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(bytes, mask) columns of a varint field: tag then the value (int32 negatives as
-    10 bytes, as protobuf writes them); absent where the value is 0."""
+# A field block: (bytes: rows x columns, which rows have the field, its width per row).
+_Block = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def _varint_block(tag: int, values: np.ndarray) -> _Block:
+    """A varint field: tag then the value (int32 negatives as 10 bytes, as protobuf
+    writes them); absent where the value is 0."""
+    present = values != 0
     if not len(values) or (values.min() >= 0 and values.max() < 128):
         columns = np.empty((len(values), 2), np.uint8)
         columns[:, 0] = tag
         columns[:, 1] = values
-        mask = np.empty((len(values), 2), bool)
-        mask[:, 0] = mask[:, 1] = values != 0
-        return columns, mask
+        return columns, present, np.full(len(values), 2)
     unsigned = values.astype(np.int64).view(np.uint64)
     widths = np.ones(len(values), np.int64)
     for shift in range(7, 64, 7):
@@ -375,32 +394,36 @@ def _varint_block(tag: int, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     for index in range(width):
         part = ((unsigned >> np.uint64(7 * index)) & np.uint64(0x7F)).astype(np.uint8)
         columns[:, 1 + index] = np.where(widths > index + 1, part | 0x80, part)
-    mask = (np.arange(1 + width)[None, :] <= widths[:, None]) & (values != 0)[:, None]
-    return columns, mask
+    return columns, present, widths + 1
 
 
-def _double_block(tag: int, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _double_block(tag: int, values: np.ndarray) -> _Block:
     columns = np.empty((len(values), 9), np.uint8)
     columns[:, 0] = tag
     columns[:, 1:] = values.astype('<f8').view(np.uint8).reshape(len(values), 8)
-    mask = np.repeat((values != 0)[:, None], 9, axis=1)
-    return columns, mask
+    return columns, values != 0, np.full(len(values), 9)
 
 
-def _repeated_messages(field_tag: int, blocks: list[tuple[np.ndarray, np.ndarray]]) -> bytes:
+def _repeated_messages(field_tag: int, blocks: list[_Block]) -> bytes:
     """The wire bytes of a repeated message field: per row, tag, length and the present
-    bytes of each field block (every message here is shorter than 128 bytes)."""
-    columns = np.concatenate([block for block, _ in blocks], axis=1)
-    mask = np.concatenate([present for _, present in blocks], axis=1)
-    rows = len(columns)
+    fields (every message here is shorter than 128 bytes)."""
+    rows = len(blocks[0][0])
     if not rows:
         return b''
+    blocks = [block for block in blocks if block[1].any()]  # fields no row has
+    lengths = sum(np.where(present, widths, 0) for _, present, widths in blocks)
     head = np.empty((rows, 2), np.uint8)
     head[:, 0] = field_tag
-    head[:, 1] = mask.sum(axis=1)
-    whole = np.concatenate([head, columns], axis=1)
-    whole_mask = np.concatenate([np.ones((rows, 2), bool), mask], axis=1)
-    return whole[whole_mask].tobytes()
+    head[:, 1] = lengths
+    whole = np.concatenate([head] + [columns for columns, _, _ in blocks], axis=1)
+    if all(present.all() and (widths == columns.shape[1]).all()
+           for columns, present, widths in blocks):
+        return whole.tobytes()  # every row has every field at full width
+    masks = [np.ones((rows, 2), bool)]
+    for columns, present, widths in blocks:
+        masks.append((np.arange(columns.shape[1])[None, :] < widths[:, None])
+                     & present[:, None])
+    return whole[np.concatenate(masks, axis=1)].tobytes()
 
 
 def _gather(instruments: list[_Instrument], tracks: list[_Track], field: str,
