@@ -1,7 +1,9 @@
 """TFRecord files of NoteSequences and SequenceExamples, shared by every model.
 
-Records are read and written through TensorFlow's C++ TFRecord code (imported on
-first use, so importing this module stays light). Writers are atomic: records go
+Records are read through TensorFlow's C++ TFRecord code (imported on first use, so
+importing this module stays light) and written without TensorFlow (the framing is a
+length and CRC-32C checksums, see crc32c.py), so that a process that only writes
+records never pays for TensorFlow's import. Writers are atomic: records go
 to a temporary file beside the target, renamed into place only when the writer
 closes without error, so a crash or Ctrl-C never leaves a half-written file.
 """
@@ -9,11 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
+import gzip as gzip_module
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from types import TracebackType
 
-from magenta_rnn import atomic
+from magenta_rnn import atomic, crc32c
 from magenta_rnn.protobuf import example_pb2, music_pb2
 
 _GZIP_MAGIC = b'\x1f\x8b'
@@ -31,6 +35,22 @@ def _compression_of(path: str) -> str:
 
 class RecordFileError(ValueError):
     """A file is not a readable TFRecord (of the expected kind); the message names it."""
+
+
+def matching_files(pattern: str, flag: str) -> list[str]:
+    """The files a path or glob names (sharded output such as notesequences-*.tfrecord),
+    sorted; a path that is itself a file is taken as it is, even with glob characters.
+
+    Raises FileNotFoundError naming `flag` when nothing matches.
+    """
+    pattern = os.path.expanduser(pattern)
+    if os.path.isfile(pattern):
+        return [pattern]
+    files = sorted(path for path in glob.glob(pattern) if os.path.isfile(path))
+    if not files:
+        what = 'no file matches' if glob.has_magic(pattern) else 'no such file'
+        raise FileNotFoundError(f'{flag}: {what} {pattern}')
+    return files
 
 
 def read_records(path: str) -> Iterator[bytes]:
@@ -73,25 +93,25 @@ def count_records(path: str) -> int:
     return sum(1 for _ in read_records(path))
 
 
-_WRITE_ERRORS = (('No space left', errno.ENOSPC), ('File too large', errno.EFBIG),
-                 ('quota', errno.EDQUOT), ('Permission denied', errno.EACCES),
-                 ('Read-only file system', errno.EROFS))
-
-
 class RecordWriter:
     """Writes serialized records to `path` atomically; use as a context manager."""
 
     def __init__(self, path: str, gzip: bool = False):
         self.path = path
         self.count = 0
-        tf = _tf()  # first: importing TensorFlow takes seconds, a Ctrl-C may come then
         directory = os.path.dirname(os.path.abspath(path))
         os.makedirs(directory, exist_ok=True)
         self._tmp_path = atomic.temp_path_beside(path)
+        self._raw = None
         try:
-            options = tf.io.TFRecordOptions(compression_type='GZIP' if gzip else '')
-            self._writer = tf.io.TFRecordWriter(self._tmp_path, options)
+            with self._os_errors():
+                self._raw = open(self._tmp_path, 'wb')  # pylint: disable=consider-using-with
+                # mtime 0: the same records give the same bytes.
+                self._file = (gzip_module.GzipFile(filename='', mode='wb', fileobj=self._raw,
+                                                   mtime=0) if gzip else self._raw)
         except BaseException:
+            if self._raw is not None:
+                self._raw.close()
             atomic.remove_quietly(self._tmp_path)
             raise
         self._closed = False
@@ -99,19 +119,22 @@ class RecordWriter:
     def write(self, record: bytes | music_pb2.NoteSequence | example_pb2.SequenceExample) -> None:
         if not isinstance(record, bytes):
             record = record.SerializeToString()
+        self.write_framed(crc32c.tfrecord_frame(record))
+
+    def write_framed(self, framed: bytes) -> None:
+        """Writes one record already framed by crc32c.tfrecord_frame (e.g. in a worker)."""
         with self._os_errors():
-            self._writer.write(record)
+            self._file.write(framed)
         self.count += 1
 
     @contextlib.contextmanager
     def _os_errors(self):
-        """TensorFlow's write errors (a full disk) as an OSError naming the target file."""
-        tf = _tf()
+        """A write error (a full disk) as an OSError naming the target file, not the
+        temporary one."""
         try:
             yield
-        except tf.errors.OpError as error:
-            message = error.message or ''
-            code = next((code for text, code in _WRITE_ERRORS if text in message), errno.EIO)
+        except OSError as error:
+            code = error.errno or errno.EIO
             raise OSError(code, os.strerror(code), self.path) from None
 
     def close(self) -> None:
@@ -119,7 +142,10 @@ class RecordWriter:
         try:
             self._closed = True
             with self._os_errors():
-                self._writer.close()
+                try:
+                    self._file.close()
+                finally:
+                    self._raw.close()
             os.replace(self._tmp_path, self.path)
         except BaseException:
             atomic.remove_quietly(self._tmp_path)
@@ -130,10 +156,11 @@ class RecordWriter:
         (it runs while another error is on its way out, e.g. a full disk)."""
         if not self._closed:
             self._closed = True
-            try:
-                self._writer.close()
-            except Exception:  # the first error is the one to report
-                pass
+            for file in (self._file, self._raw):
+                try:
+                    file.close()
+                except Exception:  # the first error is the one to report
+                    pass
         atomic.remove_quietly(self._tmp_path)
 
     def __enter__(self) -> RecordWriter:

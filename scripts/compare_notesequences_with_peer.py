@@ -124,6 +124,11 @@ def main() -> None:
         peer_s = run_peer(input_dir, peer_path, args.recursive)
 
         ours = {ns.id: ns for ns in records.read_note_sequences(ours_path)}
+        # The records as written, before any re-serialization.
+        ours_raw = {records.music_pb2.NoteSequence.FromString(raw).id: raw
+                    for raw in records.read_records(ours_path)}
+        peer_raw = {records.music_pb2.NoteSequence.FromString(raw).id: raw
+                    for raw in records.read_records(peer_path)}
         # Our reader on the original's file: the "we read theirs" check.
         theirs = {ns.id: ns for ns in records.read_note_sequences(peer_path)}
         peer_read = subprocess.run(
@@ -147,6 +152,8 @@ def main() -> None:
         'common': len(set(ours) & set(theirs)),
         'differing': len(differing), 'differing_examples': dict(list(differing.items())[:5]),
         'byte_identical': identical_bytes,
+        'records_byte_identical_as_written': sum(
+                ours_raw[i] == peer_raw[i] for i in set(ours_raw) & set(peer_raw)),
         'peer_reads_ours': peer_view,
         'notes_ours': sum(len(ns.notes) for ns in ours.values()),
         'notes_peer': sum(len(ns.notes) for ns in theirs.values()),

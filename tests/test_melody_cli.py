@@ -142,6 +142,31 @@ def test_create_dataset_with_nothing_extracted_fails_loudly(tmp_path):
     assert not (tmp_path / 'out' / 'training_melodies.tfrecord').exists()
 
 
+def test_create_dataset_reads_a_glob_of_shards(tmp_path, workspace):
+    """--input takes a glob, as the trainers do: shards of the NoteSequences give the
+    examples that the single file gives."""
+    from magenta_rnn.records import RecordWriter, read_records
+    sequences = list(read_records(str(workspace / 'notesequences.tfrecord')))
+    for shard in range(3):
+        with RecordWriter(str(tmp_path / f'ns-{shard:05d}-of-00003.tfrecord')) as writer:
+            for record in sequences[shard::3]:
+                writer.write(record)
+    outputs = {}
+    for name, pattern in (('one', workspace / 'notesequences.tfrecord'),
+                          ('glob', tmp_path / 'ns-*-of-00003.tfrecord')):
+        run('magenta_rnn.melody.create_dataset', '--config=basic_rnn', f'--input={pattern}',
+            f'--output_dir={tmp_path / name}', '--eval_ratio=0')
+        outputs[name] = sorted(read_records(str(tmp_path / name / 'training_melodies.tfrecord')))
+    assert len(outputs['one']) == 12
+    assert outputs['glob'] == outputs['one']
+    result = run('magenta_rnn.melody.create_dataset', '--config=basic_rnn',
+                 f'--input={tmp_path / "nothing-*.tfrecord"}', f'--output_dir={tmp_path / "x"}',
+                 check=False)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines()[-1].endswith(
+            f'--input: no file matches {tmp_path / "nothing-*.tfrecord"}')
+
+
 def test_melody_encoder_decoder_flag_replaces_config(tmp_path, workspace):
     # --melody_encoder_decoder=lookback encodes exactly as lookback_rnn (REFERENCE.md
     # "Melody RNN configs").

@@ -29,8 +29,24 @@ def test_note_sequences_round_trip(tmp_path, use_gzip):
 
 def test_tensorflow_reads_our_records(tmp_path):
     path = str(tmp_path / 'x.tfrecord')
-    write_records(path, [b'abc', b'', b'\x00' * 1000])
-    assert [r.numpy() for r in tf.data.TFRecordDataset(path)] == [b'abc', b'', b'\x00' * 1000]
+    records = [b'abc', b'', b'\x00' * 1000, bytes(range(256)) * 300]
+    write_records(path, records)
+    assert [r.numpy() for r in tf.data.TFRecordDataset(path)] == records
+    # TensorFlow checks the checksums: one flipped bit in the last record's data is refused.
+    with open(path, 'r+b') as f:
+        f.seek(-10, 2)
+        byte = f.read(1)
+        f.seek(-10, 2)
+        f.write(bytes([byte[0] ^ 1]))
+    with pytest.raises(tf.errors.DataLossError, match='corrupted record'):
+        list(tf.data.TFRecordDataset(path))
+
+
+def test_gzip_records_are_tensorflows_gzip(tmp_path):
+    path = str(tmp_path / 'x.tfrecord.gz')
+    write_records(path, [b'abc', b'de'], gzip=True)
+    dataset = tf.data.TFRecordDataset(path, compression_type='GZIP')
+    assert [r.numpy() for r in dataset] == [b'abc', b'de']
 
 
 def test_failed_write_leaves_previous_file_untouched(tmp_path):

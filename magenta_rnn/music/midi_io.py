@@ -1,6 +1,8 @@
 """MIDI <-> NoteSequence conversion (REFERENCE.md "MIDI conversion"), TF-free.
 
-Reading goes through pretty_midi so that note pairing, tick-to-seconds timing and
+MIDI bytes are read by midi_fast_reader when it can (most files), which gives the
+same NoteSequence as the path below, byte for byte. That path reads through
+pretty_midi so that note pairing, tick-to-seconds timing and
 instrument splitting behave exactly as in note_seq; the NoteSequence is then filled
 field by field with the same rules (instrument = pretty_midi instrument index,
 key = key_number % 12 with the mode from key_number // 12, total_time = latest
@@ -19,7 +21,7 @@ import numpy as np
 import pretty_midi
 from mido.midifiles import meta as mido_meta
 
-from magenta_rnn.music import constants
+from magenta_rnn.music import constants, midi_fast_reader
 from magenta_rnn.protobuf import music_pb2
 
 # Like note_seq: accept files whose largest tick is huge but legal (e.g. the MAPS
@@ -195,7 +197,11 @@ def midi_to_note_sequence(midi_data: bytes | pretty_midi.PrettyMIDI) -> music_pb
     if isinstance(midi_data, pretty_midi.PrettyMIDI):
         midi = midi_data
     else:
-        midi = _parse_midi_bytes(bytes(midi_data))
+        midi_bytes = bytes(midi_data)
+        try:
+            return _NoteSequence.FromString(midi_fast_reader.note_sequence_bytes(midi_bytes))
+        except Exception:  # pylint: disable=broad-except  # NotFastPath, or anything: the exact path decides
+            midi = _parse_midi_bytes(midi_bytes)
 
     sequence = _NoteSequence()
     sequence.ticks_per_quarter = midi.resolution

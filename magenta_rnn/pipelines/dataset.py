@@ -111,8 +111,7 @@ def run_dataset_pipeline(input_path: str, output_dir: str, dataset_names: dict[s
     """
     if not 0.0 <= eval_ratio <= 1.0:
         raise ValueError(f'--eval_ratio must be between 0 and 1, got {eval_ratio}')
-    if not os.path.isfile(input_path):
-        raise FileNotFoundError(f'--input: no such file {input_path}')
+    input_files = records.matching_files(input_path, '--input')
     workers = workers or os.cpu_count() or 1
     partition = random.Random(seed)
     stats: dict[str, Statistic] = {}
@@ -128,14 +127,14 @@ def run_dataset_pipeline(input_path: str, output_dir: str, dataset_names: dict[s
     stopping = threading.Event()
 
     def jobs() -> Iterator[tuple[str, bytes]]:
-        # Read as NoteSequences once, so a wrong kind of TFRecord fails here naming the file.
-        for index, serialized in enumerate(records.read_records(input_path)):
-            if index == 0:
-                next(records.read_note_sequences(input_path))
-            in_flight.acquire()
-            if stopping.is_set():
-                return
-            yield 'eval' if partition.random() < eval_ratio else 'training', serialized
+        for input_file in input_files:
+            for index, serialized in enumerate(records.read_records(input_file)):
+                if index == 0:  # so that a wrong kind of TFRecord fails here, naming the file
+                    next(records.read_note_sequences(input_file))
+                in_flight.acquire()
+                if stopping.is_set():
+                    return
+                yield 'eval' if partition.random() < eval_ratio else 'training', serialized
 
     writers: dict[str, records.RecordWriter] = {}
     pool = None

@@ -16,7 +16,7 @@ import re
 
 from absl import flags
 
-from magenta_rnn import console
+from magenta_rnn import console, records
 from magenta_rnn.console import fail
 from magenta_rnn.rnn.config import EventsRnnConfig
 from magenta_rnn.rnn.events_model import EventsModel
@@ -66,7 +66,8 @@ def config_from_flags(model: EventsModel) -> EventsRnnConfig:
 
 def define_create_dataset_flags(default_config: str | None) -> None:
     define_common_flags(default_config)
-    flags.DEFINE_string('input', None, 'TFRecord file of NoteSequences.')
+    flags.DEFINE_string('input', None, 'TFRecord file of NoteSequences, or a glob of several '
+                        '(e.g. the shards notesequences-*.tfrecord written on Beam).')
     flags.DEFINE_string('output_dir', None, 'Directory for the training and eval TFRecords.')
     flags.DEFINE_float('eval_ratio', 0.1, 'Fraction of input to set aside for evaluation.')
     flags.DEFINE_integer('seed', None, 'Seed for the train/eval split (random when unset).')
@@ -99,8 +100,10 @@ def run_create_dataset(model: EventsModel, chain_options: dict | None = None) ->
     if FLAGS.pipeline_options:
         _run_create_dataset_on_beam(model, chain_options)
         return
-    if not os.path.isfile(FLAGS.input):
-        fail(f'--input: no such file {FLAGS.input}')
+    try:
+        records.matching_files(FLAGS.input, '--input')
+    except FileNotFoundError as e:
+        fail(str(e))
     try:
         config = config_from_flags(model)
     except (ConfigError, HParamsError) as e:
