@@ -10,7 +10,7 @@ import pytest
 
 tf = pytest.importorskip('tensorflow')
 
-from magenta_rnn.music_vae import configs  # noqa: E402
+from magenta_rnn.music_vae import configs, length_groups  # noqa: E402
 from magenta_rnn.music_vae import model as model_lib  # noqa: E402
 from magenta_rnn.protobuf import music_pb2  # noqa: E402
 
@@ -51,6 +51,8 @@ def loss_and_gradients(config_name: str):
     inputs = tf.constant(np.stack(tensors.inputs[:batch]), tf.float32)
     outputs = tf.constant(np.stack(tensors.outputs[:batch]), tf.float32)
     lengths = tf.constant(np.stack(tensors.lengths[:batch]), tf.int32)
+    controls = (tf.constant(np.stack(tensors.controls[:batch]), tf.float32)
+                if converter.control_depth else None)
     vae = model_lib.build_model(config, converter)
     rng = np.random.default_rng(3)
     for variable in vae.trainable_variables:
@@ -58,7 +60,7 @@ def loss_and_gradients(config_name: str):
     tf.random.set_seed(7)
     with tf.GradientTape() as tape:
         results = vae.compute_loss(inputs, outputs, lengths, tf.constant(0, tf.int64),
-                                   training=True)
+                                   controls, training=True)
     grads = tape.gradient(results['loss'], vae.trainable_variables)
     return lengths.numpy(), results, vae.trainable_variables, grads
 
@@ -74,47 +76,144 @@ def summary(variables, grads) -> dict[str, tuple[float, float]]:
     return values
 
 
-LENGTHS = [[12, 19, 1, 1, 1, 1, 1, 1], [26, 7, 1, 1, 1, 1, 1, 1], [40, 19, 1, 1, 1, 1, 1, 1], [54, 7, 1, 1, 1, 1, 1, 1]]
-LOSS = 326.4066467285156
-EXAMPLE_LOSSES = [232.3279571533203, 246.0220489501953, 414.38287353515625, 412.8937072753906]
-# Per variable: (gradient norm, dot product with summary()'s pattern), computed before.
-GRADIENTS = {
-    'music_vae/hierarchical_decoder/hierarchical_level_0/cell_0/bias:0': (0.2914000197503502, 0.3098531474291133),
-    'music_vae/hierarchical_decoder/hierarchical_level_0/cell_0/kernel:0': (0.17647377980448098, -0.016915505803725847),
-    'music_vae/hierarchical_decoder/hierarchical_level_0/cell_1/bias:0': (1.0071034841888171, 0.8829273263778838),
-    'music_vae/hierarchical_decoder/hierarchical_level_0/cell_1/kernel:0': (0.7433626186541608, -1.3387511572292747),
-    'music_vae/hierarchical_decoder/hierarchical_level_0/initial_state/bias:0': (0.6972565634964635, -0.046642052097607245),
-    'music_vae/hierarchical_decoder/hierarchical_level_0/initial_state/kernel:0': (1.0020492005139305, -0.8116499359670664),
-    'music_vae/decoder/cell_0/bias:0': (3.1515269645713486, 2.3339549164787794),
-    'music_vae/decoder/cell_0/kernel:0': (2.1109435440514948, 0.2370216130831181),
-    'music_vae/decoder/cell_1/bias:0': (7.400744399339684, -3.5016544617569023),
-    'music_vae/decoder/cell_1/kernel:0': (5.654870335675027, -0.15850773733217038),
-    'music_vae/decoder/output_projection/bias:0': (12.149631154277845, 15.03015188038872),
-    'music_vae/decoder/output_projection/kernel:0': (7.25170485320831, 3.730288623096582),
-    'music_vae/decoder/z_to_initial_state/bias:0': (1.6129687831547823, 2.2121306594278174),
-    'music_vae/decoder/z_to_initial_state/kernel:0': (0.9683331265760952, 0.06450290746463178),
-    'music_vae/encoder/hierarchical_level_0/cell_0_bw/bias:0': (0.08180676799394988, -0.006154409699845272),
-    'music_vae/encoder/hierarchical_level_0/cell_0_bw/kernel:0': (0.060690399423263625, -0.024379095798238735),
-    'music_vae/encoder/hierarchical_level_0/cell_0_fw/bias:0': (0.0982003277328551, -0.2139027669924899),
-    'music_vae/encoder/hierarchical_level_0/cell_0_fw/kernel:0': (0.07392592288333764, 0.036162460656857735),
-    'music_vae/encoder/hierarchical_level_1/cell_0_bw/bias:0': (0.13930282902170604, -0.13966633878059456),
-    'music_vae/encoder/hierarchical_level_1/cell_0_bw/kernel:0': (0.12328211735126467, 0.19884314010765144),
-    'music_vae/encoder/hierarchical_level_1/cell_0_fw/bias:0': (0.290716706094234, -0.31789086317520254),
-    'music_vae/encoder/hierarchical_level_1/cell_0_fw/kernel:0': (0.19787252427149296, -0.13821719058919862),
-    'music_vae/mu/bias:0': (0.32025759275362736, -0.12790032556018072),
-    'music_vae/mu/kernel:0': (0.28925362660141596, 0.0552424545547564),
-    'music_vae/sigma/bias:0': (0.07413199683800789, -0.08275903683563998),
-    'music_vae/sigma/kernel:0': (0.06660495698391546, -0.03547255026191163),
+# Computed by the step as it was (every track run for all 64 steps, one-hot inputs
+# multiplied): lengths, loss, per-example losses and per variable (gradient norm, dot
+# product with summary()'s pattern).
+PINNED = {
+    'hier-multiperf_vel_1bar_med': dict(
+        lengths=[[12, 19, 1, 1, 1, 1, 1, 1], [26, 7, 1, 1, 1, 1, 1, 1],
+                 [40, 19, 1, 1, 1, 1, 1, 1], [54, 7, 1, 1, 1, 1, 1, 1]],
+        loss=326.406647,
+        example_losses=[232.327957, 246.022049, 414.382874, 412.893707],
+        gradients={
+            'music_vae/hierarchical_decoder/hierarchical_level_0/cell_0/bias:0':
+                (0.29140002, 0.309853147),
+            'music_vae/hierarchical_decoder/hierarchical_level_0/cell_0/kernel:0':
+                (0.17647378, -0.0169155058),
+            'music_vae/hierarchical_decoder/hierarchical_level_0/cell_1/bias:0':
+                (1.00710348, 0.882927326),
+            'music_vae/hierarchical_decoder/hierarchical_level_0/cell_1/kernel:0':
+                (0.743362619, -1.33875116),
+            'music_vae/hierarchical_decoder/hierarchical_level_0/initial_state/bias:0':
+                (0.697256563, -0.0466420521),
+            'music_vae/hierarchical_decoder/hierarchical_level_0/initial_state/kernel:0':
+                (1.0020492, -0.811649936),
+            'music_vae/decoder/cell_0/bias:0':
+                (3.15152696, 2.33395492),
+            'music_vae/decoder/cell_0/kernel:0':
+                (2.11094354, 0.237021613),
+            'music_vae/decoder/cell_1/bias:0':
+                (7.4007444, -3.50165446),
+            'music_vae/decoder/cell_1/kernel:0':
+                (5.65487034, -0.158507737),
+            'music_vae/decoder/output_projection/bias:0':
+                (12.1496312, 15.0301519),
+            'music_vae/decoder/output_projection/kernel:0':
+                (7.25170485, 3.73028862),
+            'music_vae/decoder/z_to_initial_state/bias:0':
+                (1.61296878, 2.21213066),
+            'music_vae/decoder/z_to_initial_state/kernel:0':
+                (0.968333127, 0.0645029075),
+            'music_vae/encoder/hierarchical_level_0/cell_0_bw/bias:0':
+                (0.081806768, -0.0061544097),
+            'music_vae/encoder/hierarchical_level_0/cell_0_bw/kernel:0':
+                (0.0606903994, -0.0243790958),
+            'music_vae/encoder/hierarchical_level_0/cell_0_fw/bias:0':
+                (0.0982003277, -0.213902767),
+            'music_vae/encoder/hierarchical_level_0/cell_0_fw/kernel:0':
+                (0.0739259229, 0.0361624607),
+            'music_vae/encoder/hierarchical_level_1/cell_0_bw/bias:0':
+                (0.139302829, -0.139666339),
+            'music_vae/encoder/hierarchical_level_1/cell_0_bw/kernel:0':
+                (0.123282117, 0.19884314),
+            'music_vae/encoder/hierarchical_level_1/cell_0_fw/bias:0':
+                (0.290716706, -0.317890863),
+            'music_vae/encoder/hierarchical_level_1/cell_0_fw/kernel:0':
+                (0.197872524, -0.138217191),
+            'music_vae/mu/bias:0':
+                (0.320257593, -0.127900326),
+            'music_vae/mu/kernel:0':
+                (0.289253627, 0.0552424546),
+            'music_vae/sigma/bias:0':
+                (0.0741319968, -0.0827590368),
+            'music_vae/sigma/kernel:0':
+                (0.066604957, -0.0354725503),
+        }),
+    'hier-multiperf_vel_1bar_med_chords': dict(
+        lengths=[[12, 19, 1, 1, 1, 1, 1, 1], [26, 7, 1, 1, 1, 1, 1, 1],
+                 [40, 19, 1, 1, 1, 1, 1, 1], [54, 7, 1, 1, 1, 1, 1, 1]],
+        loss=322.847137,
+        example_losses=[231.430771, 240.999374, 403.582886, 415.375519],
+        gradients={
+            'music_vae/hierarchical_decoder/hierarchical_level_0/cell_0/bias:0':
+                (0.393702777, -0.621241123),
+            'music_vae/hierarchical_decoder/hierarchical_level_0/cell_0/kernel:0':
+                (0.215243101, 0.0177599519),
+            'music_vae/hierarchical_decoder/hierarchical_level_0/cell_1/bias:0':
+                (1.1177847, 0.737599218),
+            'music_vae/hierarchical_decoder/hierarchical_level_0/cell_1/kernel:0':
+                (0.85112922, -0.55794559),
+            'music_vae/hierarchical_decoder/hierarchical_level_0/initial_state/bias:0':
+                (0.823790561, -0.911411544),
+            'music_vae/hierarchical_decoder/hierarchical_level_0/initial_state/kernel:0':
+                (1.14818095, 0.778199174),
+            'music_vae/decoder/cell_0/bias:0':
+                (2.98755245, 3.15482788),
+            'music_vae/decoder/cell_0/kernel:0':
+                (2.57831821, -1.83700465),
+            'music_vae/decoder/cell_1/bias:0':
+                (8.35162983, -27.1065862),
+            'music_vae/decoder/cell_1/kernel:0':
+                (6.07450631, 2.5234965),
+            'music_vae/decoder/output_projection/bias:0':
+                (12.1252904, -18.2920188),
+            'music_vae/decoder/output_projection/kernel:0':
+                (6.3172946, -0.451527707),
+            'music_vae/decoder/z_to_initial_state/bias:0':
+                (1.89872691, 3.98837344),
+            'music_vae/decoder/z_to_initial_state/kernel:0':
+                (1.12837571, -0.184271771),
+            'music_vae/encoder/hierarchical_level_0/cell_0_bw/bias:0':
+                (0.155864437, -0.00526269797),
+            'music_vae/encoder/hierarchical_level_0/cell_0_bw/kernel:0':
+                (0.145026907, 0.292570966),
+            'music_vae/encoder/hierarchical_level_0/cell_0_fw/bias:0':
+                (0.214271862, 0.136765981),
+            'music_vae/encoder/hierarchical_level_0/cell_0_fw/kernel:0':
+                (0.198137656, 0.0391397585),
+            'music_vae/encoder/hierarchical_level_1/cell_0_bw/bias:0':
+                (0.424530728, 0.0542713632),
+            'music_vae/encoder/hierarchical_level_1/cell_0_bw/kernel:0':
+                (0.332580046, 0.00781345255),
+            'music_vae/encoder/hierarchical_level_1/cell_0_fw/bias:0':
+                (0.251259488, 0.361180588),
+            'music_vae/encoder/hierarchical_level_1/cell_0_fw/kernel:0':
+                (0.151975316, -0.0863924235),
+            'music_vae/mu/bias:0':
+                (0.305089061, 0.328924763),
+            'music_vae/mu/kernel:0':
+                (0.341687591, -0.266081305),
+            'music_vae/sigma/bias:0':
+                (0.0510099482, 0.0256278782),
+            'music_vae/sigma/kernel:0':
+                (0.0572931732, -0.00864404727),
+        }),
 }
 
 
-def test_multiperf_loss_and_gradients_are_as_pinned():
-    lengths, results, variables, grads = loss_and_gradients('hier-multiperf_vel_1bar_med')
-    assert lengths.tolist() == LENGTHS
-    np.testing.assert_allclose(float(results['loss']), LOSS, rtol=1e-5)
-    np.testing.assert_allclose(results['losses/r_loss'].numpy(), EXAMPLE_LOSSES, rtol=1e-5)
+@pytest.mark.parametrize('config_name', sorted(PINNED))
+@pytest.mark.parametrize('rows_per_group', [None, 8])
+def test_multiperf_loss_and_gradients_are_as_pinned(config_name, rows_per_group, monkeypatch):
+    if rows_per_group:  # 32 tracks in 4 groups by length (as 512 tracks in 8 at batch 64)
+        monkeypatch.setattr(length_groups, 'ROWS_PER_GROUP', rows_per_group)
+    pinned = PINNED[config_name]
+    lengths, results, variables, grads = loss_and_gradients(config_name)
+    assert lengths.tolist() == pinned['lengths']
+    np.testing.assert_allclose(float(results['loss']), pinned['loss'], rtol=1e-5)
+    np.testing.assert_allclose(results['losses/r_loss'].numpy(), pinned['example_losses'],
+                               rtol=1e-5)
     values = summary(variables, grads)
-    assert sorted(values) == sorted(GRADIENTS)
-    for name, (norm, dot) in GRADIENTS.items():
+    assert sorted(values) == sorted(pinned['gradients'])
+    for name, (norm, dot) in pinned['gradients'].items():
         np.testing.assert_allclose(values[name][0], norm, rtol=1e-5, err_msg=name)
         np.testing.assert_allclose(values[name][1], dot, atol=1e-5 * norm, err_msg=name)

@@ -158,7 +158,8 @@ class MultiInstrumentPerformanceConverter(data.BaseNoteSequenceConverter):
         super().__init__(input_depth=end_token + 1, output_depth=end_token + 1,
                          control_depth=control_depth, end_token=end_token,
                          max_tensors_per_notesequence=max_tensors_per_notesequence,
-                         length_shape=(self._max_num_chunks * max_num_instruments,))
+                         length_shape=(self._max_num_chunks * max_num_instruments,),
+                         one_hot_input_width=end_token + 1)
 
     @property
     def chord_encoding(self):
