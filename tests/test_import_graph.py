@@ -41,13 +41,8 @@ API = 'magenta_rnn.api'
 
 # Cycles being taken apart elsewhere, each with the reason it may stand for now. A cycle not
 # listed here fails the test; a listed one that is gone is simply not found.
-KNOWN_CYCLES = {
-    # MusicVAE's converter factory in data.py imports groove, trio and multiperf inside a
-    # function, and each imports data.py: the converters-as-a-package work of issue #18
-    # (its own developer) removes it.
-    ('magenta_rnn.music_vae.data', 'magenta_rnn.music_vae.groove',
-     'magenta_rnn.music_vae.multiperf', 'magenta_rnn.music_vae.trio'),
-}
+# (MusicVAE's converters were one: music_vae/converters/ is now a package without it.)
+KNOWN_CYCLES: set[tuple[str, ...]] = set()
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from magenta_rnn.music_vae import configs, data
+from magenta_rnn.music_vae import configs, converters
 
 
 def test_shipped_configs():
@@ -29,7 +29,7 @@ def test_cat_mel_2bar_small_hparams():
     assert config.encoder == {'type': 'bidirectional_lstm'}
     assert config.decoder == {'type': 'categorical_lstm'}
     converter = config.make_data_converter()
-    assert isinstance(converter, data.OneHotMelodyConverter)
+    assert isinstance(converter, converters.OneHotMelodyConverter)
     assert (converter.input_depth, converter.output_depth, converter.slice_steps) == (90, 90, 32)
     assert config.make_augmenter()._transpose_range == (-5, 5)
 

@@ -10,7 +10,8 @@ import builders
 from magenta_rnn.music import chords as chords_lib
 from magenta_rnn.music import sequences as sequences_lib
 from magenta_rnn.music_vae import configs, controls
-from magenta_rnn.music_vae.multiperf import MultiInstrumentPerformanceConverter, split_performance
+from magenta_rnn.music_vae.converters.multiperf import (MultiInstrumentPerformanceConverter,
+                                                       split_performance)
 from magenta_rnn.protobuf import music_pb2
 
 CHORD_TONES = [(60, 64, 67), (57, 60, 64), (59, 62, 65), (55, 59, 62, 65), (60, 63, 67),

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import builders
-from magenta_rnn.music_vae import data
+from magenta_rnn.music_vae import converters
 
 STEP = 0.125
 NO, OFF = 0, 1
@@ -37,22 +37,22 @@ def classes(tensors) -> list[tuple[int, ...]]:
     return [tuple(np.argmax(x, axis=-1).tolist()) for x in tensors.outputs]
 
 
-def mel_2bar(**kwargs) -> data.OneHotMelodyConverter:
-    args = dict(valid_programs=data.MEL_PROGRAMS, max_bars=100, slice_bars=2,
+def mel_2bar(**kwargs) -> converters.OneHotMelodyConverter:
+    args = dict(valid_programs=converters.MEL_PROGRAMS, max_bars=100, slice_bars=2,
                 steps_per_quarter=4)
     args.update(kwargs)
-    converter = data.OneHotMelodyConverter(**args)
+    converter = converters.OneHotMelodyConverter(**args)
     converter.set_mode('eval')
     return converter
 
 
 def test_depths_follow_the_pitch_range():
-    assert data.OneHotMelodyConverter().input_depth == 90
-    assert data.OneHotMelodyConverter().output_depth == 90
-    assert data.OneHotMelodyConverter().end_token is None
-    with_end = data.OneHotMelodyConverter(add_end_token=True)
+    assert converters.OneHotMelodyConverter().input_depth == 90
+    assert converters.OneHotMelodyConverter().output_depth == 90
+    assert converters.OneHotMelodyConverter().end_token is None
+    with_end = converters.OneHotMelodyConverter(add_end_token=True)
     assert (with_end.output_depth, with_end.end_token) == (91, 90)
-    assert data.OneHotMelodyConverter(min_pitch=48, max_pitch=83).output_depth == 38
+    assert converters.OneHotMelodyConverter(min_pitch=48, max_pitch=83).output_depth == 38
 
 
 def test_two_bar_melody_gives_one_exact_window():
@@ -171,7 +171,7 @@ def test_from_tensors_takes_argmax_of_scores():
 
 
 def test_sixteen_bar_converter_slices_256_steps():
-    converter = data.OneHotMelodyConverter(max_bars=100, slice_bars=16, steps_per_quarter=4)
+    converter = converters.OneHotMelodyConverter(max_bars=100, slice_bars=16, steps_per_quarter=4)
     converter.set_mode('eval')
     notes = [(60 + (k % 12), 8 * k, 8 * k + 8) for k in range(34)]  # 17 bars
     tensors = converter.to_tensors(make_sequence(notes))
@@ -180,8 +180,33 @@ def test_sixteen_bar_converter_slices_256_steps():
 
 
 def test_build_converter_from_spec():
-    converter = data.build_converter({'type': 'melody', 'valid_programs': 'MEL_PROGRAMS',
+    converter = converters.build_converter({'type': 'melody', 'valid_programs': 'MEL_PROGRAMS',
                                       'slice_bars': 2, 'max_bars': 100})
-    assert isinstance(converter, data.OneHotMelodyConverter)
+    assert isinstance(converter, converters.OneHotMelodyConverter)
     with pytest.raises(ValueError, match='unsupported converter type'):
-        data.build_converter({'type': 'quartet'})
+        converters.build_converter({'type': 'quartet'})
+
+
+def test_converter_modules_import_only_modules_before_them():
+    """The converters package has no cycle: each module imports only those listed before
+    it (base first), never the package's registry; nothing in it imports TensorFlow."""
+    import ast
+    from pathlib import Path
+    package = Path(converters.__file__).parent
+    order = ['base', 'drums', 'melody', 'groove', 'trio', 'multiperf']
+    assert sorted(p.stem for p in package.glob('*.py')) == sorted(order + ['__init__'])
+    for position, name in enumerate(order):
+        imported = set()
+        for node in ast.walk(ast.parse((package / f'{name}.py').read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+            elif isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+        inside = {m.rsplit('.', 1)[-1] for m in imported
+                  if m.startswith('magenta_rnn.music_vae.converters.')}
+        assert inside <= set(order[:position]), (name, inside)
+        assert not {m for m in imported if m == 'magenta_rnn.music_vae.converters'
+                    or m.startswith('tensorflow') or m.startswith('magenta_rnn.music_vae.')
+                    and not m.startswith('magenta_rnn.music_vae.converters.')}, name
+    assert sorted(converters.REGISTRY) == ['drums', 'groove', 'melody',
+                                           'multi_instrument_performance', 'trio']

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import builders
-from magenta_rnn.music_vae import configs, data
+from magenta_rnn.music_vae import configs, converters
 from magenta_rnn.protobuf import music_pb2
 
 STEP = 0.125
@@ -27,7 +27,7 @@ def drum_sequence(hits: list[tuple[int, int]], total_steps: int | None = None,
         total_time=None if total_steps is None else total_steps * STEP)
 
 
-def cat_drums_converter() -> data.DrumsConverter:
+def cat_drums_converter() -> converters.DrumsConverter:
     converter = configs.load_config('cat-drums_2bar_small').make_data_converter()
     converter.set_mode('eval')
     return converter
@@ -42,7 +42,7 @@ def test_cat_drums_2bar_small_config():
                                   'inverse_sigmoid', 1000.0)
     assert config.make_augmenter() is None
     converter = config.make_data_converter()
-    assert isinstance(converter, data.DrumsConverter)
+    assert isinstance(converter, converters.DrumsConverter)
     # 9 roll columns + the "no hit" column in; 2**9 class sets out.
     assert (converter.input_depth, converter.output_depth, converter.end_token) == (10, 512, None)
     assert converter.max_tensors_per_notesequence == 5
@@ -142,7 +142,7 @@ def test_round_trip_through_tensors():
 
 
 def test_roll_output_with_end_token():
-    converter = data.DrumsConverter(slice_bars=1, roll_input=True, roll_output=True,
+    converter = converters.DrumsConverter(slice_bars=1, roll_input=True, roll_output=True,
                                     add_end_token=True)
     converter.set_mode('eval')
     # 9 classes + end column; the input also gets the "no hit" column.
@@ -159,7 +159,7 @@ def test_roll_output_with_end_token():
 
 
 def test_one_hot_input_and_named_pitch_classes():
-    converter = data.build_converter({'type': 'drums', 'slice_bars': 1,
+    converter = converters.build_converter({'type': 'drums', 'slice_bars': 1,
                                       'pitch_classes': 'ROLAND'})
     converter.set_mode('eval')
     assert (converter.input_depth, converter.output_depth) == (512, 512)
@@ -168,7 +168,7 @@ def test_one_hot_input_and_named_pitch_classes():
     (inputs,), (outputs,) = tensors.inputs, tensors.outputs
     np.testing.assert_array_equal(inputs, outputs)
     assert np.argmax(outputs, axis=1)[:3].tolist() == [0, 2, 32]
-    full = data.build_converter({'type': 'drums', 'pitch_classes': 'FULL', 'roll_input': True,
+    full = converters.build_converter({'type': 'drums', 'pitch_classes': 'FULL', 'roll_input': True,
                                  'roll_output': True})
     assert (full.input_depth, full.output_depth) == (62, 61)
     assert full.pitch_classes[:3] == [[36], [35], [38]]
@@ -176,7 +176,7 @@ def test_one_hot_input_and_named_pitch_classes():
 
 def test_unknown_pitch_class_name_is_an_error():
     with pytest.raises(ValueError, match='unknown pitch_classes'):
-        data.build_converter({'type': 'drums', 'pitch_classes': 'TINY'})
+        converters.build_converter({'type': 'drums', 'pitch_classes': 'TINY'})
 
 
 @pytest.mark.slow
@@ -212,7 +212,7 @@ def test_trained_model_samples_and_encodes_drums(tmp_path):
     model = trained_model.TrainedModel(config, batch_size=2, checkpoint_dir_or_path=prefix,
                                        seed=1)
     samples = model.sample(n=2, length=32, temperature=1.0)
-    first_pitches = {pitches[0] for pitches in data.REDUCED_DRUM_PITCH_CLASSES}
+    first_pitches = {pitches[0] for pitches in converters.REDUCED_DRUM_PITCH_CLASSES}
     notes = [n for ns in samples for n in ns.notes]
     assert notes, 'an untrained model plays something at temperature 1 in 64 steps'
     assert all(n.is_drum and n.instrument == 9 and n.pitch in first_pitches and n.velocity == 80

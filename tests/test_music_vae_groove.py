@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 import builders
-from magenta_rnn.music_vae import configs, data, groove
+from magenta_rnn.music_vae import configs, converters
+from magenta_rnn.music_vae.converters import groove
 from magenta_rnn.protobuf import music_pb2
 
 STEP = 0.125
@@ -65,9 +66,9 @@ def test_groovae_configs():
         assert (converter.input_depth, converter.output_depth, converter.control_depth) == (
             27, 27, 0)
         assert converter.max_tensors_per_notesequence == 20
-        assert converter.pitch_classes == [list(p) for p in data.ROLAND_DRUM_PITCH_CLASSES]
+        assert converter.pitch_classes == [list(p) for p in converters.ROLAND_DRUM_PITCH_CLASSES]
         converter.set_mode('infer')
-        assert converter.pitch_classes == [list(p) for p in data.REDUCED_DRUM_PITCH_CLASSES]
+        assert converter.pitch_classes == [list(p) for p in converters.REDUCED_DRUM_PITCH_CLASSES]
 
 
 def test_hits_velocities_and_offsets_of_a_hand_built_groove():
@@ -171,7 +172,7 @@ def test_unsupported_options_and_class_names():
     with pytest.raises(NotImplementedError, match='split_instruments'):
         groove.GrooveConverter(split_instruments=True)
     with pytest.raises(ValueError, match='unknown inference_pitch_classes'):
-        data.build_converter({'type': 'groove', 'inference_pitch_classes': 'TINY'})
+        converters.build_converter({'type': 'groove', 'inference_pitch_classes': 'TINY'})
     with pytest.raises(ValueError, match='same number of pitch classes'):
         groove.GrooveConverter(inference_pitch_classes=[[36]])
 

@@ -198,11 +198,11 @@ def test_model_loss_and_gradients_equal_those_with_the_plainest_encoder(monkeypa
 
 
 def test_melody_drum_and_trio_converters_declare_their_one_hot_inputs():
-    from magenta_rnn.music_vae import data, trio
-    assert data.OneHotMelodyConverter().one_hot_input_width == 90
-    assert data.DrumsConverter().one_hot_input_width == 512
-    assert data.DrumsConverter(roll_input=True).one_hot_input_width == 0
-    assert trio.TrioConverter().one_hot_input_width == 90
+    from magenta_rnn.music_vae import converters
+    assert converters.OneHotMelodyConverter().one_hot_input_width == 90
+    assert converters.DrumsConverter().one_hot_input_width == 512
+    assert converters.DrumsConverter(roll_input=True).one_hot_input_width == 0
+    assert converters.TrioConverter().one_hot_input_width == 90
     for name in ('cat-mel_2bar_small', 'cat-drums_2bar_small'):
         config = configs.load_config(name)
         vae = model_lib.build_model(config, config.make_data_converter())

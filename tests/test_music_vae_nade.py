@@ -13,7 +13,7 @@ import builders
 
 tf = pytest.importorskip('tensorflow')
 
-from magenta_rnn.music_vae import configs, data, trained_model  # noqa: E402
+from magenta_rnn.music_vae import configs, converters, trained_model  # noqa: E402
 from magenta_rnn.music_vae import model as model_lib  # noqa: E402
 from magenta_rnn.music_vae.flat_decoders import GrooveLstmDecoder  # noqa: E402
 from magenta_rnn.music_vae.nade import MultiLabelRnnNadeDecoder, Nade  # noqa: E402
@@ -126,7 +126,7 @@ def test_nade_configs():
         converter = config.make_data_converter()
         assert (converter.input_depth, converter.output_depth) == depths
     full = configs.load_config('nade-drums_2bar_full').make_data_converter()
-    assert full.pitch_classes == [list(p) for p in data.FULL_DRUM_PITCH_CLASSES]
+    assert full.pitch_classes == [list(p) for p in converters.FULL_DRUM_PITCH_CLASSES]
     # Only NADE configs know nade_num_hidden.
     with pytest.raises(Exception, match='nade_num_hidden'):
         configs.load_config('cat-drums_2bar_small', 'nade_num_hidden=4')
@@ -282,11 +282,11 @@ def test_trained_model_samples_nade_drums_and_grooves(tmp_path):
         notes = [n for ns in samples for n in ns.notes]
         assert notes and all(n.is_drum and n.instrument == 9 for n in notes)
         if name.startswith('nade'):
-            assert {n.pitch for n in notes} <= {p[0] for p in data.FULL_DRUM_PITCH_CLASSES}
+            assert {n.pitch for n in notes} <= {p[0] for p in converters.FULL_DRUM_PITCH_CLASSES}
             assert {n.velocity for n in notes} == {80}
         else:
             # Reduced classes in inference; performed velocities and off-grid onsets.
-            assert {n.pitch for n in notes} <= {p[0] for p in data.REDUCED_DRUM_PITCH_CLASSES}
+            assert {n.pitch for n in notes} <= {p[0] for p in converters.REDUCED_DRUM_PITCH_CLASSES}
             assert len({n.velocity for n in notes}) > 1
             assert any(abs(n.start_time / 0.125 - round(n.start_time / 0.125)) > 1e-3
                        for n in notes)

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 import builders
-from magenta_rnn.music_vae import configs, data, trio
+from magenta_rnn.music_vae import configs, converters
+from magenta_rnn.music_vae.converters import trio
 from magenta_rnn.protobuf import music_pb2
 
 STEP = 0.125
@@ -141,7 +142,7 @@ def test_config_builds_the_16_bar_trio_converter():
         assert (c._slice_bars, c._gap_bars, c._max_bars, c.max_tensors_per_notesequence) == (
             16, 2, 1024, 5)
     with pytest.raises(ValueError, match='unsupported converter type'):
-        data.build_converter({'type': 'quartet'})
+        converters.build_converter({'type': 'quartet'})
 
 
 def test_trio_config_hparams_as_facts_11_2():

@@ -90,3 +90,71 @@ def test_a_fresh_run_starts_from_our_checkpoint(tmp_path, caplog):
                 keep_checkpoint_every_n_hours=1, seed=1, warm_start_checkpoint=source_dir)
     assert f'warm-started from {source_dir}: {report.total} of {report.total}' in caplog.text
     assert tf.train.latest_checkpoint(str(tmp_path / 'tuned' / 'train')).endswith('model.ckpt-1')
+
+
+def trainer_checkpoint(vae, train_dir: str) -> None:
+    """Saved as music_vae_train saves: the model beside its optimizer and global step."""
+    trainer = model_lib.Trainer(vae)
+    trainer.global_step.assign(1234)
+    tf.train.CheckpointManager(
+        tf.train.Checkpoint(model=vae, optimizer=trainer.optimizer,
+                            global_step=trainer.global_step),
+        train_dir, 1, checkpoint_name='model.ckpt').save(checkpoint_number=1234)
+
+
+# A user's own config with another data depth: the 90-class melodies cut at pitch 84
+# (66 classes), performances with 16 velocity bins instead of 8 (498 classes).
+@pytest.mark.parametrize('config_name,hparams,converter_change,fresh', [
+    ('cat-mel_2bar_small', TINY, {'max_pitch': 84}, [
+        'encoder/cell_0/bidirectional_rnn/fw/multi_rnn_cell/cell_0/lstm_cell/kernel '
+        '(checkpoint [74, 32], model [98, 32])',
+        'encoder/cell_0/bidirectional_rnn/bw/multi_rnn_cell/cell_0/lstm_cell/kernel '
+        '(checkpoint [74, 32], model [98, 32])',
+        'decoder/multi_rnn_cell/cell_0/lstm_cell/kernel (checkpoint [78, 32], model [102, 32])',
+        'decoder/output_projection/kernel (checkpoint [8, 66], model [8, 90])',
+        'decoder/output_projection/bias (checkpoint [66], model [90])']),
+    ('hier-multiperf_vel_1bar_med', 'batch_size=2,enc_rnn_size=[6],dec_rnn_size=[5],z_size=3',
+     {'num_velocity_bins': 16}, [
+        'encoder/hierarchical_level_0/cell_0/bidirectional_rnn/fw/multi_rnn_cell/cell_0/'
+        'lstm_cell/kernel (checkpoint [504, 24], model [496, 24])',
+        'encoder/hierarchical_level_0/cell_0/bidirectional_rnn/bw/multi_rnn_cell/cell_0/'
+        'lstm_cell/kernel (checkpoint [504, 24], model [496, 24])',
+        'core_decoder/decoder/multi_rnn_cell/cell_0/lstm_cell/kernel (checkpoint [508, 20], '
+        'model [500, 20])',
+        'core_decoder/decoder/output_projection/kernel (checkpoint [5, 498], model [5, 490])',
+        'core_decoder/decoder/output_projection/bias (checkpoint [498], model [490])'])])
+def test_our_checkpoint_of_another_data_depth_leaves_only_the_data_sized_layers_fresh(
+        tmp_path, config_name, hparams, converter_change, fresh):
+    config = configs.load_config(config_name, hparams)
+    config.data_converter_spec.update(converter_change)
+    tf.random.set_seed(1)
+    source = model_lib.build_model(config, config.make_data_converter())
+    randomize(source, seed=2)
+    trainer_checkpoint(source, str(tmp_path / 'train'))
+
+    tf.random.set_seed(3)
+    config = configs.load_config(config_name, hparams)
+    target = model_lib.build_model(config, config.make_data_converter())
+    before = {name: v.numpy() for name, v in tf1_variable_map(target).items()}
+    report = warm_start(target, str(tmp_path / 'train'))
+
+    fresh_names = {entry.split(' (')[0] for entry in fresh}
+    sources = tf1_variable_map(source)
+    for name, variable in tf1_variable_map(target).items():
+        expected = before[name] if name in fresh_names else sources[name].numpy()
+        np.testing.assert_array_equal(variable.numpy(), expected, err_msg=name)
+    total = len(target.trainable_variables)
+    assert report.summary() == (
+        f'warm-started from {tmp_path}/train: {total - len(fresh)} of {total} variables '
+        f'carried over; not carried over: {", ".join(fresh)}, optimizer state, global step '
+        f'(starts at 0)')
+
+
+def test_our_checkpoint_of_other_layer_sizes_is_refused(tmp_path):
+    trainer_checkpoint(fresh_model(seed=1), str(tmp_path / 'train'))
+    with pytest.raises(WarmStartError) as error:
+        warm_start(fresh_model(TINY.replace('dec_rnn_size=[8]', 'dec_rnn_size=[6]')),
+                   str(tmp_path / 'train'))
+    assert str(error.value) == (
+        f'--warm_start_checkpoint {tmp_path}/train: decoder/multi_rnn_cell/cell_0/lstm_cell/'
+        f'bias: checkpoint shape [32], model shape [24]')

@@ -13,7 +13,7 @@ import dataclasses
 from typing import Any
 
 from magenta_rnn.hparams import HParams
-from magenta_rnn.music_vae import data
+from magenta_rnn.music_vae import converters
 from magenta_rnn.rnn import config as config_files
 from magenta_rnn.rnn.config import ConfigError  # noqa: F401  (callers catch configs.ConfigError)
 
@@ -73,14 +73,14 @@ class MusicVaeConfig:
     train_examples_path: str | None = None
     eval_examples_path: str | None = None
 
-    def make_data_converter(self) -> data.BaseNoteSequenceConverter:
-        return data.build_converter(self.data_converter_spec)
+    def make_data_converter(self) -> converters.BaseNoteSequenceConverter:
+        return converters.build_converter(self.data_converter_spec)
 
-    def make_augmenter(self) -> data.NoteSequenceAugmenter | None:
+    def make_augmenter(self) -> converters.NoteSequenceAugmenter | None:
         if not self.augmenter_spec:
             return None
         spec = self.augmenter_spec
-        return data.NoteSequenceAugmenter(
+        return converters.NoteSequenceAugmenter(
             transpose_range=tuple(spec['transpose_range']) if spec.get('transpose_range') else None,
             stretch_range=tuple(spec['stretch_range']) if spec.get('stretch_range') else None)
 

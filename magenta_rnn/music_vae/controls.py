@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from magenta_rnn.music import chords as chords_lib
-from magenta_rnn.music_vae import data
+from magenta_rnn.music_vae import converters
 from magenta_rnn.protobuf import music_pb2
 
 
@@ -41,10 +41,10 @@ def chord_c_input(converter, figures: Sequence[str], length: int) -> np.ndarray:
         steps = length // tracks
         tokens = [encoding.encode_event(chords_lib.NO_CHORD)] + \
             [encoding.encode_event(figures[0])] * (steps - 1)
-        return np.tile(data.np_onehot(tokens, encoding.num_classes, np.float32), [tracks, 1])
+        return np.tile(converters.np_onehot(tokens, encoding.num_classes, np.float32), [tracks, 1])
     tokens = [encoding.encode_event(figures[step * len(figures) // length])
               for step in range(length)]
-    return data.np_onehot(tokens, encoding.num_classes, np.float32)
+    return converters.np_onehot(tokens, encoding.num_classes, np.float32)
 
 
 def hits_c_input(converter, note_sequence: music_pb2.NoteSequence) -> np.ndarray:

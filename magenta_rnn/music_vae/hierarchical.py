@@ -29,7 +29,7 @@ from typing import Any
 
 import tensorflow as tf
 
-from magenta_rnn.music_vae import lstm
+from magenta_rnn.music_vae import length_groups, lstm
 
 DECODER_TYPES = ('categorical_lstm', 'multi_out_categorical_lstm', 'split_multi_out',
                  'hierarchical')
@@ -238,9 +238,30 @@ class HierarchicalLstmDecoder(tf.Module):
         if controls is not None and controls.shape[-1]:
             seg_controls = tf.reshape(controls, [-1, self.segment_length, controls.shape[-1]])
         seg_lengths = tf.reshape(self.segment_lengths(lengths), [-1])
-        logits = self.core_decoder.logits(seg_input, embeddings, seg_lengths, seg_controls,
-                                          sampling_probability, training)
+        if training and len(lengths.shape) == 2 and length_groups.applies(seg_lengths):
+            logits = self._logits_by_length(seg_input, embeddings, seg_lengths, seg_controls,
+                                            sampling_probability)
+        else:
+            logits = self.core_decoder.logits(seg_input, embeddings, seg_lengths, seg_controls,
+                                              sampling_probability, training)
         return tf.reshape(logits, [-1, num_steps, logits.shape[-1]])
+
+    def _logits_by_length(self, seg_input, embeddings, seg_lengths, seg_controls,
+                          sampling_probability) -> tf.Tensor:
+        """Training logits of segments of given, very different lengths (multiperf tracks),
+        run in length groups (length_groups): the steps past a segment's length, which the
+        loss masks out, are not run and their logits are zeros."""
+        groups = length_groups.LengthGroups(seg_lengths)
+        parts = []
+        for g in range(groups.count):
+            steps = groups.steps[g]
+            controls = (None if seg_controls is None
+                        else groups.take(seg_controls, g)[:, :steps])
+            logits = self.core_decoder.logits(
+                groups.take(seg_input, g)[:, :steps], groups.take(embeddings, g),
+                groups.take(seg_lengths, g), controls, sampling_probability, True)
+            parts.append(length_groups.pad_steps(logits, self.segment_length))
+        return groups.restore(parts)
 
     def step_losses(self, x_target: tf.Tensor, logits: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         return step_losses(self.core_decoder, x_target, logits)

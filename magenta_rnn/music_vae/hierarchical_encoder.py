@@ -62,13 +62,16 @@ class HierarchicalLstmEncoder(tf.Module):
         num_segments = self.total_length // self.level_lengths[0]
         segment_lengths = tf.reshape(split_lengths(lengths, num_segments, self.total_length),
                                      [-1])
+        # Given per-segment lengths (multiperf tracks) differ widely: skip their padding.
+        skip_padding = len(lengths.shape) == 2
         for level, encoder in enumerate(self.levels):
             segment_size = self.level_lengths[level]
             depth = sequence.shape[-1]
             segments = tf.reshape(sequence, [-1, segment_size, depth])
             if level:
                 segment_lengths = tf.fill([tf.shape(segments)[0]], segment_size)
-            codes = encoder(segments, segment_lengths, training=training)
+            codes = encoder(segments, segment_lengths, training=training,
+                            skip_padding=skip_padding and not level)
             sequence = tf.reshape(codes, [batch_size, -1, encoder.output_depth])
         return sequence[:, 0]
 

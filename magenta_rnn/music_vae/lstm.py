@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import tensorflow as tf
 
+from magenta_rnn.music_vae import length_groups
 from magenta_rnn.rnn import backends, fused
 
 
@@ -127,8 +128,20 @@ class BidirectionalLstmEncoder(tf.Module):
                 size = 2 * units
         self.output_depth = 2 * layer_sizes[-1]
 
-    def __call__(self, sequence: tf.Tensor, lengths: tf.Tensor, training: bool = False) -> tf.Tensor:
+    def __call__(self, sequence: tf.Tensor, lengths: tf.Tensor, training: bool = False,
+                 skip_padding: bool = False) -> tf.Tensor:
+        """[batch, time, depth] -> [batch, output_depth]. skip_padding: sequences of very
+        different lengths; run them in length groups (length_groups), each only as long
+        as its longest sequence. The same encoding either way."""
         lengths = tf.cast(lengths, tf.int32)
+        if skip_padding and length_groups.applies(lengths):
+            groups = length_groups.LengthGroups(lengths)
+            return groups.restore([
+                self._encode(groups.take(sequence, g)[:, :groups.steps[g]],
+                             groups.take(lengths, g), training) for g in range(groups.count)])
+        return self._encode(sequence, lengths, training)
+
+    def _encode(self, sequence: tf.Tensor, lengths: tf.Tensor, training: bool) -> tf.Tensor:
         dropping = training and self.dropout_keep_prob < 1.0
         layer_input = time_major(sequence)
         final_h = None
@@ -268,7 +281,8 @@ class CategoricalLstmDecoder(tf.Module):
         return self.cells[0].split_kernel([self.output_depth, self.z_size, self.control_depth])
 
     def _aux_projection(self, z: tf.Tensor | None, controls: tf.Tensor | None,
-                        num_steps: int, kernel_parts: Sequence[tf.Tensor]) -> tf.Tensor:
+                        num_steps: int | tf.Tensor, kernel_parts: Sequence[tf.Tensor]
+                        ) -> tf.Tensor:
         """The z and control part of layer 0's input projection, [batch, time, 4 units]."""
         result = 0.0
         if self.z_size:
@@ -287,7 +301,8 @@ class CategoricalLstmDecoder(tf.Module):
         one-hot sample of the previous step's distribution instead of the truth.
         """
         del lengths  # Steps past a length are computed and masked out of the loss.
-        num_steps = x_input.shape[1]
+        # Static, or a tensor when the caller cut the steps (length_groups).
+        num_steps = x_input.shape[1] or tf.shape(x_input)[1]
         batch_size = tf.shape(x_input)[0]
         flat_states = [t for state in self.initial_state(z, batch_size) for t in state]
         x_time = time_major(x_input)
@@ -331,7 +346,7 @@ class CategoricalLstmDecoder(tf.Module):
         return batch_major(logits)
 
     @staticmethod
-    def _coins(sampling_probability: float | tf.Tensor, num_steps: int, batch_size
+    def _coins(sampling_probability: float | tf.Tensor, num_steps: int | tf.Tensor, batch_size
                ) -> tf.Tensor:
         """[time, batch]: where scheduled sampling feeds back a sample (never at step 0)."""
         return tf.logical_and(tf.random.uniform([num_steps, batch_size]) < sampling_probability,

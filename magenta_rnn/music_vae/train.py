@@ -162,7 +162,7 @@ class ExampleSource:
     def batches(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Full batches: inputs and outputs [batch, max_seq_len, depth] float32, lengths
         [batch] (or [batch, segments]) int32, controls [batch, max_seq_len, control_depth]."""
-        from magenta_rnn.music_vae.data import maybe_pad_sequences
+        from magenta_rnn.music_vae.converters import maybe_pad_sequences
         pending: list = []
         produced = 0
         for example in self.examples():

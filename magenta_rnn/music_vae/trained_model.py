@@ -29,14 +29,14 @@ import tensorflow as tf
 
 from magenta_rnn.music_vae import attributes, checkpoint_files
 from magenta_rnn.music_vae import configs as configs_lib
-from magenta_rnn.music_vae import data
+from magenta_rnn.music_vae import converters
 from magenta_rnn.music_vae import hierarchical, hierarchical_encoder, lstm
 from magenta_rnn.music_vae import model as model_lib
 from magenta_rnn.music_vae import numpy_sampler
 from magenta_rnn.protobuf import music_pb2
 
-NoExtractedExamplesError = data.NoExtractedExamplesError
-MultipleExtractedExamplesError = data.MultipleExtractedExamplesError
+NoExtractedExamplesError = converters.NoExtractedExamplesError
+MultipleExtractedExamplesError = converters.MultipleExtractedExamplesError
 
 _OBJECT_GRAPH_KEY = '_CHECKPOINTABLE_OBJECT_GRAPH'
 
@@ -223,7 +223,7 @@ class TrainedModel:
         return self._config
 
     @property
-    def data_converter(self) -> data.BaseNoteSequenceConverter:
+    def data_converter(self) -> converters.BaseNoteSequenceConverter:
         return self._converter
 
     @property
@@ -351,7 +351,7 @@ class TrainedModel:
     # -- encoding -------------------------------------------------------------------
 
     def extract_examples(self, note_sequences: Sequence[music_pb2.NoteSequence],
-                         assert_same_length: bool = False) -> data.ConverterTensors:
+                         assert_same_length: bool = False) -> converters.ConverterTensors:
         """The one example each NoteSequence must give; clear errors otherwise."""
         examples = []
         for index, ns in enumerate(note_sequences):
@@ -370,7 +370,7 @@ class TrainedModel:
                 raise AssertionError(
                     f'Sequences 0 and {index} have different lengths: '
                     f'{len(examples[0][0])} vs {len(examples[-1][0])}')
-        return data.ConverterTensors.from_examples(examples)
+        return converters.ConverterTensors.from_examples(examples)
 
     def encode(self, note_sequences: Sequence[music_pb2.NoteSequence],
                assert_same_length: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -382,8 +382,9 @@ class TrainedModel:
         n = len(arrays)
         total = n + (-n % self._batch_size)
         max_length = max(len(a) for a in arrays)
-        stacked = data.maybe_pad_sequences(list(arrays) + [np.zeros((0, depth))] * (total - n),
-                                           depth, np.float32, max_length)
+        padding = [np.zeros((0, depth))] * (total - n)
+        stacked = converters.maybe_pad_sequences(list(arrays) + padding, depth, np.float32,
+                                                 max_length)
         return stacked
 
     def _length_array(self, lengths: Sequence, total: int) -> np.ndarray:

@@ -1,16 +1,20 @@
 """Fine-tuning a MusicVAE: a fresh training run starts from another run's weights.
 
-The source is one of our checkpoints (a run's train dir or a checkpoint prefix), which
-must match the model entirely, or the original's (name-based, e.g. the published `.tar`
-files), whose decoder output projection may differ in size (another data converter's
-output depth) and then keeps its fresh initialisation. The optimizer state and the global step
-are never carried over: the run starts at step 0 with the configured learning-rate
-schedule.
+The source is one of our checkpoints (a run's train dir or a checkpoint prefix) or the
+original's (name-based, e.g. the published `.tar` files). Every variable whose shape
+matches is carried over exactly. The variables sized by the data (the output projection,
+and the first LSTM layers of the encoder and of the decoder, which read it) may differ
+in size, as between configs with other converter depths: they then keep their fresh
+initialisation. Any other difference is an error naming the variable and both shapes.
+The optimizer state and the global step are never carried over: the run starts at step
+0 with the configured learning-rate schedule.
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
 import os
+import re
 
 import tensorflow as tf
 
@@ -37,8 +41,34 @@ class WarmStart:
                 f'carried over; not carried over: {", ".join(fresh)}')
 
 
-def _is_output_projection(name: str) -> bool:
-    return '/output_projection/' in f'/{name}'
+# The original's names of the variables sized by the data's depth (the output projection,
+# the data-reading kernels of the encoder's and the decoder's first LSTM layers, NADE's).
+_DATA_SIZED = re.compile(r'(^|/)output_projection/'
+                         r'|^encoder/(hierarchical_level_0/)?cell_0/bidirectional_rnn/.*/kernel$'
+                         r'|(^|/)decoder/multi_rnn_cell/cell_0/lstm_cell/kernel$'
+                         r'|(^|/)decoder/nade/')
+_VALUE_SUFFIX = '/.ATTRIBUTES/VARIABLE_VALUE'
+
+
+def object_checkpoint_keys(vae) -> dict[str, tf.Variable]:
+    """Each variable's key in our checkpoints (tf.train.Checkpoint(model=vae, ...)): the
+    path TensorFlow saves it under, the first one found breadth-first from the root."""
+    root = tf.train.Checkpoint(model=vae)  # kept here: the view holds it weakly
+    view = tf.train.TrackableView(root)
+    paths = {id(root): ''}
+    queue = collections.deque([root])
+    keys: dict[str, tf.Variable] = {}
+    while queue:
+        node = queue.popleft()
+        for name, child in view.children(node).items():
+            if id(child) in paths:
+                continue
+            escaped = name.replace('.', '..').replace('/', '.S')
+            paths[id(child)] = f'{paths[id(node)]}/{escaped}'.lstrip('/')
+            queue.append(child)
+            if isinstance(child, tf.Variable):
+                keys[paths[id(child)] + _VALUE_SUFFIX] = child
+    return keys
 
 
 def warm_start(vae, source: str) -> WarmStart:
@@ -62,31 +92,25 @@ def _warm_start_prefix(vae, prefix: str, source: str) -> WarmStart:
         raise WarmStartError(f'--warm_start_checkpoint {source}: cannot read checkpoint '
                              f'{prefix}: {reason}') from None
     shapes = reader.get_variable_to_shape_map()
-    total = len(vae.trainable_variables)
+    # (key in the checkpoint, the original's name, variable): ours by object path.
     if OBJECT_GRAPH_KEY in shapes:
-        status = tf.train.Checkpoint(model=vae).read(prefix)
-        try:
-            status.expect_partial()
-            status.assert_existing_objects_matched()
-        except (AssertionError, ValueError, tf.errors.InvalidArgumentError) as e:
-            raise WarmStartError(f'--warm_start_checkpoint {source}: does not match the model '
-                                 f'of --config/--hparams: {str(e).strip().splitlines()[0]}') from None
-        return WarmStart(source, total, total, [])
-
-    names = tf1_variable_map(vae)
-    for name, variable in names.items():
-        if name not in shapes:
+        keys = {id(v): key for key, v in object_checkpoint_keys(vae).items()}
+        entries = [(keys[id(v)], name, v) for name, v in tf1_variable_map(vae).items()]
+    else:
+        entries = [(name, name, v) for name, v in tf1_variable_map(vae).items()]
+    for key, name, variable in entries:
+        if key not in shapes:
             raise WarmStartError(f'--warm_start_checkpoint {source}: variable {name} is missing '
                                  f'(a checkpoint of another config?)')
-        if list(shapes[name]) != variable.shape.as_list() and not _is_output_projection(name):
+        if list(shapes[key]) != variable.shape.as_list() and not _DATA_SIZED.search(name):
             raise WarmStartError(f'--warm_start_checkpoint {source}: {name}: checkpoint shape '
-                                 f'{list(shapes[name])}, model shape {variable.shape.as_list()}')
-    report = WarmStart(source, 0, len(names), [])
-    for name, variable in names.items():
-        if list(shapes[name]) == variable.shape.as_list():
-            variable.assign(reader.get_tensor(name))
+                                 f'{list(shapes[key])}, model shape {variable.shape.as_list()}')
+    report = WarmStart(source, 0, len(entries), [])
+    for key, name, variable in entries:
+        if list(shapes[key]) == variable.shape.as_list():
+            variable.assign(reader.get_tensor(key))
             report.loaded += 1
         else:
-            report.left_fresh.append(f'{name} (checkpoint {list(shapes[name])}, model '
+            report.left_fresh.append(f'{name} (checkpoint {list(shapes[key])}, model '
                                      f'{variable.shape.as_list()})')
     return report

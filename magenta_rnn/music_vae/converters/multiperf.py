@@ -28,7 +28,9 @@ from magenta_rnn.music import subsequences, transforms
 from magenta_rnn.music.performance_encoders import PerformanceOneHotEncoding
 from magenta_rnn.music.performance_extraction import extract_performances
 from magenta_rnn.music.performances import MetricPerformance, PerformanceEvent
-from magenta_rnn.music_vae import data
+from magenta_rnn.music_vae.converters.base import (BaseNoteSequenceConverter, ConverterTensors,
+                                                   maybe_sample_items, np_onehot,
+                                                   quantize_in_bars)
 from magenta_rnn.protobuf import music_pb2
 
 NUM_PROGRAMS = constants.MAX_MIDI_PROGRAM - constants.MIN_MIDI_PROGRAM + 1
@@ -111,7 +113,7 @@ def _pad_rows(array: np.ndarray, length: int) -> np.ndarray:
     return np.pad(array, ((0, length - array.shape[0]), (0, 0)))
 
 
-class MultiInstrumentPerformanceConverter(data.BaseNoteSequenceConverter):
+class MultiInstrumentPerformanceConverter(BaseNoteSequenceConverter):
     """NoteSequence <-> [max_num_instruments * max_events_per_instrument, depth] bool
     examples, one per hop; depth = performance classes + 129 program tokens + end token
     (490 with 8 velocity bins)."""
@@ -158,7 +160,8 @@ class MultiInstrumentPerformanceConverter(data.BaseNoteSequenceConverter):
         super().__init__(input_depth=end_token + 1, output_depth=end_token + 1,
                          control_depth=control_depth, end_token=end_token,
                          max_tensors_per_notesequence=max_tensors_per_notesequence,
-                         length_shape=(self._max_num_chunks * max_num_instruments,))
+                         length_shape=(self._max_num_chunks * max_num_instruments,),
+                         one_hot_input_width=end_token + 1)
 
     @property
     def chord_encoding(self):
@@ -217,7 +220,7 @@ class MultiInstrumentPerformanceConverter(data.BaseNoteSequenceConverter):
         num_classes = self._performance_encoding.num_classes
         chunk_tensors, chunk_controls = [], []
         for chunk_tracks in chunks:
-            chunk_tensors.append([data.np_onehot(
+            chunk_tensors.append([np_onehot(
                 [num_classes + (DRUM_PROGRAM_TOKEN if track.is_drum else track.program)]
                 + list(self._performance_encoding.encode_events(track.events))
                 + [self._end_token], self._output_depth) for track in chunk_tracks])
@@ -229,7 +232,7 @@ class MultiInstrumentPerformanceConverter(data.BaseNoteSequenceConverter):
                         tokens = [self._control_pad_token] + [
                             self._chord_encoding.encode_event(c) for c in chords]
                         tokens.append(tokens[-1])
-                        controls.append(data.np_onehot(tokens, self._control_depth))
+                        controls.append(np_onehot(tokens, self._control_depth))
                 except (chords_lib.CoincidentChordsError, chords_lib.ChordSymbolError,
                         chords_lib.ChordEncodingError):
                     return [], []
@@ -238,30 +241,30 @@ class MultiInstrumentPerformanceConverter(data.BaseNoteSequenceConverter):
 
     def _pad(self, tracks, controls) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Hierarchically padded (inputs, controls, per-track lengths); TooLongError."""
-        end_row = data.np_onehot([self._end_token], self._output_depth)
+        end_row = np_onehot([self._end_token], self._output_depth)
         flat = _flatten(pad_with_element(tracks, self._max_lengths[:-1], end_row))
         lengths = np.array([len(x) for x in flat], np.int32)
         steps = self._max_lengths[-1]
         inputs = np.concatenate([_pad_rows(x, steps) for x in flat])
         if self._chord_encoding:
-            pad_row = data.np_onehot([self._control_pad_token], self._control_depth)
+            pad_row = np_onehot([self._control_pad_token], self._control_depth)
             controls = np.concatenate([_pad_rows(x, steps) for x in _flatten(
                 pad_with_element(controls, self._max_lengths[:-1], pad_row))])
         else:
             controls = np.zeros((len(inputs), 0), bool)
         return inputs, controls, lengths
 
-    def _piece_to_tensors(self, note_sequence: music_pb2.NoteSequence) -> data.ConverterTensors:
+    def _piece_to_tensors(self, note_sequence: music_pb2.NoteSequence) -> ConverterTensors:
         note_sequence = transforms.apply_sustain_control_changes(note_sequence)
         if self._chord_encoding and not chords_lib.has_chords(note_sequence):
-            quantized = data.quantize_in_bars(note_sequence, self._steps_per_quarter,
+            quantized = quantize_in_bars(note_sequence, self._steps_per_quarter,
                                               self._steps_per_bar)
             if quantized is None:
-                return data.ConverterTensors()
+                return ConverterTensors()
             try:
                 chords_lib.infer_chords_for_sequence(quantized)
             except chords_lib.ChordInferenceError:
-                return data.ConverterTensors()
+                return ConverterTensors()
             for ta in quantized.text_annotations:
                 if ta.annotation_type == chords_lib.CHORD_SYMBOL:
                     note_sequence.text_annotations.add(
@@ -272,16 +275,16 @@ class MultiInstrumentPerformanceConverter(data.BaseNoteSequenceConverter):
                        * self._hop_size_bars / qpm)
         hops = subsequences.split_note_sequence(note_sequence, hop_seconds)
         if self._first_subsequence_only and len(hops) > 1:
-            return data.ConverterTensors()
+            return ConverterTensors()
         examples = []
         for hop in hops:
-            quantized = data.quantize_in_bars(hop, self._steps_per_quarter, self._steps_per_bar)
+            quantized = quantize_in_bars(hop, self._steps_per_quarter, self._steps_per_bar)
             if quantized is None:
-                return data.ConverterTensors()  # One bad hop drops the piece.
+                return ConverterTensors()  # One bad hop drops the piece.
             tracks, controls = self._hop_to_tensors(quantized)
             if tracks:
                 examples.append((tracks, controls))
-        examples = data.maybe_sample_items(examples, self.max_tensors_per_notesequence,
+        examples = maybe_sample_items(examples, self.max_tensors_per_notesequence,
                                            self.is_training, self.rng)
         padded = []
         for tracks, controls in examples:
@@ -290,12 +293,12 @@ class MultiInstrumentPerformanceConverter(data.BaseNoteSequenceConverter):
             except TooLongError:
                 continue
         if not padded:
-            return data.ConverterTensors()
+            return ConverterTensors()
         inputs, controls, lengths = zip(*padded)
-        return data.ConverterTensors(inputs=list(inputs), outputs=list(inputs),
+        return ConverterTensors(inputs=list(inputs), outputs=list(inputs),
                                      controls=list(controls), lengths=list(lengths))
 
-    def to_tensors(self, item: music_pb2.NoteSequence) -> data.ConverterTensors:
+    def to_tensors(self, item: music_pb2.NoteSequence) -> ConverterTensors:
         """[512, depth] bool examples (one per hop with 2-8 instruments) of `item`."""
         return self._split_process_and_combine(item, self._piece_to_tensors)
 

@@ -32,7 +32,9 @@ import numpy as np
 
 from magenta_rnn.music import sequences as sequences_lib
 from magenta_rnn.music.events import NonIntegerStepsPerBarError
-from magenta_rnn.music_vae import data
+from magenta_rnn.music_vae.converters.base import (BaseNoteSequenceConverter, ConverterTensors,
+                                                   quantize_in_bars)
+from magenta_rnn.music_vae.converters.drums import ROLAND_DRUM_PITCH_CLASSES, named_pitch_classes
 from magenta_rnn.protobuf import music_pb2
 
 OUTPUT_QPM = 120.0
@@ -49,7 +51,7 @@ def _windows(tensor: np.ndarray, window_size: int, hop_size: int) -> list[np.nda
     return [tensor[i:i + window_size] for i in range(0, len(tensor) - window_size + 1, hop_size)]
 
 
-class GrooveConverter(data.BaseNoteSequenceConverter):
+class GrooveConverter(BaseNoteSequenceConverter):
     """NoteSequence <-> [steps, 3 * num_classes] float32 hit/velocity/offset tensors.
 
     Training and eval use `pitch_classes` (Roland by default); inference uses
@@ -82,7 +84,7 @@ class GrooveConverter(data.BaseNoteSequenceConverter):
         self._fixed_velocities = fixed_velocities
         self._hits_as_controls = hits_as_controls
         self._max_note_dropout_probability = max_note_dropout_probability
-        self._pitch_classes = [list(p) for p in (pitch_classes or data.ROLAND_DRUM_PITCH_CLASSES)]
+        self._pitch_classes = [list(p) for p in (pitch_classes or ROLAND_DRUM_PITCH_CLASSES)]
         self._infer_pitch_classes = [list(p) for p in
                                      (inference_pitch_classes or self._pitch_classes)]
         if len(self._pitch_classes) != len(self._infer_pitch_classes):
@@ -117,7 +119,7 @@ class GrooveConverter(data.BaseNoteSequenceConverter):
     def _grid(self, note_sequence: music_pb2.NoteSequence
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """Hits, velocities and offsets [steps, classes] (float64), or None if unusable."""
-        quantized = data.quantize_in_bars(
+        quantized = quantize_in_bars(
             note_sequence, self._steps_per_quarter, self._steps_per_bar,
             errors=(sequences_lib.QuantizationError, NonIntegerStepsPerBarError))
         if quantized is None or not quantized.notes:
@@ -146,11 +148,11 @@ class GrooveConverter(data.BaseNoteSequenceConverter):
             offsets[step, drum] = (quantized_onset - note.start_time) / step_length * 2
         return hits, velocities, offsets
 
-    def to_tensors(self, item: music_pb2.NoteSequence) -> data.ConverterTensors:
+    def to_tensors(self, item: music_pb2.NoteSequence) -> ConverterTensors:
         """Windows of [split_bars * 16, 27] float32 inputs and outputs (and hit controls)."""
         grid = self._grid(item)
         if grid is None:
-            return data.ConverterTensors()
+            return ConverterTensors()
         hits, velocities, offsets = grid
         in_hits, in_velocities, in_offsets = hits.copy(), velocities.copy(), offsets.copy()
         if self._max_note_dropout_probability is not None:
@@ -188,7 +190,7 @@ class GrooveConverter(data.BaseNoteSequenceConverter):
         else:
             output_list, input_list = [outputs], [inputs]
             control_list = [controls] if controls is not None else []
-        return data.ConverterTensors(inputs=input_list, outputs=output_list,
+        return ConverterTensors(inputs=input_list, outputs=output_list,
                                      controls=control_list)
 
     def from_tensors(self, samples: Any, controls: Any = None) -> list[music_pb2.NoteSequence]:
@@ -225,14 +227,10 @@ class GrooveConverter(data.BaseNoteSequenceConverter):
         return sequences
 
 
-def build_groove_converter(spec: dict[str, Any]) -> GrooveConverter:
-    """A GrooveConverter from a JSON spec; pitch classes may be named (ROLAND, REDUCED, FULL)."""
+def from_spec(spec: dict[str, Any]) -> GrooveConverter:
+    """A GrooveConverter from its JSON spec; pitch classes may be named (ROLAND, REDUCED, FULL)."""
     spec = dict(spec)
     for key in ('pitch_classes', 'inference_pitch_classes'):
-        classes = spec.get(key)
-        if isinstance(classes, str):
-            if classes not in data.DRUM_PITCH_CLASSES:
-                raise ValueError(f'data_converter: unknown {key} {classes!r} (known: '
-                                 f'{", ".join(data.DRUM_PITCH_CLASSES)})')
-            spec[key] = data.DRUM_PITCH_CLASSES[classes]
+        if key in spec:
+            spec[key] = named_pitch_classes(key, spec[key])
     return GrooveConverter(**spec)

@@ -18,7 +18,11 @@ from typing import Any
 import numpy as np
 
 from magenta_rnn.music import constants
-from magenta_rnn.music_vae import data
+from magenta_rnn.music_vae.converters.base import (BASS_PROGRAMS, MEL_PROGRAMS,
+                                                   BaseNoteSequenceConverter, ConverterTensors,
+                                                   quantize_in_bars)
+from magenta_rnn.music_vae.converters.drums import DrumsConverter
+from magenta_rnn.music_vae.converters.melody import OneHotMelodyConverter
 from magenta_rnn.protobuf import music_pb2
 
 MAX_INSTRUMENT_NUMBER = 127
@@ -39,7 +43,7 @@ def _extract_instrument(note_sequence: music_pb2.NoteSequence,
     return extracted
 
 
-class TrioConverter(data.BaseNoteSequenceConverter):
+class TrioConverter(BaseNoteSequenceConverter):
     """Melody + bass + drums windows as [steps, 692] bool rows (inputs == outputs).
 
     slice_bars: window length in bars (hierdec/flat-trio_16bar: 16); None takes the
@@ -56,10 +60,10 @@ class TrioConverter(data.BaseNoteSequenceConverter):
         if chord_encoding is not None or condition_on_key:
             raise NotImplementedError('TrioConverter: chord and key conditioning are not '
                                       'supported yet')
-        self._melody_converter = data.OneHotMelodyConverter(
+        self._melody_converter = OneHotMelodyConverter(
             gap_bars=None, steps_per_quarter=steps_per_quarter, pad_to_total_time=True,
             presplit_on_time_changes=False, max_tensors_per_notesequence=None)
-        self._drums_converter = data.DrumsConverter(
+        self._drums_converter = DrumsConverter(
             gap_bars=None, steps_per_quarter=steps_per_quarter, pad_to_total_time=True,
             presplit_on_time_changes=False, max_tensors_per_notesequence=None)
         self._slice_bars = slice_bars
@@ -70,8 +74,8 @@ class TrioConverter(data.BaseNoteSequenceConverter):
         self._split_output_depths = (self._melody_converter.output_depth,
                                      self._melody_converter.output_depth,
                                      self._drums_converter.output_depth)
-        self._program_types = {**{p: MEL for p in data.MEL_PROGRAMS},
-                               **{p: BASS for p in data.BASS_PROGRAMS}}
+        self._program_types = {**{p: MEL for p in MEL_PROGRAMS},
+                               **{p: BASS for p in BASS_PROGRAMS}}
         depth = sum(self._split_output_depths)
         super().__init__(input_depth=depth, output_depth=depth,
                          control_depth=self._melody_converter.control_depth,
@@ -88,11 +92,11 @@ class TrioConverter(data.BaseNoteSequenceConverter):
     def steps_per_bar(self) -> int:
         return self._steps_per_bar
 
-    def _piece_to_tensors(self, note_sequence: music_pb2.NoteSequence) -> data.ConverterTensors:
-        quantized = data.quantize_in_bars(note_sequence, self._steps_per_quarter,
+    def _piece_to_tensors(self, note_sequence: music_pb2.NoteSequence) -> ConverterTensors:
+        quantized = quantize_in_bars(note_sequence, self._steps_per_quarter,
                                           self._steps_per_bar)
         if quantized is None:
-            return data.ConverterTensors()
+            return ConverterTensors()
 
         spb = self._steps_per_bar
         total_bars = min(int(math.ceil(quantized.total_quantized_steps / spb)), self._max_bars)
@@ -122,7 +126,7 @@ class TrioConverter(data.BaseNoteSequenceConverter):
             if kind in by_type:
                 by_type[kind].append(i)
         if not all(by_type.values()):
-            return data.ConverterTensors()
+            return ConverterTensors()
 
         # Encode each instrument over the whole piece, padded to total_bars.
         qpm = (note_sequence.tempos[0].qpm if note_sequence.tempos
@@ -162,9 +166,9 @@ class TrioConverter(data.BaseNoteSequenceConverter):
                 if np.all(group_coverage[j:j + slice_bars]):
                     start, end = j * spb, (j + slice_bars) * spb
                     seqs.append(np.concatenate([encoded[i][start:end] for i in group], axis=-1))
-        return data.ConverterTensors(inputs=seqs, outputs=seqs)
+        return ConverterTensors(inputs=seqs, outputs=seqs)
 
-    def to_tensors(self, item: music_pb2.NoteSequence) -> data.ConverterTensors:
+    def to_tensors(self, item: music_pb2.NoteSequence) -> ConverterTensors:
         """[slice_bars * 16, 692] bool examples of every trio window in `item`."""
         return self._split_process_and_combine(item, self._piece_to_tensors)
 
