@@ -10,55 +10,9 @@ which picks class k with probability softmax(logits / temperature)[k].
 """
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import functools
-
 import numpy as np
 
 from magenta_rnn.rnn import numpy_lstm
-
-
-@functools.lru_cache(maxsize=None)
-def _openblas_thread_functions():
-    """(get, set) of the OpenBLAS numpy loaded, or None (other BLAS, other OS)."""
-    try:
-        with open('/proc/self/maps') as maps:
-            paths = {line.split()[-1] for line in maps if 'openblas' in line.lower()
-                     and line.split()[-1].startswith('/')}
-    except OSError:
-        return None
-    for path in sorted(paths):
-        try:
-            library = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for prefix in ('scipy_openblas', 'openblas'):
-            for suffix in ('64_', ''):
-                try:
-                    get = getattr(library, f'{prefix}_get_num_threads{suffix}')
-                    set_ = getattr(library, f'{prefix}_set_num_threads{suffix}')
-                except AttributeError:
-                    continue
-                return get, set_
-    return None
-
-
-@contextlib.contextmanager
-def single_threaded_blas():
-    """The decoder's products are far too small to split across threads; on a busy
-    machine OpenBLAS's worker threads spin and wait for cores, costing ~20x the work."""
-    functions = _openblas_thread_functions()
-    if functions is None:
-        yield
-        return
-    get, set_ = functions
-    previous = get()
-    set_(1)
-    try:
-        yield
-    finally:
-        set_(previous)
 
 
 class NumpyDecoderSampler:
@@ -105,7 +59,7 @@ class NumpyDecoderSampler:
                rng: np.random.Generator, end_token: int | None = None, n: int | None = None
                ) -> np.ndarray:
         """One-hot samples [n, length, depth]; rows after an end token are zero."""
-        with single_threaded_blas():
+        with numpy_lstm.single_threaded_blas():
             return self._sample(z, length, temperature, rng, end_token, n)
 
     def _sample(self, z, length, temperature, rng, end_token, n) -> np.ndarray:
