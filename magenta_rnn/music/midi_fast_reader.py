@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import struct
 import warnings
+from typing import Any
 
 import numpy as np
 from mido.midifiles import meta as mido_meta
@@ -43,9 +44,19 @@ class NotFastPath(Exception):
 
 
 class _Track:
-    """One track's events: channel messages as arrays, meta messages as mido objects."""
+    """One track's events: channel messages as arrays (ticks, kinds = status & 0xF0,
+    channels, data bytes, index among all the track's events), meta messages as
+    (event index, tick, mido message, payload length)."""
     __slots__ = ('ticks', 'kinds', 'channels', 'data1', 'data2', 'positions', 'metas',
                  'last_tick')
+    ticks: np.ndarray
+    kinds: np.ndarray
+    channels: np.ndarray
+    data1: np.ndarray
+    data2: np.ndarray
+    positions: np.ndarray
+    metas: list[tuple[int, int, Any, int]]
+    last_tick: int
 
 
 def _vlq_ends(track: np.ndarray) -> np.ndarray:
@@ -109,9 +120,9 @@ def _read_track(data: np.ndarray, start: int, end: int) -> _Track:
     running_next = status_at * 3
     transitions[:, 1] = np.where(running_ok, running_next + 4, state_zero + meta)
     transitions[:, 2] = np.where(running_ok, running_next + 8, state_zero + 2 * meta)
-    following = memoryview(transitions.reshape(-1))
+    following = memoryview(transitions.reshape(-1).data)
     # The one sequential step: from the chunk's start, follow event to event.
-    walk = []
+    walk: list[int] = []
     append = walk.append
     index = 0
     end_index = 3 * size
@@ -301,8 +312,17 @@ def _pair_notes(track: _Track) -> tuple[np.ndarray, np.ndarray]:
 
 
 class _Instrument:
+    """A pretty_midi instrument as channel-event indices into its track's arrays."""
     __slots__ = ('program', 'channel', 'name', 'notes_on', 'notes_off', 'track', 'bends',
                  'controls')
+    program: int
+    channel: int
+    name: str
+    notes_on: np.ndarray
+    notes_off: np.ndarray
+    track: int
+    bends: np.ndarray
+    controls: np.ndarray
 
 
 def _instruments(tracks: list[_Track]) -> list[_Instrument]:
@@ -352,7 +372,7 @@ def _instruments(tracks: list[_Track]) -> list[_Instrument]:
             if to_straggler.size:
                 straggler_created[channel] = int(to_straggler[0])
         shares = {}
-        for key, creation, instrument in track_instruments:
+        for key, creation, _ in track_instruments:
             channel = key % 16
             if straggler_created.get(channel, creation) < creation:
                 shares[key] = -1 - channel
@@ -436,7 +456,7 @@ def _gather(instruments: list[_Instrument], tracks: list[_Track], field: str,
         track = tracks[instrument.track]
         count = len(events)
         parts.append((np.full(count, index, np.int64), np.full(count, instrument.program, np.int64),
-                      np.full(count, instrument.channel == 9, bool), track.ticks[events],
+                      np.full(count, instrument.channel == 9, np.bool_), track.ticks[events],
                       *(getattr(track, name)[events] for name in arrays)))
     if not parts:
         return tuple(np.zeros(0, np.int64) for _ in range(4 + len(arrays)))
@@ -476,7 +496,7 @@ def note_sequence_bytes(midi_bytes: bytes) -> bytes:
         raise NotFastPath  # within reach of midi_guard's limits: the exact path decides
     if any(message.type in ('set_tempo', 'key_signature', 'time_signature')
            for track in tracks[1:] for _, _, message, _ in track.metas):
-        warnings.warn(_NON_ZERO_TRACK_WARNING, RuntimeWarning)
+        warnings.warn(_NON_ZERO_TRACK_WARNING, RuntimeWarning, stacklevel=2)
 
     scales = _tick_scales(resolution, tracks[0])
     clock = _TickClock(scales)
@@ -498,7 +518,7 @@ def note_sequence_bytes(midi_bytes: bytes) -> bytes:
                                         key=key_number % 12, mode=key_number // 12)
     except ValueError as error:  # pretty_midi's refusal comes from the exact path
         raise NotFastPath from error
-    for (tick, tick_scale), time in zip(scales, clock(clock.starts).tolist()):
+    for (_, tick_scale), time in zip(scales, clock(clock.starts).tolist()):
         head.tempos.add(time=time, qpm=60.0 / (tick_scale * resolution))
 
     instruments = _instruments(tracks)
@@ -511,16 +531,16 @@ def note_sequence_bytes(midi_bytes: bytes) -> bytes:
             _double_block(0x19, clock(start_tick)), _double_block(0x21, end_time),
             _varint_block(0x38, index), _varint_block(0x40, program),
             _varint_block(0x48, drum.astype(np.int64))])
-    index, program, drum, tick, low, high = _gather(instruments, tracks, 'bends',
-                                                    ('data1', 'data2'))
+    index, program, drum, bend_ticks, low, high = _gather(instruments, tracks, 'bends',
+                                                          ('data1', 'data2'))
     bends = _repeated_messages(0x52, [
-            _double_block(0x09, clock(tick)), _varint_block(0x10, low + (high << 7) - 8192),
+            _double_block(0x09, clock(bend_ticks)), _varint_block(0x10, low + (high << 7) - 8192),
             _varint_block(0x18, index), _varint_block(0x20, program),
             _varint_block(0x28, drum.astype(np.int64))])
-    index, program, drum, tick, number, value = _gather(instruments, tracks, 'controls',
-                                                        ('data1', 'data2'))
+    index, program, drum, control_ticks, number, value = _gather(
+            instruments, tracks, 'controls', ('data1', 'data2'))
     controls = _repeated_messages(0x5A, [
-            _double_block(0x09, clock(tick)), _varint_block(0x10, number),
+            _double_block(0x09, clock(control_ticks)), _varint_block(0x10, number),
             _varint_block(0x18, value), _varint_block(0x20, index),
             _varint_block(0x28, program), _varint_block(0x30, drum.astype(np.int64))])
 
