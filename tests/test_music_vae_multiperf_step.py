@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import builders
+
 tf = pytest.importorskip('tensorflow')
 
 from magenta_rnn.music_vae import configs, length_groups  # noqa: E402
@@ -20,24 +22,17 @@ HPARAMS = 'batch_size=4,enc_rnn_size=[16],dec_rnn_size=[12,12],z_size=8'
 def tracks_of_different_lengths(bars: int = 4) -> music_pb2.NoteSequence:
     """A piano part denser every bar, drums in even bars, a bass in odd bars: per bar two
     tracks of different lengths, the other six lone end tokens."""
-    ns = music_pb2.NoteSequence(ticks_per_quarter=220)
-    ns.tempos.add(qpm=120)
-    ns.time_signatures.add(numerator=4, denominator=4)
+    ns = builders.note_sequence(ticks_per_quarter=220)
     for bar in range(bars):
         start = 2.0 * bar
         notes = 2 + 3 * bar  # at most 64 events per track and bar
-        for k in range(notes):
-            t = start + 2.0 * k / notes
-            ns.notes.add(pitch=60 + (3 * k) % 12, start_time=t, end_time=t + 1.0 / notes,
-                         velocity=30 + 10 * k % 90, program=0, instrument=0)
+        builders.add_notes(ns, 0, [(60 + (3 * k) % 12, 30 + 10 * k % 90, start + 2.0 * k / notes,
+                                    start + 2.0 * k / notes + 1.0 / notes) for k in range(notes)])
         if bar % 2 == 0:
-            for k in range(4):
-                ns.notes.add(pitch=36 + 2 * (k % 2), start_time=start + 0.5 * k,
-                             end_time=start + 0.5 * k + 0.1, velocity=100, is_drum=True,
-                             instrument=9)
+            builders.add_notes(ns, 9, [(36 + 2 * (k % 2), 100, start + 0.5 * k,
+                                        start + 0.5 * k + 0.1) for k in range(4)], is_drum=True)
         else:
-            ns.notes.add(pitch=40, start_time=start, end_time=start + 1.5, velocity=70,
-                         program=33, instrument=1)
+            builders.add_notes(ns, 1, [(40, 70, start, start + 1.5)], program=33)
     ns.total_time = 2.0 * bars
     return ns
 
