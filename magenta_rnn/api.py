@@ -32,8 +32,9 @@ def _load_events_model(events_model: Any, config: str | None, bundle_file: str |
     if loaded_config is None:
         loaded_config = events_model.load_config(bundle.generator_details.id)
     encoder = events_model.build_encoder(loaded_config)
-    return loaded_config, encoder, model_io.load_bundle(bundle_file, loaded_config,
-                                                        encoder.num_classes)
+    return loaded_config, encoder, model_io.load_bundle(
+        bundle_file, loaded_config, encoder.num_classes,
+        input_depth=getattr(encoder, 'input_depth', None))
 
 
 def _primer_sequence(primer: Any, to_track, qpm: float) -> NoteSequence:

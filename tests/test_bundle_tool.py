@@ -43,7 +43,7 @@ def step_probabilities(path: str) -> np.ndarray:
     config = model_io.bundle_config(bundle, path) or MELODY_RNN.load_config(
         bundle.generator_details.id)
     encoder = MELODY_RNN.build_encoder(config)
-    model = model_io.load_bundle(path, config, encoder.num_classes)
+    model = model_io.load_bundle(path, config, encoder.num_classes, input_depth=None)
     x = np.random.default_rng(1).normal(size=(2, 6, encoder.input_size)).astype(np.float32)
     probabilities, _ = model.step(x, model.zero_state(2), 1.0)
     return probabilities.numpy()

@@ -181,16 +181,7 @@ def test_events_numpy_steps_equal_the_tensorflow_step(family, name):
                                        tf_head, rtol=1e-4, atol=1e-6)
 
 
-# Our bundle stores the config but load_bundle rebuilds the network from the weights alone, so
-# a config whose inputs are class indices (input_depth) comes back expecting one-hot rows and
-# cannot take its own encoder's inputs: generating from such a bundle fails.
-BUNDLE_CASES = [pytest.param(family, name, marks=pytest.mark.xfail(
-                    strict=True, reason='model_io.load_bundle drops input_depth'))
-                if name == 'performance_with_dynamics_compact' else (family, name)
-                for family, name in EVENTS_CONFIGS]
-
-
-@pytest.mark.parametrize('family,name', BUNDLE_CASES)
+@pytest.mark.parametrize('family,name', EVENTS_CONFIGS)
 def test_events_bundle_loads_back_with_its_config(tmp_path, family, name):
     from magenta_rnn.rnn import bundle, model_io
     from magenta_rnn.rnn.config import config_to_json
@@ -202,7 +193,9 @@ def test_events_bundle_loads_back_with_its_config(tmp_path, family, name):
     assert stored.generator_details.id == case.config.id
     config = model_io.bundle_config(stored, path)
     assert config_to_json(config) == config_to_json(case.config)
-    loaded = model_io.load_bundle(path, config, case.facts['num_classes'])
+    loaded = model_io.load_bundle(path, config, case.facts['num_classes'],
+                                  input_depth=case.facts['input_depth'])
+    assert loaded.input_depth == case.network.input_depth
     for ours, theirs in zip(tf_softmax(loaded, case.inputs), tf_softmax(case.network,
                                                                         case.inputs)):
         np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-7)

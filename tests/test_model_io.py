@@ -273,3 +273,20 @@ def test_events_trainers_take_a_warm_start_bundle(tmp_path, module, args):
     assert result.stderr.strip().splitlines()[-1].split(': ', 1)[1] == (
         f'error: --warm_start_bundle_file: {song}: not a generator bundle (.mag) file: it does '
         f'not parse as GeneratorBundle')
+
+
+def test_a_bundle_of_class_index_inputs_loads_with_its_encoders_input_depth(tmp_path):
+    # The weights read the same for one-hot rows and one-hot class indices of that width:
+    # only the encoder's input_depth tells them apart, and a depth that differs is an error.
+    model = build_events_rnn(hparams(), 1, 4, input_depth=6)
+    path = str(tmp_path / 'indices.mag')
+    model_io.save_bundle(path, model, config())
+    loaded = model_io.load_bundle(path, config(), 4, input_depth=6)
+    assert (loaded.input_size, loaded.input_depth) == (1, 6)
+    indices = np.array([[[0], [5], [2]]], np.float32)
+    ours, _ = loaded.step(indices, loaded.zero_state(1))
+    theirs, _ = model.step(indices, model.zero_state(1))
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    with pytest.raises(model_io.ModelLoadError, match=r'indices\.mag: the encoder one-hots its '
+                       r'class indices to depth 7, the checkpoint has input width 6'):
+        model_io.load_bundle(path, config(), 4, input_depth=7)

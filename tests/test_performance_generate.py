@@ -276,7 +276,8 @@ def save_untrained_bundle(path, config_name):
 
     config = PERFORMANCE_RNN.load_config(config_name, 'rnn_layer_sizes=[8]')
     facts = encoder_facts(PERFORMANCE_RNN.build_encoder(config))
-    network = build_events_rnn(config.hparams, facts['input_size'], facts['num_classes'])
+    network = build_events_rnn(config.hparams, facts['input_size'], facts['num_classes'],
+                               input_depth=facts['input_depth'])
     model_io.save_bundle(str(path), network, config, 'untrained')
 
 
@@ -285,6 +286,8 @@ def save_untrained_bundle(path, config_name):
     ('multiconditioned_performance_with_dynamics',
      ['--notes_per_second=[2, 8]', '--pitch_class_histogram=[2,0,1,0,1,1,0,2,0,1,0,1]',
       '--primer_pitches=[60, 64, 67]']),
+    # Inputs are class indices one-hot inside the model: the bundle must bring that back.
+    ('performance_with_dynamics_compact', ['--primer_pitches=[60, 64, 67]']),
 ])
 def test_generate_from_a_bundle(tmp_path, config_name, extra):
     from magenta_rnn.music.midi_io import midi_file_to_note_sequence
@@ -304,7 +307,7 @@ def test_generate_from_a_bundle(tmp_path, config_name, extra):
         assert all(n.end_time - n.start_time <= 5.0 + 1e-3 for n in sequence.notes)
     if config_name == 'performance_with_dynamics':
         assert '--notes_per_second is ignored' in result.stderr
-    else:
+    if '--primer_pitches=[60, 64, 67]' in extra:
         first = midi_file_to_note_sequence(str(out / files[0]))
         chord = sorted(n.pitch for n in first.notes if n.start_time == 0.0)
         assert chord == [60, 64, 67]

@@ -89,7 +89,8 @@ def _events_from_bundle(bundle_file: str) -> EventsSource:
     model = events_model(config.model)
     model.validate_config(config)
     encoder = model.build_encoder(config)
-    network = model_io.load_bundle(bundle_file, config, encoder.num_classes)
+    network = model_io.load_bundle(bundle_file, config, encoder.num_classes,
+                                   input_depth=getattr(encoder, 'input_depth', None))
     return EventsSource(config, encoder, network, bundle_file)
 
 

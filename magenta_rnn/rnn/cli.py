@@ -422,7 +422,8 @@ def load_generation_model(model: EventsModel):
                      f'not {model.name}')
             model.validate_config(config)
             encoder = model.build_encoder(config)
-            network = model_io.load_bundle(FLAGS.bundle_file, config, encoder.num_classes)
+            network = model_io.load_bundle(FLAGS.bundle_file, config, encoder.num_classes,
+                                           input_depth=getattr(encoder, 'input_depth', None))
             logging.info('loaded bundle %s (%s)', FLAGS.bundle_file, bundle_id)
     except (ConfigError, HParamsError, model_io.ModelLoadError,
             bundle_lib.GeneratorBundleParseError) as e:

@@ -102,14 +102,18 @@ def bundle_config(bundle: bundle_lib.GeneratorBundle, path: str) -> EventsRnnCon
     return config_from_json(json.loads(bundle.metagraph_file)['config'], source=path)
 
 
-def load_bundle(path: str, config: EventsRnnConfig, num_classes: Any) -> EventsRnn:
-    """The bundle's model; `config` is the bundle's own (ours) or the shipped config of its id."""
+def load_bundle(path: str, config: EventsRnnConfig, num_classes: Any, *,
+                input_depth: int | None) -> EventsRnn:
+    """The bundle's model; `config` is the bundle's own (ours) or the shipped config of its id,
+    `num_classes` and `input_depth` its encoder's (getattr(encoder, 'input_depth', None)):
+    the weights alone cannot tell class-index inputs from one-hot rows of the same width."""
     bundle = bundle_lib.read_bundle(path)
     values = v1_import.read_bundle_values(bundle)
     metagraph = b'' if is_our_bundle(bundle) else bundle.metagraph_file
     attn_length = config.hparams.attn_length if is_our_bundle(bundle) else None
     try:
-        model, _ = v1_import.model_from_values(values, metagraph, num_classes, attn_length)
+        model, _ = v1_import.model_from_values(values, metagraph, num_classes, attn_length,
+                                               input_depth)
     except v1_import.CheckpointImportError as e:
         raise ModelLoadError(f'{path}: {e}') from None
     return model

@@ -209,8 +209,12 @@ def _normalized_with_names(values: Mapping[str, np.ndarray]) -> dict[str, tuple[
 
 
 def infer_config(values: Mapping[str, np.ndarray], metagraph_bytes: bytes = b'',
-                 attn_length: int | None = None) -> ImportedConfig:
-    """The events RNN shape from checkpoint variables (and the metagraph for attn_length)."""
+                 attn_length: int | None = None, input_depth: int | None = None
+                 ) -> ImportedConfig:
+    """The events RNN shape from checkpoint variables (and the metagraph for attn_length).
+
+    Whether the inputs are class indices is in no variable's shape: `input_depth` (the
+    encoder's, when it has one) says so, else the original's metagraph does."""
     values = _normalized(values)
     roles = _layout(values)
     sizes = [int(values[bias].shape[0]) // 4 for _, bias in roles['lstms']]
@@ -220,8 +224,11 @@ def infer_config(values: Mapping[str, np.ndarray], metagraph_bytes: bytes = b'',
     else:
         width = int(values[roles['lstms'][0][0]].shape[0]) - sizes[0]
     facts = metagraph_facts(metagraph_bytes)
-    input_depth = None
-    if facts.get('input_width') == 1 and width > 1:
+    if input_depth is not None and input_depth != width:
+        raise CheckpointImportError(
+            f'the encoder one-hots its class indices to depth {input_depth}, the checkpoint '
+            f'has input width {width}')
+    if input_depth is None and facts.get('input_width') == 1 and width > 1:
         input_depth = width  # one-hot index encoder: the graph one-hots [B, T, 1] inputs
     length = 0
     if 'attention' in roles:
@@ -327,12 +334,13 @@ def assign_weights(model, values: Mapping[str, np.ndarray]) -> list[WeightPair]:
 
 def model_from_values(values: Mapping[str, np.ndarray], metagraph_bytes: bytes = b'',
                       num_classes: int | Sequence[int] | None = None,
-                      attn_length: int | None = None):
+                      attn_length: int | None = None, input_depth: int | None = None):
     """(EventsRnn with the checkpoint's weights, ImportedConfig). `num_classes` may split
-    the output into heads (multi-head encoders); its sum must match the checkpoint."""
+    the output into heads (multi-head encoders); its sum must match the checkpoint.
+    `input_depth` (the encoder's) makes the model take class indices (see infer_config)."""
     from magenta_rnn.rnn.model import EventsRnn
 
-    config = infer_config(values, metagraph_bytes, attn_length)
+    config = infer_config(values, metagraph_bytes, attn_length, input_depth)
     classes: int | list[int] = config.num_classes
     if num_classes is not None:
         total = num_classes if isinstance(num_classes, int) else sum(num_classes)
