@@ -17,9 +17,17 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, 'PYTHONPATH': str(REPO_ROOT), 'CUDA_VISIBLE_DEVICES': ''}
 
 
+def _default_sigint() -> None:
+    # A shell that starts the suite in the background (`cmd &`, nohup) makes children ignore
+    # SIGINT, and Python then never installs its Ctrl-C handler: give the child the default,
+    # as a terminal would.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(module: str, *args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, '-m', module, *args], env=ENV,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint)
 
 
 def wait_for(condition, process: subprocess.Popen, timeout: float = 240) -> None:
