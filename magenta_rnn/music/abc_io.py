@@ -151,7 +151,7 @@ class _Tune:
         self.sequence.source_info.source_type = _NoteSequence.SourceInfo.SCORE_BASED
         self.sequence.source_info.encoding_type = _NoteSequence.SourceInfo.ABC
         self.sequence.source_info.parser = _NoteSequence.SourceInfo.MAGENTA_ABC
-        self.time = 0
+        self.time: float = 0
         self.accidentals = _accidentals_of(0)
         self.bar_accidentals: dict[str, int] = {}
         self.unit_length: Fraction | None = None
@@ -196,6 +196,7 @@ class _Tune:
 
     def _add_tempo(self, unit: Fraction | None, rate: int) -> None:
         unit = self.unit_length if unit is None else unit
+        assert unit is not None  # tempos are added after the header, which sets the unit
         self.sequence.tempos.add(time=self.time, qpm=float(unit / Fraction(1, 4) * rate))
 
     def _field(self, name: str, content: str) -> None:
@@ -314,6 +315,7 @@ class _Tune:
         if not constants.MIN_MIDI_PITCH <= pitch <= constants.MAX_MIDI_PITCH:
             raise TuneError(f'pitch {pitch} is invalid')
         length = self.unit_length
+        assert length is not None  # notes come after the header, which sets the unit
         if length_text:
             slashes = length_text.count('/')
             try:
@@ -354,6 +356,8 @@ class _Tune:
         second.start_time += shift
 
     def _bar(self, match: re.Match, kind: str) -> None:
+        backward: int | None
+        forward: int | None
         if kind == 'repeat':
             colons = len(match.group(1))
             if colons % 2:

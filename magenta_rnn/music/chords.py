@@ -148,6 +148,8 @@ def parse_chord_symbol(figure: str) -> tuple[int, dict[int, int], int]:
     degrees = dict(_KIND_DEGREES[kind])
     while modifications:
         mod = _MODIFICATION.match(modifications)
+        # The figure matched _CHORD_SYMBOL_RE, whose modifications are a run of these.
+        assert mod is not None
         kind_of_change, degree = mod.group(1), int(mod.group(2))
         if kind_of_change.startswith('add'):
             if degree in degrees:
@@ -298,7 +300,9 @@ _KEY_PITCHES = (0, 2, 4, 5, 7, 9, 11)
 _INFERENCE_KINDS = {'': (0, 4, 7), 'm': (0, 3, 7), '+': (0, 4, 8), 'dim': (0, 3, 6),
                     '7': (0, 4, 7, 10), 'maj7': (0, 4, 7, 11), 'm7': (0, 3, 7, 10),
                     'm7b5': (0, 3, 6, 10)}
-_CHORDS = [NO_CHORD] + list(itertools.product(range(12), _INFERENCE_KINDS))
+# (root pitch class, kind) of every inferable chord; _CHORDS puts N.C. first.
+_ROOTED_CHORDS: list[tuple[int, str]] = list(itertools.product(range(12), _INFERENCE_KINDS))
+_CHORDS: list[str | tuple[int, str]] = [NO_CHORD, *_ROOTED_CHORDS]
 _MAX_NUM_CHORDS = 1000
 _CHORDS_PER_BAR = {(2, 2): 1, (2, 4): 1, (3, 4): 1, (4, 4): 2, (6, 8): 2}
 
@@ -309,7 +313,7 @@ def _key_chord_distribution(out_of_key_prob: float) -> np.ndarray:
     out_of_key = np.zeros([12, len(_CHORDS)], np.int32)
     for key in range(12):
         key_pitches = {(key + offset) % 12 for offset in _KEY_PITCHES}
-        for i, (root, kind) in enumerate(_CHORDS[1:], start=1):
+        for i, (root, kind) in enumerate(_ROOTED_CHORDS, start=1):
             pitches = {(root + offset) % 12 for offset in _INFERENCE_KINDS[kind]}
             in_key[key, i] = len(pitches & key_pitches)
             out_of_key[key, i] = len(pitches - key_pitches)
@@ -338,14 +342,14 @@ def _transition_distribution(key_chord: np.ndarray, key_change_prob: float,
 
 def _chord_pitch_vectors() -> np.ndarray:
     x = np.zeros([len(_CHORDS), 12])
-    for i, (root, kind) in enumerate(_CHORDS[1:], start=1):
+    for i, (root, kind) in enumerate(_ROOTED_CHORDS, start=1):
         for offset in _INFERENCE_KINDS[kind]:
             x[i, (root + offset) % 12] = 1
     x[1:, :] /= np.linalg.norm(x[1:, :], axis=1)[:, np.newaxis]
     return x
 
 
-def note_pitch_vectors(sequence: NoteSequence, frame_boundaries: Sequence[float],
+def note_pitch_vectors(sequence: NoteSequence, frame_boundaries: Sequence[float] | np.ndarray,
                        num_frames: int) -> np.ndarray:
     """[num_frames, 12] unit pitch-class profiles: each pitched note's duration per frame."""
     x = np.zeros([num_frames, 12])
@@ -369,7 +373,7 @@ def note_pitch_vectors(sequence: NoteSequence, frame_boundaries: Sequence[float]
 
 
 def _viterbi(frame_loglik: np.ndarray, key_chord_loglik: np.ndarray,
-             transition_loglik: np.ndarray) -> list[tuple[int, object]]:
+             transition_loglik: np.ndarray) -> list[tuple[int, str | tuple[int, str]]]:
     num_frames, num_chords = frame_loglik.shape
     num_states = len(transition_loglik)
     keys = np.repeat(np.arange(12), num_chords)
@@ -445,7 +449,8 @@ def infer_chords_for_sequence(sequence: NoteSequence, chords_per_bar: int | None
     current = None
     for frame, (_, chord) in enumerate(_viterbi(frame_loglik, key_chord_loglik,
                                                 transition_loglik)):
-        figure = NO_CHORD if chord == NO_CHORD else PITCH_CLASS_NAMES[chord[0]] + chord[1]
+        # N.C. is the only chord that is not a (root, kind) pair.
+        figure = chord if isinstance(chord, str) else PITCH_CLASS_NAMES[chord[0]] + chord[1]
         if figure != current:
             ta = sequence.text_annotations.add()
             ta.time = frame * seconds_per_chord

@@ -168,7 +168,7 @@ class MultipleEventSequenceEncoder(EventSequenceEncoder):
     def _sequences(self, events) -> list[Sequence[Any]]:
         if self._encode_single_sequence:
             return [events] * len(self._encoders)
-        sequences = list(zip(*events))
+        sequences: list[Sequence[Any]] = list(zip(*events))
         if len(sequences) != len(self._encoders):
             raise ValueError('Event tuple size must be the same as the number of encoders.')
         return sequences

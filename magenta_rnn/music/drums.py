@@ -130,9 +130,8 @@ def extract_drum_tracks(quantized_sequence: Any, search_start_step: int = 0, min
       NonIntegerStepsPerBarError: the bar is not a whole number of steps.
     """
     assert_is_relative_quantized(quantized_sequence)
-    stats: dict[str, statistics.Statistic] = {
-        name: statistics.Counter(name) for name in DRUM_TRACK_STAT_NAMES}
-    stats['drum_track_lengths_in_bars'] = statistics.Histogram(
+    stats = {name: statistics.Counter(name) for name in DRUM_TRACK_STAT_NAMES}
+    lengths_in_bars = statistics.Histogram(
         'drum_track_lengths_in_bars', lengths_in_bars_buckets(min_bars))
     steps_per_bar = integer_steps_per_bar(quantized_sequence)
     drum_tracks: list[DrumTrack] = []
@@ -149,6 +148,6 @@ def extract_drum_tracks(quantized_sequence: Any, search_start_step: int = 0, min
         if not apply_length_rules(drum_track, min_bars, max_steps_discard, max_steps_truncate,
                                   pad_end, stats, 'drum_tracks'):
             continue
-        stats['drum_track_lengths_in_bars'].increment(len(drum_track) // drum_track.steps_per_bar)
+        lengths_in_bars.increment(len(drum_track) // drum_track.steps_per_bar)
         drum_tracks.append(drum_track)
-    return drum_tracks, list(stats.values())
+    return drum_tracks, [*stats.values(), lengths_in_bars]

@@ -275,9 +275,8 @@ def extract_melodies(quantized_sequence: Any, search_start_step: int = 0, min_ba
       NonIntegerStepsPerBarError: the bar is not a whole number of steps.
     """
     assert_is_relative_quantized(quantized_sequence)
-    stats: dict[str, statistics.Statistic] = {
-        name: statistics.Counter(name) for name in MELODY_STAT_NAMES}
-    stats['melody_lengths_in_bars'] = statistics.Histogram(
+    stats = {name: statistics.Counter(name) for name in MELODY_STAT_NAMES}
+    lengths_in_bars = statistics.Histogram(
         'melody_lengths_in_bars', lengths_in_bars_buckets(min_bars))
     steps_per_bar = integer_steps_per_bar(quantized_sequence)
     melodies: list[Melody] = []
@@ -306,6 +305,6 @@ def extract_melodies(quantized_sequence: Any, search_start_step: int = 0, min_ba
             if np.count_nonzero(melody.get_note_histogram()) < min_unique_pitches:
                 stats['melodies_discarded_too_few_pitches'].increment()
                 continue
-            stats['melody_lengths_in_bars'].increment(len(melody) // melody.steps_per_bar)
+            lengths_in_bars.increment(len(melody) // melody.steps_per_bar)
             melodies.append(melody)
-    return melodies, list(stats.values())
+    return melodies, [*stats.values(), lengths_in_bars]

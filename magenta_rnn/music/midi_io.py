@@ -46,6 +46,13 @@ class _ChannelMessage:
     """The fields of a mido channel message that pretty_midi reads, without mido's checks."""
     __slots__ = ('type', 'time', 'channel', 'note', 'velocity', 'program', 'control', 'value',
                  'pitch')
+    # Set per message type, as on mido's messages.
+    note: int
+    velocity: int
+    program: int
+    control: int
+    value: int
+    pitch: int
 
     def __init__(self, message_type: str, time: int, channel: int):
         self.type = message_type
@@ -289,13 +296,13 @@ def note_sequence_to_pretty_midi(
     """
     ticks_per_quarter = sequence.ticks_per_quarter or constants.STANDARD_PPQ
 
-    max_event_time = None
+    max_event_time: float | None = None
     if drop_events_n_seconds_after_last_note is not None:
         max_event_time = (max([note.end_time for note in sequence.notes] or [0])
                           + drop_events_n_seconds_after_last_note)
 
     def dropped(event_time: float) -> bool:
-        return bool(max_event_time) and event_time > max_event_time
+        return bool(max_event_time and event_time > max_event_time)
 
     # The tempo list need not be sorted; the first tempo at exactly t=0 is the initial one.
     initial_tempo = next((tempo for tempo in sequence.tempos if tempo.time == 0), None)
@@ -334,7 +341,9 @@ def note_sequence_to_pretty_midi(
 
     instrument_names = {info.instrument: info.name for info in sequence.instrument_infos}
 
-    events = collections.defaultdict(lambda: {'notes': [], 'bends': [], 'controls': []})
+    # (instrument, program, is_drum) -> pretty_midi notes, bends and controls.
+    events: collections.defaultdict[tuple[int, int, bool], dict[str, list]] = (
+        collections.defaultdict(lambda: {'notes': [], 'bends': [], 'controls': []}))
     for note in sequence.notes:
         events[(note.instrument, note.program, note.is_drum)]['notes'].append(
                 pretty_midi.Note(note.velocity, note.pitch, note.start_time, note.end_time))

@@ -363,6 +363,7 @@ def _settle_time_signature(measure: _Measure, start: float, state: _State) -> No
                 length.numerator, length.denominator, 0)
         return
     current = state.time_signature
+    assert current is not None  # a measure's own signature is always the state's too
     meter = Fraction(current.numerator, current.denominator)
     # The original compares the measure's length in divisions with the meter's numerator.
     pickup = measure.voice_one_divisions < current.numerator
@@ -436,9 +437,9 @@ def musicxml_root_to_note_sequence(root: ET.Element) -> music_pb2.NoteSequence:
         state.clock = 0
         state.transpose = 0
         measures = []
-        for measure in part.findall('measure'):
-            _fill_empty_measure(measure)
-            measures.append(_read_measure(measure, state))
+        for measure_element in part.findall('measure'):
+            _fill_empty_measure(measure_element)
+            measures.append(_read_measure(measure_element, state))
         parts.append((name, measures))
         total_time = max(total_time, state.clock)
 

@@ -117,7 +117,10 @@ class NoteDensityPerformanceControlSignal(PerformanceControlSignal):
             NoteDensityOneHotEncoding(self._density_bin_ranges))
 
     def validate(self, value: Any) -> bool:
-        return isinstance(value, numbers.Number) and value >= 0.0
+        # numbers.Number declares no ordering, so `value` keeps its Any type for the
+        # comparison; the check is the original's, complex numbers raising as there.
+        is_number = isinstance(value, numbers.Number)
+        return is_number and value >= 0.0
 
     @property
     def default_value(self) -> float:

@@ -131,6 +131,8 @@ class ModuloPerformanceEventSequenceEncoderDecoder(OneHotEventSequenceEncoderDec
     Labels, classes and decoding are the one-hot encoder's.
     """
 
+    _one_hot_encoding: PerformanceOneHotEncoding
+
     def __init__(self, num_velocity_bins: int = 0,
                  max_shift_steps: int = constants.DEFAULT_MAX_SHIFT_STEPS):
         super().__init__(PerformanceOneHotEncoding(num_velocity_bins=num_velocity_bins,
@@ -241,7 +243,7 @@ class NotePerformanceEventSequenceEncoderDecoder(EventSequenceEncoderDecoder):
         return sum(self._num_classes)
 
     @property
-    def num_classes(self) -> list[int]:
+    def num_classes(self) -> list[int]:  # type: ignore[override]  # one count per head
         return list(self._num_classes)
 
     @property
@@ -261,7 +263,7 @@ class NotePerformanceEventSequenceEncoderDecoder(EventSequenceEncoderDecoder):
         return self._duration_steps_per_segment
 
     @property
-    def default_event_label(self) -> tuple[int, ...]:
+    def default_event_label(self) -> tuple[int, ...]:  # type: ignore[override]  # one per head
         return tuple(self._encode_notes(np.array([[0, 60, 1, 1]]))[0].tolist())
 
     def _encode_notes(self, notes: np.ndarray) -> np.ndarray:

@@ -35,16 +35,17 @@ def extract_performances(quantized_sequence: Any, start_step: int = 0,
     shorter than `min_events_discard` events.
     """
     sequences.assert_is_quantized_sequence(quantized_sequence)
-    stats: dict[str, statistics.Statistic] = {
-        name: statistics.Counter(name) for name in PERFORMANCE_STAT_NAMES}
+    stats = {name: statistics.Counter(name) for name in PERFORMANCE_STAT_NAMES}
+    # Lengths are counted in seconds (absolute timing) or in bars (metric timing).
+    steps_per_length_unit: float
     absolute = sequences.is_absolute_quantized_sequence(quantized_sequence)
     if absolute:
-        steps_per_second = quantized_sequence.quantization_info.steps_per_second
-        stats['performance_lengths_in_seconds'] = statistics.Histogram(
+        steps_per_length_unit = quantized_sequence.quantization_info.steps_per_second
+        lengths = statistics.Histogram(
             'performance_lengths_in_seconds', [5, 10, 20, 30, 40, 60, 120])
     else:
-        steps_per_bar = sequences.steps_per_bar_in_quantized_sequence(quantized_sequence)
-        stats['performance_lengths_in_bars'] = statistics.Histogram(
+        steps_per_length_unit = sequences.steps_per_bar_in_quantized_sequence(quantized_sequence)
+        lengths = statistics.Histogram(
             'performance_lengths_in_bars', [1, 10, 20, 30, 40, 50, 100, 200, 500])
 
     instruments: Iterable[int | None]
@@ -55,7 +56,7 @@ def extract_performances(quantized_sequence: Any, start_step: int = 0,
         instruments = [None]
         if len(set(note.program for note in quantized_sequence.notes)) > 1:
             stats['performances_discarded_more_than_1_program'].increment()
-            return [], list(stats.values())
+            return [], [*stats.values(), lengths]
 
     performances: list[BasePerformance] = []
     for instrument in instruments:
@@ -88,9 +89,5 @@ def extract_performances(quantized_sequence: Any, start_step: int = 0,
             stats['performances_discarded_too_short'].increment()
             continue
         performances.append(performance)
-        if absolute:
-            stats['performance_lengths_in_seconds'].increment(
-                performance.num_steps // steps_per_second)
-        else:
-            stats['performance_lengths_in_bars'].increment(performance.num_steps // steps_per_bar)
-    return performances, list(stats.values())
+        lengths.increment(performance.num_steps // steps_per_length_unit)
+    return performances, [*stats.values(), lengths]

@@ -31,6 +31,8 @@ class PerformanceEvent:
     DURATION = 5    # value: steps >= 1 (NotePerformance only)
 
     __slots__ = ('event_type', 'event_value')
+    event_type: int
+    event_value: int
 
     def __init__(self, event_type: int, event_value: int):
         if event_type in (PerformanceEvent.NOTE_ON, PerformanceEvent.NOTE_OFF):
@@ -359,6 +361,7 @@ class Performance(BasePerformance):
         if quantized_sequence is not None:
             sequences.assert_is_absolute_quantized_sequence(quantized_sequence)
             steps_per_second = quantized_sequence.quantization_info.steps_per_second
+        assert steps_per_second is not None  # given, or read from the sequence just above
         self._steps_per_second = steps_per_second
         self._init_from(quantized_sequence, start_step, num_velocity_bins, max_shift_steps,
                         instrument, program, is_drum)
@@ -388,6 +391,7 @@ class MetricPerformance(BasePerformance):
         if quantized_sequence is not None:
             sequences.assert_is_relative_quantized_sequence(quantized_sequence)
             steps_per_quarter = quantized_sequence.quantization_info.steps_per_quarter
+        assert steps_per_quarter is not None  # given, or read from the sequence just above
         self._steps_per_quarter = steps_per_quarter
         self._init_from(quantized_sequence, start_step, num_velocity_bins,
                         self._steps_per_quarter * max_shift_quarters, instrument, program, is_drum)
@@ -442,7 +446,7 @@ class NotePerformance(BasePerformance):
         """Does nothing: a note performance cannot be padded or cut by steps."""
         return
 
-    def append(self, event: tuple) -> None:
+    def append(self, event: tuple) -> None:  # type: ignore[override]  # events are note tuples
         if not isinstance(event, tuple):
             raise ValueError(f'Invalid performance event tuple: {event!r}')
         self._events.append(event)

@@ -6,7 +6,7 @@ split are cut or dropped as the original does.
 """
 from __future__ import annotations
 
-from typing import Callable, Hashable, Iterable, Sequence
+from typing import Any, Callable, Hashable, Iterable, Sequence
 
 import numpy as np
 
@@ -40,7 +40,7 @@ def trim_note_sequence(ns: NoteSequence, start_time: float, end_time: float) -> 
 
 
 def _carry_stateful_events(events: Iterable, split_times: Sequence[float],
-                           containers: list, state_key: Callable[[object], Hashable]) -> None:
+                           containers: list, state_key: Callable[[Any], Hashable]) -> None:
     """Distributes events that set a state (tempo, key, pedal, ...) over the pieces.
 
     Each piece gets the events strictly inside it, shifted to its start, plus the

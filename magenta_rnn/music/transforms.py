@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import random
+from typing import Protocol
 
 from magenta_rnn.music import constants
 from magenta_rnn.music.chords import transpose_chord_symbol
@@ -15,6 +16,14 @@ from magenta_rnn.music.sequences import (NoteSequence, assert_unquantized, copy_
 _CHORD_SYMBOL = NoteSequence.TextAnnotation.CHORD_SYMBOL
 
 _log = logging.getLogger(__name__)
+
+
+class _RandomSource(Protocol):
+    """What augmentation draws from: a random.Random or the random module itself."""
+
+    def uniform(self, a: float, b: float) -> float: ...
+
+    def randint(self, a: int, b: int) -> int: ...
 
 
 _SUSTAIN_ON, _SUSTAIN_OFF, _NOTE_ON, _NOTE_OFF = 0, 1, 2, 3
@@ -84,10 +93,10 @@ def apply_sustain_control_changes(ns: NoteSequence,
             sounding.append(event)
         else:  # _NOTE_OFF
             if not pedal_down.get(instrument, False):
-                sounding = active.get(instrument)
-                if sounding:
+                held = active.get(instrument)
+                if held:
                     try:
-                        sounding.remove(event)
+                        held.remove(event)
                     except ValueError:
                         pass  # already ended by a restrike under the pedal
 
@@ -202,11 +211,12 @@ def augment_note_sequence(ns: NoteSequence, min_stretch_factor: float,
         raise ValueError('min_allowed_pitch should be <= max_allowed_pitch')
     if min_transpose > max_transpose:
         raise ValueError('min_transpose should be <= max_transpose')
-    rng = rng if rng is not None else random  # the module-level generator, as the original
+    # The module-level generator by default, as the original.
+    source: _RandomSource = rng if rng is not None else random
     augmented = copy_sequence(ns)
     if not augmented.notes:
         return augmented
-    stretch_note_sequence(augmented, rng.uniform(min_stretch_factor, max_stretch_factor),
+    stretch_note_sequence(augmented, source.uniform(min_stretch_factor, max_stretch_factor),
                           in_place=True)
     if not delete_out_of_range_notes:
         pitches = [note.pitch for note in augmented.notes]
@@ -221,7 +231,7 @@ def augment_note_sequence(ns: NoteSequence, min_stretch_factor: float,
                                          min_allowed_pitch, max_allowed_pitch)
         max_transpose = _clamp_transpose(max_transpose, ns_min_pitch, ns_max_pitch,
                                          min_allowed_pitch, max_allowed_pitch)
-    amount = rng.randint(min_transpose, max_transpose)
+    amount = source.randint(min_transpose, max_transpose)
     transpose_note_sequence(augmented, amount, min_allowed_pitch, max_allowed_pitch,
                             in_place=True)
     return augmented
