@@ -71,12 +71,12 @@ def test_drums_rnn_train_whole_stack_then_browser_export(tmp_path):
     from magenta_rnn.drums import DRUMS_RNN
     from magenta_rnn.export import export_model, loading
     from magenta_rnn.export.weights import read_weights
-    from test_every_config import song
+    from builders import band_song
     from test_export import _our_logits, _whole_stack_config, js_music_rnn_logits
 
     config_path = _whole_stack_config(tmp_path)
     config = DRUMS_RNN.load_config(config_path)
-    examples, _ = DRUMS_RNN.build_chain(config, 'eval').transform(song())
+    examples, _ = DRUMS_RNN.build_chain(config, 'eval').transform(band_song())
     data = str(tmp_path / 'drums.tfrecord')
     records.write_records(data, examples[:4])
     run_dir = str(tmp_path / 'run')
