@@ -83,6 +83,22 @@ def _one_state(_event) -> int:
     return 0
 
 
+def _items_by_piece(items: Iterable, time_of: Callable[[Any], float],
+                    split_times: Sequence[float]) -> Iterable[tuple[int, Any]]:
+    """(piece index, item) for each item in [split_times[0], split_times[-1]), in time order."""
+    num_pieces = len(split_times) - 1
+    piece = -1
+    for item in sorted(items, key=time_of):
+        time = time_of(item)
+        if time < split_times[0]:
+            continue
+        while piece < num_pieces and time >= split_times[piece + 1]:
+            piece += 1
+        if piece == num_pieces:
+            return
+        yield piece, item
+
+
 def _extract_subsequences(ns: NoteSequence, split_times: Sequence[float],
                           preserve_control_numbers: Sequence[int] | None = None
                           ) -> list[NoteSequence]:
@@ -110,20 +126,12 @@ def _extract_subsequences(ns: NoteSequence, split_times: Sequence[float],
         pieces.append(copy_sequence(template))
 
     # Notes go to the piece holding their start, clipped at its end.
-    piece = -1
     totals = [0.0] * num_pieces
-    for note in sorted(ns.notes, key=lambda n: n.start_time):
-        start = note.start_time
-        if start < split_times[0]:
-            continue
-        while piece < num_pieces and start >= split_times[piece + 1]:
-            piece += 1
-        if piece == num_pieces:
-            break
+    for piece, note in _items_by_piece(ns.notes, lambda n: n.start_time, split_times):
         offset = split_times[piece]
         added = pieces[piece].notes.add()
         added.CopyFrom(note)
-        added.start_time = start - offset
+        added.start_time = note.start_time - offset
         added.end_time = min(note.end_time, split_times[piece + 1]) - offset
         if added.end_time > totals[piece]:
             totals[piece] = added.end_time
@@ -140,18 +148,10 @@ def _extract_subsequences(ns: NoteSequence, split_times: Sequence[float],
 
     # Beats are stateless: each goes only to the piece it falls in.
     beats = [ta for ta in ns.text_annotations if ta.annotation_type == _BEAT]
-    piece = -1
-    for beat in sorted(beats, key=lambda e: e.time):
-        time = beat.time
-        if time < split_times[0]:
-            continue
-        while piece < num_pieces and time >= split_times[piece + 1]:
-            piece += 1
-        if piece == num_pieces:
-            break
+    for piece, beat in _items_by_piece(beats, lambda e: e.time, split_times):
         added = pieces[piece].text_annotations.add()
         added.CopyFrom(beat)
-        added.time = time - split_times[piece]
+        added.time = beat.time - split_times[piece]
 
     # Pedals carry their state per (instrument, control); other CCs and pitch bends go.
     pedals = [cc for cc in ns.control_changes if cc.control_number in preserve_control_numbers]
