@@ -484,7 +484,7 @@ HELD_OUT_DESCRIPTIONS = {
     'pop909_piano': 'POP909 PIANO tracks of the 90 songs whose number is a multiple of 10',
     'groove': 'Groove MIDI Dataset validation split (124 files)',
 }
-HARDWARE = ('a shared 2-core x86-64 VM (no GPU), at nice 15 with one intra-op and one inter-op '
+HARDWARE = ('a shared 2-core x86-64 VM (no GPU), one intra-op and one inter-op '
             'thread, beside other developers\' jobs')
 
 
