@@ -102,6 +102,28 @@ def write_file_atomically(path: str, data: bytes) -> None:
         raise
 
 
+def missing_folders(directory: str) -> list[str]:
+    """`directory` and those of its parents that do not exist yet, deepest first: what a
+    writer makes, and removes again when it fails, so a failed run leaves no empty folders."""
+    missing = []
+    while directory and not os.path.isdir(directory):
+        missing.append(directory)
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            break
+        directory = parent
+    return missing
+
+
+def remove_empty_folders(folders: list[str]) -> None:
+    """Removes `folders` (deepest first) up to the first that is not empty."""
+    for folder in folders:
+        try:
+            os.rmdir(folder)
+        except OSError:  # not empty (something else wrote there) or gone
+            break
+
+
 def remove_quietly(path: str) -> None:
     try:
         os.remove(path)

@@ -19,6 +19,8 @@ from typing import NoReturn
 
 from absl import app, flags
 
+from magenta_rnn import atomic
+
 
 def fail(message: str, status: int = 1) -> NoReturn:
     """Prints `<program>: error: <message>` to stderr and exits with `status`."""
@@ -80,7 +82,7 @@ def check_output_dir(path: str, flag: str = 'output_dir') -> str:
 
 def check_output_file(path: str, flag: str = 'output_file') -> str:
     """Fails unless `path` can be written (its folder exists or can be made, is writable,
-    and `path` is not a folder). Returns the path with ~ expanded."""
+    and `path` is not a folder). Returns the path with ~ expanded; creates no folder."""
     expanded = os.path.expanduser(path)
     if os.path.isdir(expanded):
         fail(f'--{flag} {path}: is a folder, not a file')
@@ -90,7 +92,9 @@ def check_output_file(path: str, flag: str = 'output_file') -> str:
         probe = os.path.dirname(probe)
     if not os.path.isdir(probe):
         fail(f'--{flag} {path}: {probe} is a file, not a folder')
+    made = atomic.missing_folders(directory)
     _make_writable_folder(directory, flag, path, f'its folder {directory}')
+    atomic.remove_empty_folders(made)  # made again by the writer, which removes them on failure
     return expanded
 
 

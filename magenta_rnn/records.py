@@ -100,10 +100,13 @@ class RecordWriter:
         self.path = path
         self.count = 0
         directory = os.path.dirname(os.path.abspath(path))
+        # Folders this writer makes, deepest first: a failed write removes them again.
+        self._made_folders = atomic.missing_folders(directory)
         os.makedirs(directory, exist_ok=True)
-        self._tmp_path = atomic.temp_path_beside(path)
+        self._tmp_path = ''
         self._raw = None
         try:
+            self._tmp_path = atomic.temp_path_beside(path)
             with self._os_errors():
                 self._raw = open(self._tmp_path, 'wb')  # pylint: disable=consider-using-with
                 # mtime 0: the same records give the same bytes.
@@ -112,7 +115,7 @@ class RecordWriter:
         except BaseException:
             if self._raw is not None:
                 self._raw.close()
-            atomic.remove_quietly(self._tmp_path)
+            self._remove_leftovers()
             raise
         self._closed = False
 
@@ -148,7 +151,7 @@ class RecordWriter:
                     self._raw.close()
             os.replace(self._tmp_path, self.path)
         except BaseException:
-            atomic.remove_quietly(self._tmp_path)
+            self._remove_leftovers()
             raise
 
     def abort(self) -> None:
@@ -161,7 +164,13 @@ class RecordWriter:
                     file.close()
                 except Exception:  # the first error is the one to report
                     pass
-        atomic.remove_quietly(self._tmp_path)
+        self._remove_leftovers()
+
+    def _remove_leftovers(self) -> None:
+        """The temporary file, and the folders made for the target while still empty."""
+        if self._tmp_path:
+            atomic.remove_quietly(self._tmp_path)
+        atomic.remove_empty_folders(self._made_folders)
 
     def __enter__(self) -> RecordWriter:
         return self

@@ -60,6 +60,18 @@ def test_failed_write_leaves_previous_file_untouched(tmp_path):
     assert os.listdir(tmp_path) == ['out.tfrecord']
 
 
+def test_failed_write_removes_the_folders_it_made(tmp_path):
+    (tmp_path / 'kept').mkdir()
+    (tmp_path / 'kept' / 'other.txt').write_text('not ours')
+    for path in (tmp_path / 'new' / 'deeper' / 'out.tfrecord', tmp_path / 'kept' / 'out.tfrecord'):
+        with pytest.raises(RuntimeError):
+            with RecordWriter(str(path)) as writer:
+                writer.write(b'new')
+                raise RuntimeError('interrupted')
+    assert sorted(os.listdir(tmp_path)) == ['kept']
+    assert os.listdir(tmp_path / 'kept') == ['other.txt']
+
+
 def test_missing_file_error(tmp_path):
     with pytest.raises(FileNotFoundError, match='nope.tfrecord: no such TFRecord file'):
         list(read_records(str(tmp_path / 'nope.tfrecord')))
