@@ -20,7 +20,10 @@ the standard library and reproduces its rules, quirks included:
   any part set, when it has none); a <sound> with a tempo may also set the velocity;
 * chord symbols (<harmony>) become CHORD_SYMBOL text annotations ("C#m7(b9)/E").
 
-Anything the original rejects raises MusicXMLConversionError here.
+Anything the original rejects raises MusicXMLConversionError here. Where the original
+crashes on a malformed file (a missing or empty element, a count of 0 it divides by),
+the error says what is missing and where: "<backup> in measure 3 of part P1 has no
+<duration>"; what the original tolerates (no <alter>, an empty <kind>) keeps its default.
 """
 from __future__ import annotations
 
@@ -106,6 +109,11 @@ class _State:
     transpose: int = 0
     previous_timing: _Timing | None = None
     time_signature: _TimeSignature | None = None
+    where: str = ''  # 'measure 3 of part P1', for errors
+
+    def owner(self, element: ET.Element) -> str:
+        """'<note> in measure 3 of part P1': names an element in an error."""
+        return f'<{element.tag}> in {self.where}'
 
     def seconds(self, divisions: int) -> float:
         return divisions * (_PPQ / self.divisions) / _PPQ * self.seconds_per_quarter
@@ -121,11 +129,43 @@ class _Measure:
     voice_one_divisions: int = 0
 
 
+def _text(element: ET.Element | None, tag: str, owner: str) -> str:
+    """The text of `element`, `owner`'s child <tag>: an error where it is missing or empty
+    (where the original fails on None)."""
+    if element is None:
+        raise MusicXMLConversionError(f'{owner} has no <{tag}>')
+    if element.text is None:
+        raise MusicXMLConversionError(f'{owner} has an empty <{tag}>')
+    return element.text
+
+
+def _whole_number(text: str, what: str) -> int:
+    try:
+        return int(text)
+    except ValueError as error:
+        raise MusicXMLConversionError(f'{what} is not a whole number: {text!r}') from error
+
+
+def _number(text: str, what: str) -> float:
+    try:
+        return float(text)
+    except ValueError as error:
+        raise MusicXMLConversionError(f'{what} is not a number: {text!r}') from error
+
+
+def _element_int(element: ET.Element | None, tag: str, owner: str) -> int:
+    """The whole number in `owner`'s child element <tag>."""
+    return _whole_number(_text(element, tag, owner), f'<{tag}> of {owner}')
+
+
 def _parse_xml(data: bytes) -> ET.Element:
     try:
         return ET.fromstring(data)
     except ET.ParseError as error:
         raise MusicXMLConversionError(str(error)) from error
+    except (LookupError, ValueError) as error:  # an encoding the parser cannot read
+        raise MusicXMLConversionError(
+                f'the XML declaration names an encoding that cannot be read ({error})') from error
 
 
 def _read_root(data: bytes, compressed: bool) -> ET.Element:
@@ -152,6 +192,9 @@ def _read_root(data: bytes, compressed: bool) -> ET.Element:
             if main_name:
                 raise MusicXMLConversionError(
                         'Multiple MusicXML files found in compressed archive')
+            if 'full-path' not in rootfile.attrib:
+                raise MusicXMLConversionError(
+                        '<rootfile> in META-INF/container.xml has no full-path')
             main_name = rootfile.attrib['full-path']
     if not main_name:
         raise MusicXMLConversionError('Unable to locate main .xml file in compressed archive.')
@@ -164,30 +207,38 @@ def _read_root(data: bytes, compressed: bool) -> ET.Element:
 def _read_time(element: ET.Element, state: _State) -> _TimeSignature:
     if len(element.findall('beats')) > 1 or len(element.findall('beat-type')) > 1:
         raise MusicXMLConversionError('Alternating Time Signature')
-    beats = element.find('beats').text
-    beat_type = element.find('beat-type').text
+    owner = state.owner(element)
+    beats = _text(element.find('beats'), 'beats', owner)
+    beat_type = _text(element.find('beat-type'), 'beat-type', owner)
     try:
-        return _TimeSignature(int(beats), int(beat_type), state.clock)
+        signature = _TimeSignature(int(beats), int(beat_type), state.clock)
     except ValueError as error:
         raise MusicXMLConversionError(
                 f'Could not parse time signature: {beats}/{beat_type}') from error
+    if signature.denominator == 0:  # the original divides by it at the end of the measure
+        raise MusicXMLConversionError(f'<beat-type> of {owner} is 0')
+    return signature
 
 
 def _read_attributes(element: ET.Element, measure: _Measure, state: _State) -> None:
+    owner = state.owner(element)
     for child in element:
         if child.tag == 'divisions':
-            state.divisions = int(child.text)
+            state.divisions = _element_int(child, 'divisions', owner)
+            if state.divisions == 0:  # the original divides by it
+                raise MusicXMLConversionError(f'<divisions> of {owner} is 0')
         elif child.tag == 'key':
             fifths = child.find('fifths')
             if fifths is None:
                 raise MusicXMLConversionError('Could not find fifths attribute in key signature.')
-            measure.key = [int(fifths.text), state.clock]
+            measure.key = [_element_int(fifths, 'fifths', state.owner(child)), state.clock]
         elif child.tag == 'time':
             if measure.time_signature is not None:
                 raise MusicXMLConversionError('Multiple time signatures')
             measure.time_signature = state.time_signature = _read_time(child, state)
         elif child.tag == 'transpose':
-            state.transpose = int(child.find('chromatic').text)
+            state.transpose = _element_int(child.find('chromatic'), 'chromatic',
+                                           state.owner(child))
             if measure.key is not None:
                 moved = measure.key[0] + (state.transpose * -5) % 12
                 # The original folds keys above 6 with a negative modulus, into -5..0.
@@ -196,29 +247,35 @@ def _read_attributes(element: ET.Element, measure: _Measure, state: _State) -> N
 
 def _read_sound(element: ET.Element, measure: _Measure, state: _State) -> None:
     for child in element:
-        if child.tag == 'sound' and child.get('tempo') is not None:
-            qpm = float(child.get('tempo'))
+        tempo = child.get('tempo')
+        if child.tag == 'sound' and tempo is not None:
+            qpm = _number(tempo, f'tempo of {state.owner(child)}')
             if qpm == 0:
                 qpm = constants.DEFAULT_QUARTERS_PER_MINUTE
             measure.tempos.append((state.clock, qpm))
             state.qpm = qpm
             state.seconds_per_quarter = 60 / qpm
-            if child.get('dynamics') is not None:
-                state.velocity = int(child.get('dynamics'))
+            dynamics = child.get('dynamics')
+            if dynamics is not None:
+                state.velocity = _whole_number(dynamics, f'dynamics of {state.owner(child)}')
 
 
-def _midi_pitch(pitch: ET.Element, transpose: int) -> int:
-    step = pitch.find('step').text
+def _midi_pitch(pitch: ET.Element, state: _State) -> int:
+    owner = state.owner(pitch)
+    step = _text(pitch.find('step'), 'step', owner)
     alter_element = pitch.find('alter')
-    alter = float(alter_element.text) if alter_element is not None and alter_element.text else 0.0
-    octave = pitch.find('octave').text
+    alter = 0.0
+    if alter_element is not None and alter_element.text:  # an empty <alter> is 0, as in the original
+        alter = _number(alter_element.text, f'<alter> of {owner}')
+    octave = _text(pitch.find('octave'), 'octave', owner)
     if step not in _STEP_PITCH_CLASSES:
         raise MusicXMLConversionError(f'Unable to parse pitch step {step}')
     pitch_class = (_STEP_PITCH_CLASSES[step] + int(alter)) % 12
-    return 12 + pitch_class + int(octave) * 12 + transpose
+    return 12 + pitch_class + _whole_number(octave, f'<octave> of {owner}') * 12 + state.transpose
 
 
 def _read_note(element: ET.Element, measure: _Measure, state: _State) -> None:
+    owner = state.owner(element)
     timing = _Timing()
     in_chord = is_rest = False
     voice, dots, note_type, tuplet, pitch = 1, 0, 'quarter', Fraction(1), None
@@ -227,31 +284,38 @@ def _read_note(element: ET.Element, measure: _Measure, state: _State) -> None:
         if tag == 'chord':
             in_chord = True
         elif tag == 'duration':
-            timing.divisions = int(child.text)
+            timing.divisions = _element_int(child, 'duration', owner)
             timing.has_duration = True
+            previous = state.previous_timing
             if in_chord:
-                timing.divisions = state.previous_timing.divisions
-            timing.seconds = state.seconds(timing.divisions)
-            if in_chord:
-                timing.start = state.previous_timing.start
+                if previous is None:
+                    raise MusicXMLConversionError(
+                            f'{owner} is a <chord/> note with no note before it')
+                timing.divisions = previous.divisions
+                timing.seconds = state.seconds(timing.divisions)
+                timing.start = previous.start
             else:
+                timing.seconds = state.seconds(timing.divisions)
                 timing.start = state.clock
                 state.clock += timing.seconds
         elif tag == 'pitch':
-            pitch = _midi_pitch(child, state.transpose)
+            pitch = _midi_pitch(child, state)
         elif tag == 'rest':
             is_rest = True
         elif tag == 'voice':
-            voice = int(child.text)
+            voice = _element_int(child, 'voice', owner)
         elif tag == 'dot':
             dots += 1
         elif tag == 'type':
-            if child.text not in _NOTE_TYPE_FRACTIONS:
-                raise MusicXMLConversionError(f'Note duration type "{child.text}" is not valid')
-            note_type = child.text
+            note_type = _text(child, 'type', owner)
+            if note_type not in _NOTE_TYPE_FRACTIONS:
+                raise MusicXMLConversionError(f'Note duration type "{note_type}" is not valid')
         elif tag == 'time-modification':
-            tuplet = Fraction(int(child.find('actual-notes').text),
-                              int(child.find('normal-notes').text))
+            actual, normal = (_element_int(child.find(tag), tag, state.owner(child))
+                              for tag in ('actual-notes', 'normal-notes'))
+            if normal == 0:
+                raise MusicXMLConversionError(f'<normal-notes> of {state.owner(child)} is 0')
+            tuplet = Fraction(actual, normal)
         elif tag == 'unpitched':
             raise MusicXMLConversionError('Unpitched notes are not supported')
     state.previous_timing = timing
@@ -260,7 +324,9 @@ def _read_note(element: ET.Element, measure: _Measure, state: _State) -> None:
     if is_rest:
         return
     if pitch is None:
-        raise MusicXMLConversionError('A note without <pitch>, <rest> or <unpitched>')
+        raise MusicXMLConversionError(f'{owner} has no <pitch>, <rest> or <unpitched>')
+    if tuplet == 0:  # the original divides the written value by it, for every pitched note
+        raise MusicXMLConversionError(f'{owner} has <actual-notes> 0 in its <time-modification>')
     ratio = Fraction(0)
     if timing.has_duration:
         # The written value: type / tuplet, plus half of it per dot, a quarter for the next...
@@ -273,7 +339,7 @@ def _read_note(element: ET.Element, measure: _Measure, state: _State) -> None:
             numerator=ratio.numerator, denominator=ratio.denominator))
 
 
-def _chord_alter(text: str | None) -> str:
+def _chord_alter(text: str) -> str:
     try:
         semitones = int(text)
     except ValueError as error:
@@ -287,14 +353,17 @@ def _harmony_pitch(element: ET.Element, prefix: str, state: _State) -> str:
     step = element.find(f'{prefix}-step')
     if step is None:
         raise MusicXMLConversionError('Missing pitch step')
+    owner = state.owner(element)
+    name = _text(step, f'{prefix}-step', owner)
     alter = element.find(f'{prefix}-alter')
-    name = step.text + (_chord_alter(alter.text) if alter is not None else '')
+    if alter is not None:
+        name += _chord_alter(_text(alter, f'{prefix}-alter', owner))
     if state.transpose:
         raise MusicXMLConversionError('Transposition of chord symbols currently unsupported')
     return name
 
 
-def _harmony_degree(element: ET.Element) -> str:
+def _harmony_degree(element: ET.Element, state: _State) -> str:
     value_element = element.find('degree-value')
     if value_element is None:
         raise MusicXMLConversionError('Missing scale degree value in harmony')
@@ -306,7 +375,9 @@ def _harmony_degree(element: ET.Element) -> str:
         raise MusicXMLConversionError(
                 f'Non-integer scale degree: {value_element.text}') from error
     alter_element = element.find('degree-alter')
-    alter = _chord_alter(alter_element.text) if alter_element is not None else ''
+    alter = ''
+    if alter_element is not None:
+        alter = _chord_alter(_text(alter_element, 'degree-alter', state.owner(element)))
     type_element = element.find('degree-type')
     if type_element is None:
         raise MusicXMLConversionError('Missing degree modification type')
@@ -338,12 +409,13 @@ def _read_harmony(element: ET.Element, state: _State) -> _Harmony:
                 raise MusicXMLConversionError(f'Unknown chord kind: {kind_text}')
             kind = _CHORD_KIND_SUFFIXES[kind_text]
         elif child.tag == 'degree':
-            degrees.append(_harmony_degree(child))
+            degrees.append(_harmony_degree(child, state))
         elif child.tag == 'bass':
             bass = _harmony_pitch(child, 'bass', state)
         elif child.tag == 'offset':
+            text = _text(child, 'offset', state.owner(element))
             try:
-                offset = int(child.text)
+                offset = int(text)
             except ValueError as error:
                 raise MusicXMLConversionError(f'Non-integer offset: {child.text}') from error
             time += offset * _PPQ / state.divisions / _PPQ * state.seconds_per_quarter
@@ -376,11 +448,12 @@ def _settle_time_signature(measure: _Measure, start: float, state: _State) -> No
         measure.time_signature = state.time_signature = derived
 
 
-def _fill_empty_measure(measure: ET.Element) -> None:
+def _fill_empty_measure(measure: ET.Element, state: _State) -> None:
     """A measure holding only one <forward> becomes a whole-measure rest (at its end)."""
     forwards = measure.findall('forward')
     if not measure.findall('note') and len(forwards) == 1:
-        duration = int(forwards[0].find('duration').text)
+        duration = _element_int(forwards[0].find('duration'), 'duration',
+                                state.owner(forwards[0]))
         measure.remove(forwards[0])
         measure.append(ET.fromstring(
                 f'<note><rest /><duration>{duration}</duration><voice>1</voice>'
@@ -394,7 +467,8 @@ def _read_measure(element: ET.Element, state: _State) -> _Measure:
         if child.tag == 'attributes':
             _read_attributes(child, measure, state)
         elif child.tag in ('backup', 'forward'):
-            seconds = state.seconds(int(child.find('duration').text))
+            seconds = state.seconds(_element_int(child.find('duration'), 'duration',
+                                                 state.owner(child)))
             state.clock += seconds if child.tag == 'forward' else -seconds
         elif child.tag == 'direction':
             _read_sound(child, measure, state)
@@ -402,26 +476,37 @@ def _read_measure(element: ET.Element, state: _State) -> _Measure:
             _read_note(child, measure, state)
         elif child.tag == 'harmony':
             measure.harmonies.append(_read_harmony(child, state))
+    # The original looks the key up in a list: -8 fifths wraps, 8 fails (a transpose may
+    # still have moved it, so it is checked once the measure is read).
+    if measure.key is not None and not -len(_FIFTHS_TO_KEY) <= measure.key[0] + 7 < len(
+            _FIFTHS_TO_KEY):
+        raise MusicXMLConversionError(f'<key> in {state.where} has {measure.key[0]} fifths, '
+                                      'out of range')
     _settle_time_signature(measure, start, state)
     return measure
 
 
 def _score_parts(root: ET.Element) -> dict[str, tuple[str, int, int]]:
     """<score-part> id -> (name, MIDI channel, MIDI program)."""
-    parts = {}
+    parts: dict[str, tuple[str, int, int]] = {}
     part_list = root.find('part-list')
-    for element in part_list if part_list is not None else ():
-        if element.tag != 'score-part':
-            continue
+    elements = part_list.findall('score-part') if part_list is not None else []
+    for number, element in enumerate(elements, 1):
+        part_id = element.get('id')
+        if part_id is None:
+            raise MusicXMLConversionError(f'<score-part> number {number} has no id')
         name_element = element.find('part-name')
         name = (name_element.text or '') if name_element is not None else ''
         channel = program = 0
         instrument = element.find('midi-instrument')
-        if (instrument is not None and instrument.find('midi-channel') is not None
-                and instrument.find('midi-program') is not None):
-            channel = int(instrument.find('midi-channel').text)
-            program = int(instrument.find('midi-program').text)
-        parts[element.attrib['id']] = (name, channel, program)
+        if instrument is not None:
+            channel_element = instrument.find('midi-channel')
+            program_element = instrument.find('midi-program')
+            if channel_element is not None and program_element is not None:
+                owner = f'<midi-instrument> of part {part_id}'
+                channel = _element_int(channel_element, 'midi-channel', owner)
+                program = _element_int(program_element, 'midi-program', owner)
+        parts[part_id] = (name, channel, program)
     return parts
 
 
@@ -431,14 +516,17 @@ def musicxml_root_to_note_sequence(root: ET.Element) -> music_pb2.NoteSequence:
     state = _State()
     parts = []  # (name, measures)
     total_time = 0
-    for part in root.findall('part'):
-        name, state.channel, state.program = score_parts.get(part.attrib.get('id', ''),
-                                                             ('', 0, 0))
+    for part_number, part in enumerate(root.findall('part'), 1):
+        part_id = part.get('id', '')
+        name, state.channel, state.program = score_parts.get(part_id, ('', 0, 0))
         state.clock = 0
         state.transpose = 0
         measures = []
-        for measure_element in part.findall('measure'):
-            _fill_empty_measure(measure_element)
+        for measure_number, measure_element in enumerate(part.findall('measure'), 1):
+            # The numbers a score editor shows, else positions.
+            state.where = (f'measure {measure_element.get("number", measure_number)} '
+                           f'of part {part_id or part_number}')
+            _fill_empty_measure(measure_element, state)
             measures.append(_read_measure(measure_element, state))
         parts.append((name, measures))
         total_time = max(total_time, state.clock)
@@ -464,7 +552,6 @@ def musicxml_root_to_note_sequence(root: ET.Element) -> music_pb2.NoteSequence:
         if measure.key is not None and tuple(measure.key) not in keys:
             keys.append(tuple(measure.key))
     for fifths, time in keys or [(0, 0)]:
-        # A list index, as in the original: -8 fifths wraps, 8 fails.
         sequence.key_signatures.add(time=time, key=_FIFTHS_TO_KEY[fifths + 7])
 
     tempos = [tempo for measure in (parts[0][1] if parts else []) for tempo in measure.tempos]
