@@ -63,6 +63,25 @@ def test_train_checkpoints_resumes_and_logs_the_original_tags(tmp_path, examples
     assert 'losses/r_loss' in event_tags(os.path.join(run_dir, 'eval'))
 
 
+def test_build_trainer_is_what_train_trains(tmp_path, examples_path):
+    """Benchmarks time build_trainer's step: from the same seed and batches it gives the
+    loss music_vae_train's train() reports, so a benchmark times what the command runs."""
+    config = configs.load_config('cat-mel_2bar_small', TINY)
+    reported = train.train(config, str(tmp_path / 'run'), [examples_path], num_steps=2,
+                           checkpoints_to_keep=1, keep_checkpoint_every_n_hours=1, seed=1)
+    tf.random.set_seed(1)
+    converter = config.make_data_converter()
+    trainer = train.build_trainer(config, converter)
+    hp = config.hparams
+    batches = train.ExampleSource([examples_path], converter, config.make_augmenter(),
+                                  hp.batch_size, hp.max_seq_len, training=True, seed=1).batches()
+    for _ in range(2):
+        applied, loss, scalars = trainer.step(*next(batches))
+        assert bool(applied)
+    assert int(trainer.global_step.numpy()) == 2
+    assert float(loss) == pytest.approx(reported['loss'], rel=1e-6)
+
+
 def test_too_few_examples_for_a_batch_is_a_clear_error(tmp_path, examples_path):
     config = configs.load_config('cat-mel_2bar_small',
                                  TINY.replace('batch_size=4', 'batch_size=64'))

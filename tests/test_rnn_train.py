@@ -18,6 +18,7 @@ import keras  # noqa: E402
 from magenta_rnn.hparams import HParams  # noqa: E402
 from magenta_rnn.records import RecordWriter, make_sequence_example  # noqa: E402
 from magenta_rnn.rnn import data, train  # noqa: E402
+from magenta_rnn.rnn.model import build_events_rnn  # noqa: E402
 
 EXPECTED_TRAIN_TAGS = {'loss', 'metrics/perplexity', 'metrics/accuracy', 'metrics/event_accuracy',
                        'metrics/no_event_accuracy', 'metrics/loss_per_step',
@@ -292,6 +293,26 @@ def test_training_resumes_from_the_latest_checkpoint(tmp_path, caplog):
     iterations = [name for name, _ in tf.train.list_variables(train_dir) if 'iterations' in name]
     assert iterations
     assert tf.train.load_checkpoint(train_dir).get_tensor(iterations[0]) == 12
+
+
+def test_build_train_step_is_what_run_training_trains(tmp_path):
+    """Benchmarks time build_train_step's step: from the same seed and batches it gives the
+    very losses run_training logs, so a benchmark times what the train command runs."""
+    # The events RNN itself: its initial weights follow tf.random.set_seed (Keras layers'
+    # do not), which run_training sets from seed=1.
+    run_toy_training(tmp_path, 3, summary_frequency=1, build_model=build_events_rnn)
+    logged = read_scalars(str(tmp_path / 'run' / 'train'))['loss']
+    tf.random.set_seed(1)
+    parts = train.build_train_step(build_events_rnn, make_hparams(), 4, 4, 0)
+    batches = data.make_dataset(str(tmp_path / 'train.tfrecord'), 4, 4, training=True, seed=1)
+    losses = {}
+    for step, batch in zip(range(1, 4), batches):
+        applied, stats = parts.train_step(*batch)
+        assert bool(applied)
+        losses[step] = float(stats['cross_entropy'] / stats['entries'])
+    assert int(parts.global_step.numpy()) == 3 and int(parts.optimizer.iterations.numpy()) == 3
+    assert losses[3] < losses[1]
+    assert losses == pytest.approx(logged, rel=1e-6)  # summaries hold float32
 
 
 def test_checkpoints_kept_follow_num_checkpoints(tmp_path):

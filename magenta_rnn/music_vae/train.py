@@ -20,12 +20,17 @@ import random
 import sys
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from absl import flags
 
 from magenta_rnn import console
 from magenta_rnn.rnn.cli import define_engine_flags
+
+if TYPE_CHECKING:  # TensorFlow loads only once a command runs
+    from magenta_rnn.music_vae import model as model_lib
+    from magenta_rnn.music_vae.configs import MusicVaeConfig
 
 FLAGS = flags.FLAGS
 
@@ -212,6 +217,22 @@ def _write_hparams_summary(tf, writer, config, examples_path: str) -> None:
         tf.summary.write('hparams', tf.constant(table), step=0, metadata=metadata)
 
 
+def build_trainer(config: MusicVaeConfig, converter: Any = None,
+                  strategy: Any = None) -> model_lib.Trainer:
+    """The MusicVAE of `config` in its model_lib.Trainer (optimizer, global step, compiled
+    step; the network is trainer.model), built as train() builds it (it calls this), so
+    that a benchmark times what music_vae_train runs. converter: the config's data
+    converter (made here when None); strategy: None for the current one."""
+    import tensorflow as tf
+    from magenta_rnn.music_vae import model as model_lib
+
+    strategy = strategy or tf.distribute.get_strategy()
+    if converter is None:
+        converter = config.make_data_converter()
+    with strategy.scope():
+        return model_lib.Trainer(model_lib.build_model(config, converter), strategy=strategy)
+
+
 def train(config, run_dir: str, files: list[str], num_steps: int, checkpoints_to_keep: int,
           keep_checkpoint_every_n_hours: float, save_checkpoint_secs: int = 60,
           summary_every_n_steps: int = 10, log_every_n_steps: int = 100,
@@ -225,7 +246,6 @@ def train(config, run_dir: str, files: list[str], num_steps: int, checkpoints_to
     when given.
     """
     import tensorflow as tf
-    from magenta_rnn.music_vae import model as model_lib
     from magenta_rnn.rnn import backends, engine
 
     strategy = engine.make_strategy()  # before any other TensorFlow work
@@ -243,9 +263,8 @@ def train(config, run_dir: str, files: list[str], num_steps: int, checkpoints_to
     if chief:
         os.makedirs(train_dir, exist_ok=True)
         engine.remove_stale_checkpoint_files(train_dir)
-    with strategy.scope():
-        vae = model_lib.build_model(config, converter)
-        trainer = model_lib.Trainer(vae, strategy=strategy)
+    trainer = build_trainer(config, converter, strategy)
+    vae = trainer.model
     checkpoint = tf.train.Checkpoint(model=vae, optimizer=trainer.optimizer,
                                      global_step=trainer.global_step)
     keeper = engine.CheckpointKeeper(checkpoint, train_dir, chief, checkpoints_to_keep,
@@ -296,7 +315,6 @@ def evaluate(config, run_dir: str, files: list[str], num_batches: int | None,
              eval_dir_suffix: str = '', seed: int | None = None) -> dict[str, float]:
     """Evaluates the latest checkpoint of <run_dir>/train over the eval data once."""
     import tensorflow as tf
-    from magenta_rnn.music_vae import model as model_lib
 
     hp = config.hparams
     converter = config.make_data_converter()
@@ -304,8 +322,8 @@ def evaluate(config, run_dir: str, files: list[str], num_batches: int | None,
     latest = tf.train.latest_checkpoint(train_dir)
     if latest is None:
         raise DataError(f'--run_dir: no checkpoint in {train_dir}')
-    vae = model_lib.build_model(config, converter)
-    trainer = model_lib.Trainer(vae)
+    trainer = build_trainer(config, converter)
+    vae = trainer.model
     try:
         status = tf.train.Checkpoint(model=vae, global_step=trainer.global_step).restore(latest)
         status.expect_partial()

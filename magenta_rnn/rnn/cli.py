@@ -255,7 +255,7 @@ def run_train(model: EventsModel) -> None:
             logging.info('%s', model_io.warm_start(network, warm_start_bundle).summary())
 
     from magenta_rnn.rnn import train  # TensorFlow loads here, after flags are checked.
-    from magenta_rnn.rnn.model import build_events_rnn
+    from magenta_rnn.rnn.model import events_rnn_builder
 
     train.split_cpu_threads()
     try:
@@ -263,8 +263,7 @@ def run_train(model: EventsModel) -> None:
     except ValueError as e:
         fail(str(e))
 
-    build_model = functools.partial(build_events_rnn, attention_layout=config.attention_layout)
-    common = dict(build_model=build_model, hparams=config.hparams,
+    common = dict(build_model=events_rnn_builder(config), hparams=config.hparams,
                   sequence_example_file=FLAGS.sequence_example_file, run_dir=FLAGS.run_dir,
                   **encoder_facts(encoder))
     try:

@@ -22,7 +22,8 @@ cached features [batch, attn_length * size].
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import tensorflow as tf
@@ -231,6 +232,12 @@ def build_events_rnn(hparams: Any, input_size: int, num_classes: int | Sequence[
         attn_length=get('attn_length', 0),
         residual_connections=get('residual_connections', False),
         attention_layout=attention_layout, one_hot_width=one_hot_width)
+
+
+def events_rnn_builder(config: Any) -> Callable[..., EventsRnn]:
+    """build_events_rnn with an EventsRnnConfig's attention layout: the build_model that the
+    train command hands to run_training (and a benchmark to train.build_train_step)."""
+    return functools.partial(build_events_rnn, attention_layout=config.attention_layout)
 
 
 # The numpy fast path lives in a TensorFlow-free module (generation from a shipped default

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import tensorflow as tf
@@ -273,6 +273,36 @@ def make_train_step(model, optimizer, global_step: tf.Variable, clip_norm: float
     return train_step
 
 
+class TrainingParts(NamedTuple):
+    """What a training run trains: the network, its optimizer, the global step and the
+    compiled step train_step(inputs, labels, lengths) -> (applied, sums)."""
+    model: Any
+    optimizer: Any
+    global_step: tf.Variable
+    train_step: Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tuple[tf.Tensor, dict[str, tf.Tensor]]]
+
+
+def build_train_step(build_model: Callable[..., Any], hparams: HParams, input_size: int,
+                     num_classes: NumClasses, default_event_label: int,
+                     class_num_steps: ClassNumSteps = None, input_depth: int | None = None,
+                     one_hot_width: int = 0,
+                     strategy: tf.distribute.Strategy | None = None) -> TrainingParts:
+    """The network (weights created), its Adam optimizer (slots built), a zero global step
+    and the compiled train step, built exactly as run_training builds them (it calls this),
+    so that a benchmark times what `*_rnn_train` runs. The arguments are run_training's;
+    `**cli.encoder_facts(encoder)` fills in the encoder's sizes. strategy: None for the
+    current one (one device unless inside a strategy's scope)."""
+    strategy = strategy or tf.distribute.get_strategy()
+    with strategy.scope():
+        model = _build(build_model, hparams, input_size, num_classes, input_depth, one_hot_width)
+        optimizer = make_optimizer(hparams)
+        optimizer.build(model.trainable_variables)
+        global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name='global_step')
+    train_step = make_train_step(model, optimizer, global_step, hparams.clip_norm, input_size,
+                                 num_classes, default_event_label, class_num_steps, strategy)
+    return TrainingParts(model, optimizer, global_step, train_step)
+
+
 def apply_optimizer(optimizer, gradients: Sequence[tf.Tensor | None],
                     variables: Sequence[tf.Variable]) -> None:
     """optimizer.apply_gradients, also in a strategy's cross-replica context (where the
@@ -344,11 +374,9 @@ def run_training(build_model: Callable[..., Any], hparams: HParams,
         tf.random.set_seed(seed)
         np.random.seed(seed)
 
-    with strategy.scope():
-        model = _build(build_model, hparams, input_size, num_classes, input_depth, one_hot_width)
-        optimizer = make_optimizer(hparams)
-        optimizer.build(model.trainable_variables)
-        global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name='global_step')
+    model, optimizer, global_step, train_step = build_train_step(
+            build_model, hparams, input_size, num_classes, default_event_label,
+            class_num_steps, input_depth, one_hot_width, strategy)
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=global_step)
     if chief:
         engine.remove_stale_checkpoint_files(train_dir)
@@ -373,8 +401,6 @@ def run_training(build_model: Callable[..., Any], hparams: HParams,
     dataset = data.make_dataset(sequence_example_file, hparams.batch_size, input_size,
                                 data.label_size_of(num_classes), training=True,
                                 seed=None if seed is None else seed + start_step)
-    train_step = make_train_step(model, optimizer, global_step, hparams.clip_norm, input_size,
-                                 num_classes, default_event_label, class_num_steps, strategy)
     writer = tf.summary.create_file_writer(train_dir) if chief else tf.summary.create_noop_writer()
     if not resumed:
         keeper.save()
