@@ -27,7 +27,8 @@ What it measures (the speed contracts of the Melody RNN and the Drums/Performanc
     performance_with_dynamics, 511-step windows (the longest examples: max_events 512 gives
     511 input/label pairs).
 * Training, batch 64: steady-state train steps/s after 3 warm-up steps (ours: the compiled
-  step of magenta_rnn.rnn.train; peer: its train_op in a Session fed by its input queue).
+  step from magenta_rnn.rnn.train.build_train_step, the one the train command runs; peer:
+  its train_op in a Session fed by its input queue).
   Hparams: melody attention_rnn and basic_rnn and drums drum_kit at rnn_layer_sizes
   [128,128] with the configs' other hparams (drum_kit keeps its attn_length 32);
   performance_with_dynamics at its default [512,512,512].
@@ -138,9 +139,8 @@ print('RESULT ' + json.dumps(dict(wall=wall / max(steps, 1), cpu=cpu / max(steps
 
 OUR_TRAIN = r'''
 import importlib, json, sys, time
-import tensorflow as tf
 from magenta_rnn.rnn import cli, data, train
-from magenta_rnn.rnn.model import build_events_rnn
+from magenta_rnn.rnn.model import events_rnn_builder
 target, name, path, steps, hparams = sys.argv[1:6]
 steps = int(steps)
 module, attribute = target.split(':')
@@ -149,14 +149,7 @@ train.split_cpu_threads()  # as the train command does
 config = events_model.load_config(name, hparams)
 facts = cli.encoder_facts(events_model.build_encoder(config))
 hparams = config.hparams
-model = train._build(build_events_rnn, hparams, facts['input_size'], facts['num_classes'],
-                     facts['input_depth'], facts['one_hot_width'])
-optimizer = train.make_optimizer(hparams)
-optimizer.build(model.trainable_variables)
-step = tf.Variable(0, dtype=tf.int64)
-train_step = train.make_train_step(model, optimizer, step, hparams.clip_norm, facts['input_size'],
-                                   facts['num_classes'], facts['default_event_label'],
-                                   facts['class_num_steps'])
+train_step = train.build_train_step(events_rnn_builder(config), hparams, **facts).train_step
 batches = iter(data.make_dataset(path, hparams.batch_size, facts['input_size'],
                                  data.label_size_of(facts['num_classes']), training=True))
 for _ in range(3):

@@ -67,7 +67,7 @@ def events_rate(row, backend: str, quick: bool, timed: int) -> float:
     import tensorflow as tf
     from magenta_rnn.rnn import backends, train
     from magenta_rnn.rnn.cli import encoder_facts
-    from magenta_rnn.rnn.model import build_events_rnn
+    from magenta_rnn.rnn.model import events_rnn_builder
 
     name, module, config_name, hparams, batch, steps = row
     if quick:
@@ -77,14 +77,7 @@ def events_rate(row, backend: str, quick: bool, timed: int) -> float:
     config = model.load_config(config_name, hparams)
     facts = encoder_facts(model.build_encoder(config))
     backends.configure(backend=backend)
-    network = build_events_rnn(config.hparams, facts['input_size'], facts['num_classes'],
-                               facts['input_depth'], one_hot_width=facts['one_hot_width'])
-    network(tf.zeros([1, 1, facts['input_size']]))
-    optimizer = train.make_optimizer(config.hparams)
-    optimizer.build(network.trainable_variables)
-    step = train.make_train_step(network, optimizer, tf.Variable(0, dtype=tf.int64),
-                                 config.hparams.clip_norm, facts['input_size'],
-                                 facts['num_classes'], facts['default_event_label'])
+    step = train.build_train_step(events_rnn_builder(config), config.hparams, **facts).train_step
     rng = np.random.default_rng(0)
     heads = ([facts['num_classes']] if isinstance(facts['num_classes'], int)
              else facts['num_classes'])
@@ -101,14 +94,14 @@ def events_rate(row, backend: str, quick: bool, timed: int) -> float:
 def music_vae_rate(backend: str, quick: bool, timed: int) -> float:
     import tensorflow as tf
     from magenta_rnn.music_vae import configs
-    from magenta_rnn.music_vae import model as model_lib
+    from magenta_rnn.music_vae.train import build_trainer
     from magenta_rnn.rnn import backends
 
     hparams = 'batch_size=4,z_size=4,enc_rnn_size=[8],dec_rnn_size=[8]' if quick else ''
     config = configs.load_config('cat-mel_2bar_small', hparams)
     converter = config.make_data_converter()
     backends.configure(backend=backend)
-    trainer = model_lib.Trainer(model_lib.build_model(config, converter))
+    trainer = build_trainer(config, converter)
     hp = config.hparams
     rng = np.random.default_rng(0)
     depth = converter.output_depth

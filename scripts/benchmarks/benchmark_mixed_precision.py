@@ -56,7 +56,7 @@ def main() -> None:
     for dtype in ('float32', 'bfloat16'):
         backends.configure(mixed_precision='' if dtype == 'float32' else 'bfloat16')
         tf.random.set_seed(args.seed)
-        runs[dtype] = build(args, tf)
+        runs[dtype] = build(args)
         runs[dtype]['step'](*runs[dtype]['batches'][0])  # trace with this dtype
     backends.configure(mixed_precision='')
     print(f'{args.model}: {"step":>5} {"fp32 loss":>10} {"fp32 st/s":>10} {"bf16 loss":>10} '
@@ -102,24 +102,18 @@ def prepare_data(work: Path, model: str) -> str:
     return str(examples)
 
 
-def build(args, tf):
+def build(args):
     if args.model == 'basic_rnn':
         from magenta_rnn.melody import MELODY_RNN
         from magenta_rnn.rnn import data, train
         from magenta_rnn.rnn.cli import encoder_facts
-        from magenta_rnn.rnn.model import build_events_rnn
+        from magenta_rnn.rnn.model import events_rnn_builder
         config = MELODY_RNN.load_config('basic_rnn', args.hparams)
         facts = encoder_facts(MELODY_RNN.build_encoder(config))
-        model = build_events_rnn(config.hparams, facts['input_size'], facts['num_classes'],
-                                 one_hot_width=facts['one_hot_width'])
-        model(tf.zeros([1, 1, facts['input_size']]))
-        optimizer = train.make_optimizer(config.hparams)
-        optimizer.build(model.trainable_variables)
-        step = train.make_train_step(model, optimizer, tf.Variable(0, dtype=tf.int64),
-                                     config.hparams.clip_norm, facts['input_size'],
-                                     facts['num_classes'], facts['default_event_label'])
+        step = train.build_train_step(events_rnn_builder(config), config.hparams,
+                                      **facts).train_step
         dataset = data.make_dataset(args.data, config.hparams.batch_size, facts['input_size'],
-                                    seed=args.seed)
+                                    data.label_size_of(facts['num_classes']), seed=args.seed)
         batches = [b for _, b in zip(range(args.batches), dataset)]
 
         def loss_of(*batch):
@@ -127,11 +121,10 @@ def build(args, tf):
             return stats['cross_entropy'] / stats['entries']
         return {'step': loss_of, 'batches': batches}
     from magenta_rnn.music_vae import configs
-    from magenta_rnn.music_vae import model as model_lib
-    from magenta_rnn.music_vae.train import ExampleSource
+    from magenta_rnn.music_vae.train import ExampleSource, build_trainer
     config = configs.load_config('cat-mel_2bar_small', args.hparams)
     converter = config.make_data_converter()
-    trainer = model_lib.Trainer(model_lib.build_model(config, converter))
+    trainer = build_trainer(config, converter)
     hp = config.hparams
     source = ExampleSource([args.data], converter, None, hp.batch_size, hp.max_seq_len,
                            training=True, seed=args.seed)

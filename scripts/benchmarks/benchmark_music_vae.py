@@ -21,7 +21,8 @@ What it measures (the speed contract of the MusicVAE issue):
 * Training, cat-mel_2bar_small at --batch_size with its other hparams (z 256, encoder
   [512], decoder [256,256], scheduled sampling inverse_sigmoid 1000): steady-state train
   steps/s over --train_steps steps after 3 warm-up steps (30 by default: over 10, the same
-  code's ratio moved by 10% between runs) (ours: Trainer.train_step; peer: its train op built as
+  code's ratio moved by 10% between runs) (ours: the train step of the Trainer that
+  music_vae.train.build_trainer builds for music_vae_train; peer: its train op built as
   music_vae_train builds it, in a Session fed by a tf.data iterator over the same arrays).
 * Sampling: both sides' music_vae_generate --mode=sample --num_outputs=N (default 100,
   max_batch_size 8, temperature 0.5) from the same checkpoint (the peer's, saved after
@@ -128,7 +129,8 @@ OUR_TRAIN = r'''
 import json, sys, time
 import numpy as np
 import tensorflow as tf
-from magenta_rnn.music_vae import configs, model as model_lib
+from magenta_rnn.music_vae import configs
+from magenta_rnn.music_vae.train import build_trainer
 from magenta_rnn.rnn.train import split_cpu_threads
 split_cpu_threads()  # as music_vae_train does
 windows, batch_size, steps, config_name = (sys.argv[1], int(sys.argv[2]), int(sys.argv[3]),
@@ -138,7 +140,7 @@ windows, batch_size, steps, config_name = (sys.argv[1], int(sys.argv[2]), int(sy
 arrays = dict(np.load(windows))
 config = configs.load_config(config_name, f'batch_size={batch_size}')
 converter = config.make_data_converter()
-trainer = model_lib.Trainer(model_lib.build_model(config, converter))
+trainer = build_trainer(config, converter)
 rng = np.random.default_rng(1)
 def batches():
     n = len(arrays['lengths'])
