@@ -109,8 +109,25 @@ BENCHES = {
                          'rnn_layer_sizes=[512,512,512]', ('--num_steps=3000',), 2),
 }
 
-PEER_TRAIN = r'''
-import importlib, json, os, sys, time
+# Every training driver (both sides, here and in benchmark_music_vae) starts with this, so
+# that all of them time alike: 3 warm-up steps, then `steps` timed ones.
+TIMED_STEPS = r'''
+import json, time
+def time_steps(run_step, steps, finish=lambda result: result):
+    # run_step() runs one step; finish(its result) waits for it (TF2 steps run ahead).
+    for _ in range(3):
+        finish(run_step())
+    wall, cpu = time.perf_counter(), time.process_time()
+    for _ in range(steps):
+        result = run_step()
+    if steps:
+        finish(result)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    print('RESULT ' + json.dumps(dict(wall=wall / max(steps, 1), cpu=cpu / max(steps, 1))))
+'''
+
+PEER_TRAIN = TIMED_STEPS + r'''
+import importlib, os, sys
 import tensorflow.compat.v1 as tf
 tf.disable_v2_behavior()
 from magenta.models.shared import events_rnn_graph
@@ -124,21 +141,15 @@ with tf.Graph().as_default():
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer()); sess.run(tf.local_variables_initializer())
         coord = tf.train.Coordinator(); threads = tf.train.start_queue_runners(sess, coord)
-        for _ in range(3):
-            sess.run(train_op)
-        wall, cpu = time.perf_counter(), time.process_time()
-        for _ in range(steps):
-            sess.run(train_op)
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        time_steps(lambda: sess.run(train_op), steps)
         if save_dir != '-':
             os.makedirs(save_dir + '/train', exist_ok=True)
             tf.train.Saver().save(sess, save_dir + '/train/model.ckpt', global_step=steps + 3)
         coord.request_stop()
-print('RESULT ' + json.dumps(dict(wall=wall / max(steps, 1), cpu=cpu / max(steps, 1))))
 '''
 
-OUR_TRAIN = r'''
-import importlib, json, sys, time
+OUR_TRAIN = TIMED_STEPS + r'''
+import importlib, sys
 from magenta_rnn.rnn import cli, data, train
 from magenta_rnn.rnn.model import events_rnn_builder
 target, name, path, steps, hparams = sys.argv[1:6]
@@ -152,14 +163,7 @@ hparams = config.hparams
 train_step = train.build_train_step(events_rnn_builder(config), hparams, **facts).train_step
 batches = iter(data.make_dataset(path, hparams.batch_size, facts['input_size'],
                                  data.label_size_of(facts['num_classes']), training=True))
-for _ in range(3):
-    train_step(*next(batches))[0].numpy()
-wall, cpu = time.perf_counter(), time.process_time()
-for _ in range(steps):
-    finite, _ = train_step(*next(batches))
-finite.numpy()
-wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-print('RESULT ' + json.dumps(dict(wall=wall / steps, cpu=cpu / steps)))
+time_steps(lambda: train_step(*next(batches)), steps, lambda result: result[0].numpy())
 '''
 
 # Generation drivers (both sides) run the real command's main and note when the model is

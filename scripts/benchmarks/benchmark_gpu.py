@@ -18,6 +18,7 @@ Prints the device line first; every number is wall time on that device.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 import time
 
@@ -33,24 +34,15 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
-EVENTS_ROWS = [  # (name, model module object, config, hparams, batch, steps)
-    ('basic_rnn', 'melody', 'basic_rnn', 'rnn_layer_sizes=[128,128]', 64, 128),
-    ('attention_rnn', 'melody', 'attention_rnn', 'rnn_layer_sizes=[128,128]', 64, 128),
-    ('drum_kit', 'drums', 'drum_kit', 'rnn_layer_sizes=[128,128]', 64, 128),
-    ('performance_with_dynamics', 'performance', 'performance_with_dynamics',
-     'rnn_layer_sizes=[512,512,512]', 64, 512),
+EVENTS_ROWS = [  # (name, 'module:OBJECT' of the EventsModel, config, hparams, batch, steps)
+    ('basic_rnn', 'magenta_rnn.melody:MELODY_RNN', 'basic_rnn', 'rnn_layer_sizes=[128,128]',
+     64, 128),
+    ('attention_rnn', 'magenta_rnn.melody:MELODY_RNN', 'attention_rnn',
+     'rnn_layer_sizes=[128,128]', 64, 128),
+    ('drum_kit', 'magenta_rnn.drums:DRUMS_RNN', 'drum_kit', 'rnn_layer_sizes=[128,128]', 64, 128),
+    ('performance_with_dynamics', 'magenta_rnn.performance:PERFORMANCE_RNN',
+     'performance_with_dynamics', 'rnn_layer_sizes=[512,512,512]', 64, 512),
 ]
-
-
-def events_model(module: str):
-    if module == 'melody':
-        from magenta_rnn.melody import MELODY_RNN
-        return MELODY_RNN
-    if module == 'drums':
-        from magenta_rnn.drums import DRUMS_RNN
-        return DRUMS_RNN
-    from magenta_rnn.performance import PERFORMANCE_RNN
-    return PERFORMANCE_RNN
 
 
 def time_steps(step, batch, warmup: int, timed: int) -> float:
@@ -69,11 +61,12 @@ def events_rate(row, backend: str, quick: bool, timed: int) -> float:
     from magenta_rnn.rnn.cli import encoder_facts
     from magenta_rnn.rnn.model import events_rnn_builder
 
-    name, module, config_name, hparams, batch, steps = row
+    name, target, config_name, hparams, batch, steps = row
     if quick:
         hparams, batch, steps = 'rnn_layer_sizes=[8,8],attn_length=2' if 'attn' in hparams or \
             name in ('attention_rnn', 'drum_kit') else 'rnn_layer_sizes=[8,8]', 4, 8
-    model = events_model(module)
+    module, attribute = target.split(':')
+    model = getattr(importlib.import_module(module), attribute)
     config = model.load_config(config_name, hparams)
     facts = encoder_facts(model.build_encoder(config))
     backends.configure(backend=backend)

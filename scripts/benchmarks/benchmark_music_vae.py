@@ -43,8 +43,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import peer
-from benchmark_events_rnn import (SHARED_DATA, TIMED_COMMAND, _best, _print_table,
-                                  _row, _run, _run_writing_midi)
+from benchmark_events_rnn import (SHARED_DATA, TIMED_COMMAND, TIMED_STEPS, _best,
+                                  _print_table, _row, _run, _run_writing_midi)
 
 NOTTINGHAM = SHARED_DATA / 'nottingham' / 'MIDI' / 'melody'
 
@@ -80,8 +80,8 @@ np.savez(out, inputs=np.array(inputs[:limit], bool), outputs=np.array(outputs[:l
          lengths=np.array(lengths[:limit], np.int32))
 '''
 
-PEER_TRAIN = r'''
-import json, sys, time
+PEER_TRAIN = TIMED_STEPS + r'''
+import sys
 import numpy as np
 import tensorflow.compat.v1 as tf
 tf.disable_v2_behavior()
@@ -114,19 +114,13 @@ with tf.Graph().as_default():
                                          global_step=model.global_step)
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
-        for _ in range(3):
-            sess.run(train_op)
-        wall, cpu = time.perf_counter(), time.process_time()
-        for _ in range(steps):
-            sess.run(train_op)
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        time_steps(lambda: sess.run(train_op), steps)
         if save_dir != '-':
             tf.train.Saver().save(sess, save_dir + '/model.ckpt', global_step=steps + 3)
-print('RESULT ' + json.dumps(dict(wall=wall / steps, cpu=cpu / steps)))
 '''
 
-OUR_TRAIN = r'''
-import json, sys, time
+OUR_TRAIN = TIMED_STEPS + r'''
+import sys
 import numpy as np
 import tensorflow as tf
 from magenta_rnn.music_vae import configs
@@ -152,14 +146,7 @@ def batches():
                    tf.constant(arrays['outputs'][index], tf.float32),
                    tf.constant(arrays['lengths'][index]))
 it = batches()
-for _ in range(3):
-    trainer.train_step(*next(it))['loss'].numpy()
-wall, cpu = time.perf_counter(), time.process_time()
-for _ in range(steps):
-    results = trainer.train_step(*next(it))
-results['loss'].numpy()
-wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-print('RESULT ' + json.dumps(dict(wall=wall / steps, cpu=cpu / steps)))
+time_steps(lambda: trainer.train_step(*next(it)), steps, lambda results: results['loss'].numpy())
 '''
 
 # Both drivers run the real command's main and note when the model is loaded and when the
