@@ -346,3 +346,66 @@ def test_disabled_conditioning_segments_feed_the_disable_input():
     assert inputs[:, 0].tolist() == [0.0, 1.0, 1.0, 1.0]
     assert inputs[0, 1:9].argmax() == 3  # 4 notes/s is in [4, 8)
     assert not inputs[1:, 1:control_size].any()
+
+
+def _seeded_default_tree(root):
+    """A models tree (MAGENTA_RNN_DEFAULT_MODELS) whose performance_with_dynamics default
+    has seeded random weights (24 LSTM units)."""
+    from magenta_rnn.default_models import export
+    from magenta_rnn.rnn.config import config_to_json
+
+    config = PERFORMANCE_RNN.load_config('performance_with_dynamics', 'rnn_layer_sizes=[24]')
+    encoder = setup(config).encoder
+    rng = np.random.default_rng(7)
+    values = {
+        'rnn/multi_rnn_cell/cell_0/basic_lstm_cell/kernel':
+            rng.normal(0, 0.4, (encoder.input_size + 24, 96)).astype(np.float32),
+        'rnn/multi_rnn_cell/cell_0/basic_lstm_cell/bias': rng.normal(0, 0.1, 96).astype(np.float32),
+        'fully_connected/weights': rng.normal(0, 1.0, (24, encoder.num_classes)).astype(np.float32),
+        'fully_connected/biases': rng.normal(0, 0.5, encoder.num_classes).astype(np.float32),
+    }
+    export.write_default(str(root / 'performance_rnn' / 'performance_with_dynamics'), values,
+                         'float32', {'config': config_to_json(config),
+                                     'training': {'data': 'seeded random weights'}})
+    return root
+
+
+def test_generate_without_a_model_flag_uses_the_shipped_default(tmp_path, monkeypatch):
+    """As melody_rnn_generate and drums_rnn_generate: no --bundle_file/--run_dir means the
+    shipped default of the usual config, sampled in NumPy without TensorFlow."""
+    import magenta_rnn
+    from magenta_rnn import default_models
+    from magenta_rnn.music.midi_io import midi_file_to_note_sequence
+
+    tree = _seeded_default_tree(tmp_path / 'tree')
+    out = tmp_path / 'out'
+    code = ('import runpy, sys; sys.argv = ["performance_rnn_generate", "--output_dir=%s", '
+            '"--num_outputs=2", "--num_steps=300", "--seed=1", "--primer_pitches=[60, 64]"]\n'
+            'try:\n    runpy.run_module("magenta_rnn.performance.generate", run_name="__main__")\n'
+            'except SystemExit as e:\n    assert not e.code, e.code\n'
+            'print("TF_LOADED" if "tensorflow" in sys.modules else "TF_NOT_LOADED")' % out)
+    env = dict(os.environ, PYTHONPATH=REPO, MAGENTA_RNN_DEFAULT_MODELS=str(tree))
+    result = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert 'TF_NOT_LOADED' in result.stdout
+    assert ('using the shipped default model performance_rnn/performance_with_dynamics, '
+            'trained on seeded random weights') in result.stderr
+    written = [midi_file_to_note_sequence(str(out / name)) for name in sorted(os.listdir(out))]
+    # The same outputs as the API's (times on the 10 ms grid survive the MIDI ticks).
+    monkeypatch.setattr(default_models, 'ROOT', str(tree))
+    expected = magenta_rnn.generate_performances(primer=parse_primer_pitches('[60, 64]'),
+                                                 num_outputs=2, seconds=3.0, seed=1)
+    rounded = [sorted((p, v, round(s, 2), round(e, 2)) for p, v, s, e in notes(sequence))
+               for sequence in written]
+    assert rounded == [sorted(notes(sequence)) for sequence in expected]
+    assert all(len(sequence.notes) > 2 for sequence in expected)
+
+    other = subprocess.run([sys.executable, '-m', 'magenta_rnn.performance.generate',
+                            '--config=performance', f'--output_dir={tmp_path / "none"}'],
+                           env=env, capture_output=True, text=True, timeout=300)
+    assert other.returncode == 1
+    assert other.stderr.strip().splitlines()[-1].endswith(
+        "error: no shipped default model for performance_rnn config 'performance' (shipped "
+        "defaults: performance_with_dynamics); give a trained model with --bundle_file, "
+        "--run_dir or --checkpoint_file")

@@ -15,7 +15,7 @@ def main(argv: list[str]) -> None:
         cli.fail(f'unexpected arguments: {" ".join(argv[1:])}')
     from magenta_rnn.drums import DRUMS_RNN, generator
 
-    cli.run_generate(
+    cli.run_metric_generate(
         DRUMS_RNN, primer_flag='primer_drums',
         primer_from_flag=lambda: (generator.parse_primer_drums(FLAGS.primer_drums)
                                   if FLAGS.primer_drums else None),

@@ -20,7 +20,7 @@ def main(argv: list[str]) -> None:
         cli.fail(f'unexpected arguments: {" ".join(argv[1:])}')
     from magenta_rnn.melody import generator
 
-    cli.run_generate(
+    cli.run_metric_generate(
         MELODY_RNN, primer_flag='primer_melody',
         primer_from_flag=lambda: (generator.parse_primer_melody(FLAGS.primer_melody)
                                   if FLAGS.primer_melody else None),

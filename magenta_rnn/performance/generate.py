@@ -6,6 +6,7 @@ list of values spread evenly over the performance); optional-conditioning config
 take --disable_conditioning. A control flag the config cannot use is ignored with a
 warning, as in the original.
 """
+import dataclasses
 import logging
 
 from absl import flags
@@ -92,23 +93,21 @@ def _control_flags() -> tuple[dict, list | None]:
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         cli.fail(f'unexpected arguments: {" ".join(argv[1:])}')
-    cli.setup_logging()
-    if not FLAGS.save_generator_bundle:
-        cli.check_generate_flags()
-        cli.check_preview_flag()
-    # Flags are checked before the model (and TensorFlow) loads, so a typo fails fast.
-    primer = _primer()
-    controls, disable = _control_flags()
+    from magenta_rnn.performance import PERFORMANCE_RNN
 
-    from magenta_rnn.performance import PERFORMANCE_RNN, generator
+    cli.run_generate(PERFORMANCE_RNN, read_inputs=lambda: (_primer(), *_control_flags()),
+                     generate=_generate)
+
+
+def _generate(config, encoder, network, inputs, args: cli.SharedGenerateArgs) -> list:
+    """Performance RNN's generator call: the control flags the config uses, and a length
+    in seconds (--num_steps of steps_per_second) that starts at the primer's end."""
+    from magenta_rnn.performance import generator
     from magenta_rnn.performance.model import setup
+    from magenta_rnn.rnn.numpy_stepper import NumpyStepper
 
-    loaded = cli.load_generation_model(PERFORMANCE_RNN)
-    if loaded is None:
-        return
-    config, _, network = loaded
+    primer, controls, disable = inputs
     performance_setup = setup(config)
-
     used = {signal.name for signal in performance_setup.control_signals}
     for name in controls:
         if name not in used:
@@ -120,26 +119,20 @@ def main(argv: list[str]) -> None:
     request = generator.GenerateRequest(
         controls={name: values for name, values in controls.items() if name in used},
         disable_conditioning=disable if performance_setup.optional_conditioning else None,
-        temperature=FLAGS.temperature, beam_size=FLAGS.beam_size,
-        branch_factor=FLAGS.branch_factor, steps_per_iteration=FLAGS.steps_per_iteration)
-
-    import numpy as np
-
-    from magenta_rnn.rnn.numpy_stepper import NumpyStepper
+        **dataclasses.asdict(args.sampling))
 
     seconds_per_step = 1.0 / performance_setup.steps_per_second
     start_time = primer.total_time
-    end_time = FLAGS.num_steps * seconds_per_step
+    end_time = args.num_steps * seconds_per_step
     if start_time >= end_time:
-        cli.fail(f'the primer ({start_time:.2f} s) is as long as the {FLAGS.num_steps} steps '
+        cli.fail(f'the primer ({start_time:.2f} s) is as long as the {args.num_steps} steps '
                  f'requested ({end_time:.2f} s); raise --num_steps')
     try:
-        outputs = generator.generate_performances(
+        return generator.generate_performances(
             NumpyStepper(network), performance_setup, primer, start_time, end_time,
-            FLAGS.num_outputs, request, rng=np.random.default_rng(FLAGS.seed))
+            args.num_outputs, request, rng=args.rng)
     except ValueError as e:
         cli.fail(str(e))
-    cli.write_outputs(outputs, FLAGS.output_dir)
 
 
 def console_entry_point() -> None:

@@ -7,12 +7,15 @@ with its EventsModel. Nothing here imports TensorFlow at module level, so
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import glob
 import logging
 import math
 import os
 import re
+from collections.abc import Callable
+from typing import Any
 
 from absl import flags
 
@@ -495,36 +498,76 @@ def write_outputs(sequences, output_dir: str) -> list[str]:
     return paths
 
 
-def run_generate(model: EventsModel, primer_from_flag, default_primer, parts, primer_flag: str,
-                 check_primer_midi=None, postprocess=None) -> None:
-    """The generate command of a metric model (melody, drums), as the original's
-    melody_rnn_generate.py and drums_rnn_generate.py do.
+@dataclasses.dataclass(frozen=True)
+class SharedGenerateArgs:
+    """What the generate flags every events model shares ask of its generator call."""
+    num_outputs: int
+    num_steps: int
+    sampling: Any  # rnn.sequence_generator.Sampling
+    rng: Any  # numpy.random.Generator, seeded by --seed
 
-    primer_from_flag() -> a track parsed from the model's own primer flag, or None when
-    that flag is empty (raising ValueError on malformed input); default_primer() -> the
-    track used without any primer; parts(config) -> GenerationParts; check_primer_midi
-    (primer, config, name) raises ValueError for a primer MIDI the model cannot use;
+
+def run_generate(model: EventsModel, read_inputs: Callable[[], Any],
+                 generate: Callable[..., list], postprocess=None) -> None:
+    """The generate command of an events model (melody_rnn_generate, drums_rnn_generate,
+    performance_rnn_generate), as the original's *_generate.py scripts do: the shared
+    flags are checked, the model's own inputs read, the model loaded (a bundle, a run
+    dir, or the shipped default; --save_generator_bundle ends there), and the outputs
+    written atomically, with previews.
+
+    read_inputs() -> the primer and the model's own flags, parsed before the model (and
+    TensorFlow) loads so that a typo fails fast; generate(config, encoder, network,
+    inputs, SharedGenerateArgs) -> the output NoteSequences (the model's generator call);
     postprocess(outputs) -> outputs runs before they are written (melody: --program).
     """
     setup_logging()
     check_generate_flags()
     check_preview_flag()
-    if FLAGS.primer_midi and getattr(FLAGS, primer_flag):
-        fail(f'give either --{primer_flag} or --primer_midi, not both')
-    if FLAGS.qpm is not None and not (math.isfinite(FLAGS.qpm) and 1 <= FLAGS.qpm <= 1000):
-        fail(f'--qpm must be a tempo from 1 to 1000 quarters per minute, got {FLAGS.qpm}')
+    inputs = read_inputs()
+    loaded = load_generation_model(model)
+    if loaded is None:
+        return
+    import numpy as np
 
-    # The primer is parsed before the model loads, so a typo fails fast.
-    qpm = FLAGS.qpm or 120.0
-    if FLAGS.primer_midi:
-        from magenta_rnn.music.midi_io import MIDIConversionError, midi_file_to_note_sequence
-        try:
-            primer = midi_file_to_note_sequence(FLAGS.primer_midi)
-        except (MIDIConversionError, OSError) as e:
-            fail(f'--primer_midi {FLAGS.primer_midi}: cannot read MIDI: {e}')
-        if primer.tempos and primer.tempos[0].qpm:
-            qpm = primer.tempos[0].qpm
-    else:
+    from magenta_rnn.rnn.sequence_generator import Sampling
+
+    args = SharedGenerateArgs(
+        num_outputs=FLAGS.num_outputs, num_steps=FLAGS.num_steps,
+        sampling=Sampling(temperature=FLAGS.temperature, beam_size=FLAGS.beam_size,
+                          branch_factor=FLAGS.branch_factor,
+                          steps_per_iteration=FLAGS.steps_per_iteration),
+        rng=np.random.default_rng(FLAGS.seed))
+    outputs = generate(*loaded, inputs, args)
+    if postprocess is not None:
+        outputs = postprocess(outputs)
+    write_outputs(outputs, FLAGS.output_dir)
+
+
+def run_metric_generate(model: EventsModel, primer_from_flag, default_primer, parts,
+                        primer_flag: str, check_primer_midi=None, postprocess=None) -> None:
+    """run_generate for a metric model (melody, drums): a primer from the model's own
+    primer flag or --primer_midi, at --qpm, and steps of a quarter note.
+
+    primer_from_flag() -> a track parsed from the model's own primer flag, or None when
+    that flag is empty (raising ValueError on malformed input); default_primer() -> the
+    track used without any primer; parts(config) -> GenerationParts; check_primer_midi
+    (primer, config, name) raises ValueError for a primer MIDI the model cannot use.
+    """
+    def read_inputs():
+        if FLAGS.primer_midi and getattr(FLAGS, primer_flag):
+            fail(f'give either --{primer_flag} or --primer_midi, not both')
+        if FLAGS.qpm is not None and not (math.isfinite(FLAGS.qpm) and 1 <= FLAGS.qpm <= 1000):
+            fail(f'--qpm must be a tempo from 1 to 1000 quarters per minute, got {FLAGS.qpm}')
+        qpm = FLAGS.qpm or 120.0
+        if FLAGS.primer_midi:
+            from magenta_rnn.music.midi_io import MIDIConversionError, midi_file_to_note_sequence
+            try:
+                primer = midi_file_to_note_sequence(FLAGS.primer_midi)
+            except (MIDIConversionError, OSError) as e:
+                fail(f'--primer_midi {FLAGS.primer_midi}: cannot read MIDI: {e}')
+            if primer.tempos and primer.tempos[0].qpm:
+                qpm = primer.tempos[0].qpm
+            return primer, qpm
         try:
             track = primer_from_flag()
         except ValueError as e:
@@ -533,43 +576,35 @@ def run_generate(model: EventsModel, primer_from_flag, default_primer, parts, pr
             track = default_primer()
             logging.warning('no primer given (--%s/--primer_midi): starting from %s',
                             primer_flag, list(track))
-        primer = track.to_sequence(qpm=qpm)
+        return track.to_sequence(qpm=qpm), qpm
 
-    loaded = load_generation_model(model)
-    if loaded is None:
-        return
-    config, encoder, network = loaded
-    if FLAGS.primer_midi and check_primer_midi is not None:
-        from magenta_rnn.music.sequences import SequencesError
+    def generate(config, encoder, network, inputs, args: SharedGenerateArgs) -> list:
+        primer, qpm = inputs
+        if FLAGS.primer_midi and check_primer_midi is not None:
+            from magenta_rnn.music.sequences import SequencesError
+            try:
+                check_primer_midi(primer, config, f'--primer_midi {FLAGS.primer_midi}')
+            except ValueError as e:
+                fail(str(e))
+            except SequencesError as e:
+                fail(f'--primer_midi {FLAGS.primer_midi}: cannot be used as a primer: '
+                     f'{_first_line(e)}')
+
+        from magenta_rnn.rnn.numpy_stepper import NumpyStepper
+        from magenta_rnn.rnn.sequence_generator import generate_sequences
+
+        seconds_per_step = 60.0 / qpm / config.steps_per_quarter
+        total_seconds = args.num_steps * seconds_per_step
+        last_end_time = max((n.end_time for n in primer.notes), default=0.0)
+        start_time = last_end_time + seconds_per_step
+        if start_time >= total_seconds:
+            fail(f'the primer ({last_end_time:.2f} s) is as long as the {args.num_steps} '
+                 f'steps requested ({total_seconds:.2f} s); raise --num_steps')
         try:
-            check_primer_midi(primer, config, f'--primer_midi {FLAGS.primer_midi}')
+            return generate_sequences(
+                NumpyStepper(network), encoder, parts(config), primer, start_time,
+                total_seconds, args.num_outputs, args.sampling, rng=args.rng)
         except ValueError as e:
             fail(str(e))
-        except SequencesError as e:
-            fail(f'--primer_midi {FLAGS.primer_midi}: cannot be used as a primer: '
-                 f'{_first_line(e)}')
 
-    import numpy as np
-
-    from magenta_rnn.rnn.numpy_stepper import NumpyStepper
-    from magenta_rnn.rnn.sequence_generator import Sampling, generate_sequences
-
-    seconds_per_step = 60.0 / qpm / config.steps_per_quarter
-    total_seconds = FLAGS.num_steps * seconds_per_step
-    last_end_time = max((n.end_time for n in primer.notes), default=0.0)
-    start_time = last_end_time + seconds_per_step
-    if start_time >= total_seconds:
-        fail(f'the primer ({last_end_time:.2f} s) is as long as the {FLAGS.num_steps} steps '
-             f'requested ({total_seconds:.2f} s); raise --num_steps')
-    sampling = Sampling(temperature=FLAGS.temperature, beam_size=FLAGS.beam_size,
-                        branch_factor=FLAGS.branch_factor,
-                        steps_per_iteration=FLAGS.steps_per_iteration)
-    try:
-        outputs = generate_sequences(
-            NumpyStepper(network), encoder, parts(config), primer, start_time, total_seconds,
-            FLAGS.num_outputs, sampling, rng=np.random.default_rng(FLAGS.seed))
-    except ValueError as e:
-        fail(str(e))
-    if postprocess is not None:
-        outputs = postprocess(outputs)
-    write_outputs(outputs, FLAGS.output_dir)
+    run_generate(model, read_inputs, generate, postprocess)
