@@ -45,7 +45,8 @@ def _primer_sequence(primer: Any, to_track, qpm: float) -> NoteSequence:
 
 def _generate_metric(events_model: Any, parts_fn, primer: NoteSequence, num_outputs: int,
                      num_steps: int, temperature: float, beam_size: int, seed: int | None,
-                     config: str | None, bundle_file: str | None) -> list[NoteSequence]:
+                     config: str | None, bundle_file: str | None,
+                     continuation_only: bool) -> list[NoteSequence]:
     from magenta_rnn.rnn.numpy_stepper import NumpyStepper
     from magenta_rnn.rnn.sequence_generator import Sampling, generate_sequences
 
@@ -56,13 +57,15 @@ def _generate_metric(events_model: Any, parts_fn, primer: NoteSequence, num_outp
     return generate_sequences(
         NumpyStepper(network), encoder, parts_fn(loaded_config), primer,
         last_end_time + seconds_per_step, num_steps * seconds_per_step, num_outputs,
-        Sampling(temperature=temperature, beam_size=beam_size), rng=np.random.default_rng(seed))
+        Sampling(temperature=temperature, beam_size=beam_size), rng=np.random.default_rng(seed),
+        continuation_only=continuation_only)
 
 
 def generate_melodies(primer: Sequence[int] | NoteSequence | None = None, num_outputs: int = 1,
                       num_steps: int = 128, temperature: float = 1.0, beam_size: int = 1,
                       seed: int | None = None, config: str | None = None,
-                      bundle_file: str | None = None, qpm: float = 120.0) -> list[NoteSequence]:
+                      bundle_file: str | None = None, qpm: float = 120.0,
+                      continuation_only: bool = False) -> list[NoteSequence]:
     """Melodies continuing `primer`, as melody_rnn_generate makes them.
 
     primer: melody events (MIDI pitches, -1 note off, -2 no event; one per 16th note), a
@@ -70,25 +73,32 @@ def generate_melodies(primer: Sequence[int] | NoteSequence | None = None, num_ou
       primer included. temperature: above 1 more random, below 1 less. beam_size > 1
       keeps the likeliest of that many candidates. seed: repeatable outputs.
     config: which shipped default (default: basic_rnn); bundle_file: a .mag bundle instead.
+    continuation_only: each output holds only what the model generated after the primer
+      (the middle C too when primer is None), moved so that time 0 is where the primer's
+      last note ends: placed there, it sounds as in the full output. Notes of the primer
+      are left out, even one still sounding; tempo and time signature are kept. The same
+      seed gives the full output's notes after the primer, shifted.
     """
     from magenta_rnn.melody import MELODY_RNN, generator
 
     sequence = _primer_sequence(primer if primer is not None else generator.DEFAULT_PRIMER,
                                 generator.Melody, qpm)
     return _generate_metric(MELODY_RNN, generator.melody_parts, sequence, num_outputs,
-                            num_steps, temperature, beam_size, seed, config, bundle_file)
+                            num_steps, temperature, beam_size, seed, config, bundle_file,
+                            continuation_only)
 
 
 def generate_drum_tracks(primer: Sequence[Sequence[int]] | NoteSequence | None = None,
                          num_outputs: int = 1, num_steps: int = 128, temperature: float = 1.0,
                          beam_size: int = 1, seed: int | None = None, config: str | None = None,
-                         bundle_file: str | None = None, qpm: float = 120.0
-                         ) -> list[NoteSequence]:
+                         bundle_file: str | None = None, qpm: float = 120.0,
+                         continuation_only: bool = False) -> list[NoteSequence]:
     """Drum tracks continuing `primer`, as drums_rnn_generate makes them.
 
     primer: one tuple of MIDI drum pitches per 16th note, e.g. [(36, 42), (), (42,)], a
-      NoteSequence, or None (one bass drum hit). Other arguments as generate_melodies;
-      the shipped default is drum_kit.
+      NoteSequence, or None (one bass drum hit). Other arguments as generate_melodies
+      (continuation_only leaves out the primer's hits, the bass drum of None too); the
+      shipped default is drum_kit.
     """
     from magenta_rnn.drums import DRUMS_RNN, generator
 
@@ -97,17 +107,21 @@ def generate_drum_tracks(primer: Sequence[Sequence[int]] | NoteSequence | None =
 
     sequence = _primer_sequence(primer if primer is not None else [(36,)], to_track, qpm)
     return _generate_metric(DRUMS_RNN, generator.drums_parts, sequence, num_outputs,
-                            num_steps, temperature, beam_size, seed, config, bundle_file)
+                            num_steps, temperature, beam_size, seed, config, bundle_file,
+                            continuation_only)
 
 
 def generate_performances(primer: NoteSequence | None = None, num_outputs: int = 1,
                           seconds: float = 10.0, temperature: float = 1.0, beam_size: int = 1,
                           seed: int | None = None, config: str | None = None,
-                          bundle_file: str | None = None) -> list[NoteSequence]:
+                          bundle_file: str | None = None,
+                          continuation_only: bool = False) -> list[NoteSequence]:
     """Expressive piano performances (timing and dynamics), as performance_rnn_generate.
 
     primer: a NoteSequence to continue, or None (start from silence). seconds: length of
     each output, primer included. The shipped default is performance_with_dynamics.
+    continuation_only: only what the model generated, with time 0 where the primer's last
+    note ends (as generate_melodies; without a primer the output is the same).
     """
     from magenta_rnn.performance import PERFORMANCE_RNN, generator
     from magenta_rnn.performance.model import setup
@@ -118,7 +132,8 @@ def generate_performances(primer: NoteSequence | None = None, num_outputs: int =
     request = generator.GenerateRequest(temperature=temperature, beam_size=beam_size)
     return generator.generate_performances(
         NumpyStepper(network), setup(loaded_config), primer, primer.total_time, seconds,
-        num_outputs, request, rng=np.random.default_rng(seed))
+        num_outputs, request, rng=np.random.default_rng(seed),
+        continuation_only=continuation_only)
 
 
 def load_music_vae(config: str = 'cat-mel_2bar_small', checkpoint: str | None = None,

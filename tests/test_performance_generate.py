@@ -409,3 +409,78 @@ def test_generate_without_a_model_flag_uses_the_shipped_default(tmp_path, monkey
         "error: no shipped default model for performance_rnn config 'performance' (shipped "
         "defaults: performance_with_dynamics); give a trained model with --bundle_file, "
         "--run_dir or --checkpoint_file")
+
+
+# continuation_only: what the model generated after the primer, from the primer's end.
+
+def _shifted_after(sequence, primer_end):
+    return [(p, v, round(s - primer_end, 6), round(e - primer_end, 6))
+            for p, v, s, e in notes(sequence) if s >= primer_end]
+
+
+@pytest.mark.parametrize('beam_size', [1, 2])
+def test_continuation_only_is_the_full_output_after_the_primer(tmp_path, monkeypatch,
+                                                                beam_size):
+    import magenta_rnn
+    from magenta_rnn import default_models
+
+    monkeypatch.setattr(default_models, 'ROOT', str(_seeded_default_tree(tmp_path)))
+    kwargs = dict(primer=parse_primer_pitches('[60, 64]'), num_outputs=2, seconds=2.0,
+                  seed=3, beam_size=beam_size)
+    full = magenta_rnn.generate_performances(**kwargs)
+    continuation = magenta_rnn.generate_performances(continuation_only=True, **kwargs)
+    for whole, part in zip(full, continuation):
+        assert notes(whole)[:2] == [(60, 97, 0.0, 0.5), (64, 97, 0.0, 0.5)]
+        # The first generated step is 10 ms after the primer's end.
+        assert min(n.start_time for n in whole.notes[2:]) >= 0.51 - 1e-9
+        assert notes(part) == _shifted_after(whole, 0.5)
+        assert len(part.notes) == len(whole.notes) - 2 > 2
+        assert part.total_time == pytest.approx(whole.total_time - 0.5)
+
+
+def test_continuation_only_without_a_primer_changes_nothing(tmp_path, monkeypatch):
+    import magenta_rnn
+    from magenta_rnn import default_models
+
+    monkeypatch.setattr(default_models, 'ROOT', str(_seeded_default_tree(tmp_path)))
+    full = magenta_rnn.generate_performances(num_outputs=2, seconds=3.0, seed=4)
+    continuation = magenta_rnn.generate_performances(num_outputs=2, seconds=3.0, seed=4,
+                                                     continuation_only=True)
+    for whole, part in zip(full, continuation):
+        assert part.subsequence_info.start_time_offset == 0.0
+        part.ClearField('subsequence_info')
+        assert part == whole and whole.notes
+
+
+def test_continuation_only_flag(tmp_path, monkeypatch):
+    """performance_rnn_generate --continuation_only writes the API's continuations."""
+    import magenta_rnn
+    from magenta_rnn import default_models
+    from magenta_rnn.music.midi_io import midi_file_to_note_sequence
+
+    tree = _seeded_default_tree(tmp_path / 'tree')
+    out = tmp_path / 'out'
+    env = dict(os.environ, PYTHONPATH=REPO, MAGENTA_RNN_DEFAULT_MODELS=str(tree))
+    result = subprocess.run([sys.executable, '-m', 'magenta_rnn.performance.generate',
+                             f'--output_dir={out}', '--num_outputs=2', '--num_steps=200',
+                             '--seed=5', '--primer_melody=[60, -2, 62, -1, 64]',
+                             '--continuation_only'],
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    written = [midi_file_to_note_sequence(str(out / name)) for name in sorted(os.listdir(out))]
+    monkeypatch.setattr(default_models, 'ROOT', str(tree))
+    expected = magenta_rnn.generate_performances(
+        primer=parse_primer_melody('[60, -2, 62, -1, 64]'), num_outputs=2, seconds=2.0,
+        seed=5, continuation_only=True)
+    def on_5_ms_grid(sequence):  # 10 ms steps, less the primer's 0.625 s
+        return sorted((p, v, round(s * 200) / 200, round(e * 200) / 200)
+                      for p, v, s, e in notes(sequence))
+    assert [on_5_ms_grid(sequence) for sequence in written] == [on_5_ms_grid(sequence)
+                                                                for sequence in expected]
+    # The primer's 60, 62 and 64 (until 0.625 s) are not in the files.
+    full = magenta_rnn.generate_performances(
+        primer=parse_primer_melody('[60, -2, 62, -1, 64]'), num_outputs=2, seconds=2.0, seed=5)
+    assert [notes(sequence) for sequence in expected] == [_shifted_after(sequence, 0.625)
+                                                          for sequence in full]
+    assert all(len(e.notes) == len(f.notes) - 3 for e, f in zip(expected, full))
+    assert all(sequence.notes for sequence in written)

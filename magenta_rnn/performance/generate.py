@@ -130,7 +130,7 @@ def _generate(config, encoder, network, inputs, args: cli.SharedGenerateArgs) ->
     try:
         return generator.generate_performances(
             NumpyStepper(network), performance_setup, primer, start_time, end_time,
-            args.num_outputs, request, rng=args.rng)
+            args.num_outputs, request, rng=args.rng, continuation_only=args.continuation_only)
     except ValueError as e:
         cli.fail(str(e))
 

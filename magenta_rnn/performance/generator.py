@@ -265,14 +265,17 @@ def generate_performances(stepper: Any, performance_setup: Any, primer: music_pb
                           start_time: float, end_time: float, num_outputs: int,
                           request: GenerateRequest | None = None,
                           rng: np.random.Generator | None = None,
-                          fill_generate_section: bool = True) -> list[music_pb2.NoteSequence]:
+                          fill_generate_section: bool = True,
+                          continuation_only: bool = False) -> list[music_pb2.NoteSequence]:
     """Extends `primer` over [start_time, end_time) num_outputs times, sampled together.
 
     stepper: an EventsRnn or NumpyStepper; performance_setup: performance.model.setup(config).
+    continuation_only: only what was generated, from the end of the primer's last note on
+    (sequence_generator.without_primer).
     """
     request = request or GenerateRequest()
     parts = performance_parts(performance_setup, request, (start_time, end_time),
                               fill_generate_section)
     return sequence_generator.generate_sequences(
         stepper, performance_setup.encoder, parts, primer, start_time, end_time, num_outputs,
-        request.sampling(), rng=rng)
+        request.sampling(), rng=rng, continuation_only=continuation_only)

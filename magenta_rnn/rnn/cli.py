@@ -206,8 +206,6 @@ def encoder_facts(encoder) -> dict:
 
 def check_warm_start_bundle(config: EventsRnnConfig) -> str | None:
     """--warm_start_bundle_file after a cheap check that it is a bundle (before TF starts)."""
-    import os
-
     from magenta_rnn.rnn import bundle as bundle_lib
 
     path = FLAGS.warm_start_bundle_file
@@ -314,6 +312,11 @@ def define_generate_flags(model_name: str, default_config: str | None,
     flags.DEFINE_integer('branch_factor', 1, 'Branches per beam entry per iteration.')
     flags.DEFINE_integer('steps_per_iteration', 1, 'Steps generated per beam search iteration.')
     flags.DEFINE_integer('seed', None, 'Random seed, for reproducible outputs.')
+    flags.DEFINE_boolean('continuation_only', False, 'Write only what the model generated '
+                         'after the primer, moved so that 0 s is where the primer\'s last note '
+                         'ends (place the file right after the primer). The primer\'s notes are '
+                         'left out, even one still sounding, and so is the start note used '
+                         'without a primer flag. Tempo and time signature are kept.')
     define_preview_flag()
 
 
@@ -505,15 +508,14 @@ class SharedGenerateArgs:
     num_steps: int
     sampling: Any  # rnn.sequence_generator.Sampling
     rng: Any  # numpy.random.Generator, seeded by --seed
+    continuation_only: bool
 
 
 def run_generate(model: EventsModel, read_inputs: Callable[[], Any],
                  generate: Callable[..., list], postprocess=None) -> None:
-    """The generate command of an events model (melody_rnn_generate, drums_rnn_generate,
-    performance_rnn_generate), as the original's *_generate.py scripts do: the shared
-    flags are checked, the model's own inputs read, the model loaded (a bundle, a run
-    dir, or the shipped default; --save_generator_bundle ends there), and the outputs
-    written atomically, with previews.
+    """The generate command of every events model, as the original's *_generate.py: the
+    shared flags checked, the model loaded (bundle, run dir or shipped default;
+    --save_generator_bundle ends there), the outputs written atomically, with previews.
 
     read_inputs() -> the primer and the model's own flags, parsed before the model (and
     TensorFlow) loads so that a typo fails fast; generate(config, encoder, network,
@@ -536,7 +538,7 @@ def run_generate(model: EventsModel, read_inputs: Callable[[], Any],
         sampling=Sampling(temperature=FLAGS.temperature, beam_size=FLAGS.beam_size,
                           branch_factor=FLAGS.branch_factor,
                           steps_per_iteration=FLAGS.steps_per_iteration),
-        rng=np.random.default_rng(FLAGS.seed))
+        rng=np.random.default_rng(FLAGS.seed), continuation_only=FLAGS.continuation_only)
     outputs = generate(*loaded, inputs, args)
     if postprocess is not None:
         outputs = postprocess(outputs)
@@ -603,7 +605,8 @@ def run_metric_generate(model: EventsModel, primer_from_flag, default_primer, pa
         try:
             return generate_sequences(
                 NumpyStepper(network), encoder, parts(config), primer, start_time,
-                total_seconds, args.num_outputs, args.sampling, rng=args.rng)
+                total_seconds, args.num_outputs, args.sampling, rng=args.rng,
+                continuation_only=args.continuation_only)
         except ValueError as e:
             fail(str(e))
 

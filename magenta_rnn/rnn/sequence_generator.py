@@ -161,10 +161,13 @@ class GenerationParts:
 def generate_sequences(stepper: Any, encoder: Any, parts: GenerationParts,
                        primer: music_pb2.NoteSequence, start_time: float, end_time: float,
                        num_outputs: int, sampling: Sampling = Sampling(),
-                       rng: np.random.Generator | None = None) -> list[music_pb2.NoteSequence]:
+                       rng: np.random.Generator | None = None,
+                       continuation_only: bool = False) -> list[music_pb2.NoteSequence]:
     """Extends `primer` over [start_time, end_time) num_outputs times, sampled together.
 
     stepper: an EventsRnn or NumpyStepper; encoder: the model's sequence encoder.
+    continuation_only: each output holds only what the model generated (see
+    without_primer), with time 0 at the end of the primer's last note.
     """
     rng = rng if rng is not None else np.random.default_rng()
     qpm = primer.tempos[0].qpm if primer.tempos and primer.tempos[0].qpm else DEFAULT_QUARTERS_PER_MINUTE
@@ -188,6 +191,49 @@ def generate_sequences(stepper: Any, encoder: Any, parts: GenerationParts,
     for events in parts.end.extend(sampler, track, num_outputs, total_steps, sampling, rng):
         parts.end.finish(events, total_steps)
         undo(events)
-        outputs.append(parts.codec.to_sequence(events, qpm))
+        sequence = parts.codec.to_sequence(events, qpm)
+        if continuation_only:
+            # Output notes lie on the step grid: half a step of margin absorbs rounding.
+            sequence = without_primer(sequence, last_end_time,
+                                      (start_step - 0.5) / steps_per_second)
+        outputs.append(sequence)
     return outputs
 
+
+def without_primer(sequence: music_pb2.NoteSequence, primer_end: float,
+                   generated_from: float) -> music_pb2.NoteSequence:
+    """What the model generated after the primer, to be placed right after the primer.
+
+    Keeps the notes that start at `generated_from` (the first generated step) or later; a
+    note that started earlier is the primer's, even if it still sounds then. Everything
+    moves earlier by `primer_end` (the end of the primer's last note), so the result placed
+    at primer_end sounds as the full output did there. The tempo, time signature and key
+    in effect at primer_end move to time 0, later ones move with the notes; other timed
+    events before generated_from go. subsequence_info.start_time_offset says primer_end.
+    """
+    result = music_pb2.NoteSequence()
+    result.CopyFrom(sequence)
+    del result.notes[:]
+    for note in sequence.notes:
+        if note.start_time >= generated_from:
+            added = result.notes.add()
+            added.CopyFrom(note)
+            added.start_time -= primer_end
+            added.end_time -= primer_end
+    for field in ('control_changes', 'pitch_bends', 'text_annotations',
+                  'tempos', 'time_signatures', 'key_signatures'):
+        ordered = sorted(getattr(sequence, field), key=lambda event: event.time)
+        if field in ('tempos', 'time_signatures', 'key_signatures'):  # states: keep the one
+            kept = [e for e in ordered if e.time <= primer_end][-1:]  # in effect, at 0
+            kept += [e for e in ordered if e.time > primer_end]
+        else:
+            kept = [e for e in ordered if e.time >= generated_from]
+        events = getattr(result, field)
+        del events[:]
+        for event in kept:
+            added = events.add()
+            added.CopyFrom(event)
+            added.time = max(0.0, event.time - primer_end)
+    result.total_time = max((note.end_time for note in result.notes), default=0.0)
+    result.subsequence_info.start_time_offset = primer_end
+    return result
