@@ -152,3 +152,17 @@ def test_continuation_only_flag(tmp_path, module, primer_flag, api):
                         '--num_steps=40', '--seed=5', '--continuation_only')
     assert [_rounded(sequence) for sequence in written] == [_rounded(s) for s in api()]
     assert all(sequence.notes for sequence in written)
+
+
+def test_a_short_last_primer_note_quantized_past_the_primer_end_stays_out():
+    # 62 lasts 10 ms from 0.44 s: quantized, it sounds from 0.5 s (step 4), after the
+    # primer's end (0.45 s) but before the first generated step (5: 0.625 s).
+    primer = builders.note_sequence([(60, 90, 0.0, 0.25), (62, 90, 0.44, 0.45)],
+                                    time_signature=None, ticks_per_quarter=220)
+    full, = magenta_rnn.generate_melodies(primer=primer, num_steps=32, seed=6)
+    part, = magenta_rnn.generate_melodies(primer=primer, num_steps=32, seed=6,
+                                          continuation_only=True)
+    assert notes(full)[:2] == [(60, 100, 0.0, 0.25, False), (62, 100, 0.5, 0.625, False)]
+    assert min(n.start_time for n in full.notes[2:]) >= 0.625
+    assert notes(part) == notes(full, 0.45)[2:]
+    assert len(part.notes) == len(full.notes) - 2 > 0
