@@ -220,11 +220,11 @@ def without_primer(sequence: music_pb2.NoteSequence, primer_end: float,
             added.CopyFrom(note)
             added.start_time -= primer_end
             added.end_time -= primer_end
-    for field in ('control_changes', 'pitch_bends', 'text_annotations',
-                  'tempos', 'time_signatures', 'key_signatures'):
+    states = ('tempos', 'time_signatures', 'key_signatures')
+    for field in ('control_changes', 'pitch_bends', 'text_annotations') + states:
         ordered = sorted(getattr(sequence, field), key=lambda event: event.time)
-        if field in ('tempos', 'time_signatures', 'key_signatures'):  # states: keep the one
-            kept = [e for e in ordered if e.time <= primer_end][-1:]  # in effect, at 0
+        if field in states:  # the one in effect at primer_end, then the later ones
+            kept = [e for e in ordered if e.time <= primer_end][-1:]
             kept += [e for e in ordered if e.time > primer_end]
         else:
             kept = [e for e in ordered if e.time >= generated_from]
