@@ -26,6 +26,7 @@ import argparse
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -330,15 +331,10 @@ def vae_training_config(name: str) -> str:
     return path
 
 
-STARTED_FILE = 'started_at'  # when the run was first started (seconds since the epoch)
 
 
 def train(name: str, steps: int) -> None:
     os.makedirs(run_dir(name), exist_ok=True)
-    started = os.path.join(run_dir(name), STARTED_FILE)
-    if not os.path.exists(started):
-        with open(started, 'w') as f:
-            f.write(str(time.time()))
     _run_logged(train_command(name, steps), os.path.join(run_dir(name), 'train.log'))
 
 
@@ -493,12 +489,41 @@ def package_dir(name: str) -> str:
     return os.path.join(REPO, 'magenta_rnn', 'default_models', spec['family'], spec['config'])
 
 
+_TRAINER_LINE = re.compile(r'[IWE](\d\d)(\d\d) (\d\d):(\d\d):(\d\d)\.\d+ .*'
+                           r'(?:Global Step: |global_step = )(\d+)')
+
+
+def training_hours(log_path: str, step: int) -> float:
+    """Hours the trainer ran to reach `step`: per trainer start in the run's train.log (its
+    `==== <date> <command>` line) until its last progress line, the one reaching `step` at
+    most. Pauses between restarts (a run resumed hours later) do not count."""
+    import datetime
+    total = 0.0
+    started = last = None
+    with open(log_path) as f:
+        for line in f:
+            if line.startswith('==== '):
+                if started and last:
+                    total += (last - started).total_seconds()
+                started = datetime.datetime.strptime(line[5:24], '%Y-%m-%d %H:%M:%S')
+                last = None
+                continue
+            match = _TRAINER_LINE.match(line)
+            if match and started:
+                month, day, hour, minute, second, line_step = map(int, match.groups())
+                last = datetime.datetime(started.year, month, day, hour, minute, second)
+                if line_step >= step:
+                    break
+    if started and last:
+        total += (last - started).total_seconds()
+    return total / 3600
+
+
 def _training_facts(name: str, prefix: str, step: int) -> dict:
-    with open(os.path.join(run_dir(name), STARTED_FILE)) as f:
-        started = float(f.read())
     return {'data': DATA_DESCRIPTIONS[MODELS[name]['data']], 'steps': step,
             'hparams': MODELS[name]['hparams'],
-            'wall_clock_hours': round((os.path.getmtime(prefix + '.index') - started) / 3600, 2),
+            'wall_clock_hours': round(training_hours(
+                os.path.join(run_dir(name), 'train.log'), step), 2),
             'hardware': HARDWARE, 'recipe': f'python scripts/train_default_models.py {name}'}
 
 
