@@ -331,8 +331,6 @@ def vae_training_config(name: str) -> str:
     return path
 
 
-
-
 def train(name: str, steps: int) -> None:
     os.makedirs(run_dir(name), exist_ok=True)
     _run_logged(train_command(name, steps), os.path.join(run_dir(name), 'train.log'))
