@@ -103,8 +103,7 @@ def write_file_atomically(path: str, data: bytes) -> None:
 
 
 def missing_folders(directory: str) -> list[str]:
-    """`directory` and those of its parents that do not exist yet, deepest first: what a
-    writer makes, and removes again when it fails, so a failed run leaves no empty folders."""
+    """`directory` and those of its parents that do not exist yet, deepest first."""
     missing = []
     while directory and not os.path.isdir(directory):
         missing.append(directory)
@@ -115,6 +114,19 @@ def missing_folders(directory: str) -> list[str]:
     return missing
 
 
+# Folders make_folders created in this process: a failed command removes the empty ones.
+_FOLDERS_MADE: set[str] = set()
+
+
+def make_folders(directory: str) -> list[str]:
+    """os.makedirs(directory, exist_ok=True); returns the folders it made, deepest first,
+    and remembers them for remove_empty_folders_made."""
+    missing = missing_folders(directory)
+    os.makedirs(directory, exist_ok=True)
+    _FOLDERS_MADE.update(missing)
+    return missing
+
+
 def remove_empty_folders(folders: list[str]) -> None:
     """Removes `folders` (deepest first) up to the first that is not empty."""
     for folder in folders:
@@ -122,6 +134,18 @@ def remove_empty_folders(folders: list[str]) -> None:
             os.rmdir(folder)
         except OSError:  # not empty (something else wrote there) or gone
             break
+
+
+def remove_empty_folders_made() -> None:
+    """Removes every folder make_folders made in this process that is empty now, deepest
+    first (a child's path is longer than its parent's): what a failed command calls, so
+    that it leaves no empty output folders, even ones several writers shared."""
+    for folder in sorted(_FOLDERS_MADE, key=len, reverse=True):
+        try:
+            os.rmdir(folder)
+        except OSError:  # not empty, or gone
+            pass
+    _FOLDERS_MADE.clear()
 
 
 def remove_quietly(path: str) -> None:

@@ -71,8 +71,8 @@ def restore_mismatch(error: BaseException, run_dir: str) -> str | None:
 
 
 def check_output_dir(path: str, flag: str = 'output_dir') -> str:
-    """Creates the output folder `path` if needed; fails unless it is a writable folder.
-    Returns the path with ~ expanded."""
+    """Creates the output folder `path` if needed (removed again, while empty, when the
+    command fails); fails unless it is a writable folder. Returns the path with ~ expanded."""
     expanded = os.path.expanduser(path)
     if os.path.exists(expanded) and not os.path.isdir(expanded):
         fail(f'--{flag} {path}: is a file, not a folder')
@@ -102,7 +102,7 @@ def _make_writable_folder(folder: str, flag: str, path: str, name: str) -> None:
     """Creates `folder` if needed; fails, naming --flag path and the folder as `name`,
     unless files can be written in it."""
     try:
-        os.makedirs(folder, exist_ok=True)
+        atomic.make_folders(folder)
     except OSError as error:
         fail(f'--{flag} {path}: cannot create {name} ({error.strerror})')
     if not os.access(folder, os.W_OK | os.X_OK):
@@ -141,7 +141,12 @@ def guarded(main: Callable[[list[str]], None]) -> Callable[[list[str]], None]:
 
     def guarded_main(argv: list[str]) -> None:
         try:
-            main(argv)
+            try:
+                main(argv)
+            except BaseException as error:
+                if not (isinstance(error, SystemExit) and error.code in (0, None)):
+                    atomic.remove_empty_folders_made()  # a failed run leaves no empty folders
+                raise
         except KeyboardInterrupt:
             fail('interrupted (Ctrl-C); nothing half-written was kept', status=130)
         except (SystemExit, app.UsageError):

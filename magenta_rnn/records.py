@@ -100,9 +100,9 @@ class RecordWriter:
         self.path = path
         self.count = 0
         directory = os.path.dirname(os.path.abspath(path))
-        # Folders this writer makes, deepest first: a failed write removes them again.
-        self._made_folders = atomic.missing_folders(directory)
-        os.makedirs(directory, exist_ok=True)
+        # Folders this writer makes, deepest first: a failed write removes them again
+        # (when other writers share them, the failed command's clean-up does, see console).
+        self._made_folders = atomic.make_folders(directory)
         self._tmp_path = ''
         self._raw = None
         try:

@@ -48,6 +48,24 @@ def test_an_unexpected_error_is_one_line_and_its_traceback_needs_debug(log):
     assert ('Traceback (most recent call last)' in result.stderr) == (log == 'DEBUG')
 
 
+@pytest.mark.parametrize('command', [
+    ['magenta_rnn.melody.generate', '--bundle_file={tmp}/garbage.mag'],
+    ['magenta_rnn.melody.create_dataset', '--config=basic_rnn', '--input={tmp}/empty.tfrecord'],
+])
+def test_a_failed_command_leaves_no_output_folder_it_made(tmp_path, command):
+    (tmp_path / 'garbage.mag').write_bytes(b'not a bundle')
+    (tmp_path / 'empty.tfrecord').write_bytes(b'')
+    (tmp_path / 'yours').mkdir()
+    args = [arg.format(tmp=tmp_path) for arg in command[1:]]
+    for output_dir in (tmp_path / 'new' / 'sub', tmp_path / 'yours'):
+        result = subprocess.run([sys.executable, '-m', command[0], *args,
+                                 f'--output_dir={output_dir}'],
+                                capture_output=True, text=True, timeout=120,
+                                env={**os.environ, 'PYTHONPATH': os.getcwd()})
+        assert result.returncode == 1 and ': error: ' in result.stderr.splitlines()[-1]
+    assert sorted(os.listdir(tmp_path)) == ['empty.tfrecord', 'garbage.mag', 'yours']
+
+
 def test_write_file_atomically_leaves_nothing_when_the_write_fails(tmp_path, monkeypatch):
     target = tmp_path / 'song.mid'
 

@@ -90,3 +90,21 @@ def test_multi_value_labels():
     example = make_sequence_example([[0.5]], [(0, 0, 60, 0, 0, 0)])
     labels = example.feature_lists.feature_list['labels']
     assert list(labels.feature[0].int64_list.value) == [0, 0, 60, 0, 0, 0]
+
+
+def test_a_failed_command_removes_the_empty_folders_its_writers_shared(tmp_path):
+    """Two shards in one new folder: neither writer can remove the folder while the other's
+    temporary file is in it; the command's clean-up (console.guarded) removes it after."""
+    from magenta_rnn import atomic
+    (tmp_path / 'kept').mkdir()
+    writers = [RecordWriter(str(tmp_path / 'new' / 'sub' / f'out-{i}')) for i in range(2)]
+    made_by_hand = tmp_path / 'kept' / 'empty_but_the_users'
+    made_by_hand.mkdir()
+    for writer in writers:
+        writer.write(b'x')
+    for writer in writers:
+        writer.abort()
+    assert sorted(os.listdir(tmp_path)) == ['kept', 'new']
+    atomic.remove_empty_folders_made()
+    assert sorted(os.listdir(tmp_path)) == ['kept']
+    assert os.listdir(tmp_path / 'kept') == ['empty_but_the_users']
