@@ -75,7 +75,8 @@ def generate_melodies(primer: Sequence[int] | NoteSequence | None = None, num_ou
     config: which shipped default (default: basic_rnn); bundle_file: a .mag bundle instead.
     continuation_only: each output holds only what the model generated after the primer
       (the middle C too when primer is None), moved so that time 0 is where the primer's
-      last note ends: placed there, it sounds as in the full output. Notes of the primer
+      last note ends, rounded to the nearest step: placed there, it sounds as in the full
+      output. Notes of the primer
       are left out, even one still sounding; tempo and time signature are kept. The same
       seed gives the full output's notes after the primer, shifted.
     """

@@ -62,8 +62,7 @@ def test_without_primer_of_an_output_with_nothing_generated():
 def test_without_primer_without_a_primer_is_the_same_sequence():
     full = builders.note_sequence([(60, 80, 0.01, 0.5), (64, 80, 1.0, 2.0)])
     continuation = without_primer(full, primer_end=0.0, generated_from=0.005)
-    continuation.ClearField('subsequence_info')
-    assert continuation == full
+    assert continuation == full and not continuation.HasField('subsequence_info')
 
 
 # Melody RNN (shipped basic_rnn) through the API.
@@ -164,5 +163,7 @@ def test_a_short_last_primer_note_quantized_past_the_primer_end_stays_out():
                                           continuation_only=True)
     assert notes(full)[:2] == [(60, 100, 0.0, 0.25, False), (62, 100, 0.5, 0.625, False)]
     assert min(n.start_time for n in full.notes[2:]) >= 0.625
-    assert notes(part) == notes(full, 0.45)[2:]
+    # Time 0 is the primer's end on the step grid (0.45 s -> step 4, 0.5 s): on the grid.
+    assert notes(part) == notes(full, 0.5)[2:]
+    assert part.subsequence_info.start_time_offset == 0.5
     assert len(part.notes) == len(full.notes) - 2 > 0

@@ -447,9 +447,8 @@ def test_continuation_only_without_a_primer_changes_nothing(tmp_path, monkeypatc
     continuation = magenta_rnn.generate_performances(num_outputs=2, seconds=3.0, seed=4,
                                                      continuation_only=True)
     for whole, part in zip(full, continuation):
-        assert part.subsequence_info.start_time_offset == 0.0
-        part.ClearField('subsequence_info')
         assert part == whole and whole.notes
+        assert not part.HasField('subsequence_info')
 
 
 def test_continuation_only_flag(tmp_path, monkeypatch):
@@ -472,15 +471,18 @@ def test_continuation_only_flag(tmp_path, monkeypatch):
     expected = magenta_rnn.generate_performances(
         primer=parse_primer_melody('[60, -2, 62, -1, 64]'), num_outputs=2, seconds=2.0,
         seed=5, continuation_only=True)
-    def on_5_ms_grid(sequence):  # 10 ms steps, less the primer's 0.625 s
-        return sorted((p, v, round(s * 200) / 200, round(e * 200) / 200)
+    def on_10_ms_grid(sequence):  # the primer's 0.625 s end moves to the grid (0.63 s)
+        return sorted((p, v, round(s * 100) / 100, round(e * 100) / 100)
                       for p, v, s, e in notes(sequence))
-    assert [on_5_ms_grid(sequence) for sequence in written] == [on_5_ms_grid(sequence)
-                                                                for sequence in expected]
-    # The primer's 60, 62 and 64 (until 0.625 s) are not in the files.
+    assert [on_10_ms_grid(sequence) for sequence in written] == [on_10_ms_grid(sequence)
+                                                                 for sequence in expected]
+    for sequence in expected:  # every time a whole number of 10 ms steps
+        assert all(abs(t * 100 - round(t * 100)) < 1e-6
+                   for n in sequence.notes for t in (n.start_time, n.end_time))
+    # The primer's 60, 62 and 64 (until 0.625 s, 0.63 s on the grid) are not in the files.
     full = magenta_rnn.generate_performances(
         primer=parse_primer_melody('[60, -2, 62, -1, 64]'), num_outputs=2, seconds=2.0, seed=5)
-    assert [notes(sequence) for sequence in expected] == [_shifted_after(sequence, 0.625)
+    assert [notes(sequence) for sequence in expected] == [_shifted_after(sequence, 0.63)
                                                           for sequence in full]
     assert all(len(e.notes) == len(f.notes) - 3 for e, f in zip(expected, full))
     assert all(sequence.notes for sequence in written)

@@ -314,7 +314,7 @@ def define_generate_flags(model_name: str, default_config: str | None,
     flags.DEFINE_integer('seed', None, 'Random seed, for reproducible outputs.')
     flags.DEFINE_boolean('continuation_only', False, 'Write only what the model generated '
                          'after the primer, moved so that 0 s is where the primer\'s last note '
-                         'ends (place the file right after the primer). The primer\'s notes are '
+                         'ends, rounded to the nearest step (place the file there). The primer\'s notes are '
                          'left out, even one still sounding, and so is the start note used '
                          'without a primer flag. Tempo and time signature are kept.')
     define_preview_flag()

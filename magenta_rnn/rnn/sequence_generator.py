@@ -167,7 +167,8 @@ def generate_sequences(stepper: Any, encoder: Any, parts: GenerationParts,
 
     stepper: an EventsRnn or NumpyStepper; encoder: the model's sequence encoder.
     continuation_only: each output holds only what the model generated (see
-    without_primer), with time 0 at the end of the primer's last note.
+    without_primer), with time 0 at the end of the primer's last note, rounded to the
+    nearest step so that the notes stay on the step grid.
     """
     rng = rng if rng is not None else np.random.default_rng()
     qpm = primer.tempos[0].qpm if primer.tempos and primer.tempos[0].qpm else DEFAULT_QUARTERS_PER_MINUTE
@@ -193,8 +194,10 @@ def generate_sequences(stepper: Any, encoder: Any, parts: GenerationParts,
         undo(events)
         sequence = parts.codec.to_sequence(events, qpm)
         if continuation_only:
-            # Output notes lie on the step grid: half a step of margin absorbs rounding.
-            sequence = without_primer(sequence, last_end_time,
+            # Output notes lie on the step grid: half a step of margin absorbs rounding,
+            # and the shift is the primer's end on that grid, so the notes stay on it.
+            primer_end = sequences.quantize_to_step(last_end_time, steps_per_second)
+            sequence = without_primer(sequence, primer_end / steps_per_second,
                                       (start_step - 0.5) / steps_per_second)
         outputs.append(sequence)
     return outputs
@@ -209,7 +212,8 @@ def without_primer(sequence: music_pb2.NoteSequence, primer_end: float,
     moves earlier by `primer_end` (the end of the primer's last note), so the result placed
     at primer_end sounds as the full output did there. The tempo, time signature and key
     in effect at primer_end move to time 0, later ones move with the notes; other timed
-    events before generated_from go. subsequence_info.start_time_offset says primer_end.
+    events before generated_from go. subsequence_info.start_time_offset says primer_end
+    (left unset when it is 0: then the result equals `sequence`).
     """
     result = music_pb2.NoteSequence()
     result.CopyFrom(sequence)
@@ -235,5 +239,6 @@ def without_primer(sequence: music_pb2.NoteSequence, primer_end: float,
             added.CopyFrom(event)
             added.time = max(0.0, event.time - primer_end)
     result.total_time = max((note.end_time for note in result.notes), default=0.0)
-    result.subsequence_info.start_time_offset = primer_end
+    if primer_end > 0:
+        result.subsequence_info.start_time_offset = primer_end
     return result
