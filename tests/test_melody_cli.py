@@ -196,3 +196,17 @@ def test_melody_encoder_decoder_flag_replaces_config(tmp_path, workspace):
     neither = run('magenta_rnn.melody.train', '--sequence_example_file=x', check=False)
     assert neither.stderr.strip().splitlines()[-1].endswith(
         'error: --config is required (or --melody_encoder_decoder)')
+
+
+def test_a_primer_as_long_as_the_request_says_how_many_steps_it_takes():
+    import magenta_rnn
+    from magenta_rnn.rnn.sequence_generator import SequenceGeneratorError
+
+    # Four steps of primer; as in the original, generation starts at step 6 (one step after
+    # the last note's end, rounded up), so 6 steps leave nothing to generate.
+    with pytest.raises(SequenceGeneratorError) as error:
+        magenta_rnn.generate_melodies(primer=[60, -2, -2, -2], num_steps=6, seed=1)
+    assert str(error.value) == ('the primer and the gap before generation starts take 6 '
+                                'steps, as many as the 6 asked for: ask for more than 6')
+    melody, = magenta_rnn.generate_melodies(primer=[60, -2, -2, -2], num_steps=7, seed=1)
+    assert melody.notes[0].pitch == 60

@@ -599,9 +599,6 @@ def run_metric_generate(model: EventsModel, primer_from_flag, default_primer, pa
         total_seconds = args.num_steps * seconds_per_step
         last_end_time = max((n.end_time for n in primer.notes), default=0.0)
         start_time = last_end_time + seconds_per_step
-        if start_time >= total_seconds:
-            fail(f'the primer ({last_end_time:.2f} s) is as long as the {args.num_steps} '
-                 f'steps requested ({total_seconds:.2f} s); raise --num_steps')
         try:
             return generate_sequences(
                 NumpyStepper(network), encoder, parts(config), primer, start_time,

@@ -187,6 +187,10 @@ def generate_sequences(stepper: Any, encoder: Any, parts: GenerationParts,
     track.set_length(start_step - track.start_step)
     undo = parts.codec.prepare(track)
     total_steps = parts.end.total_steps(track, start_step, end_step)
+    if len(track) >= total_steps:
+        raise SequenceGeneratorError(
+            f'the primer and the gap before generation starts take {len(track)} steps, as '
+            f'many as the {total_steps} asked for: ask for more than {len(track)}')
     sampler = EventsSampler(stepper, encoder, parts.inputs(total_steps))
     outputs = []
     for events in parts.end.extend(sampler, track, num_outputs, total_steps, sampling, rng):
