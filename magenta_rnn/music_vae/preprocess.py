@@ -156,16 +156,18 @@ def run_locally(pattern: str, output_prefix: str, shards: int, extractor: Exampl
             for example, source_id in extractor(serialized):
                 ids_by_example[example].append(source_id)
     extractor.counts['unique-examples'] = len(ids_by_example)
-    writers = [records.RecordWriter(shard_name(output_prefix, i, shards)) for i in range(shards)]
-    try:
+    writers: list[records.RecordWriter] = []
+    try:  # opening shard i can fail too: the temporary files of 0..i-1 go with it
+        for i in range(shards):
+            writers.append(records.RecordWriter(shard_name(output_prefix, i, shards)))
         for index, (example, ids) in enumerate(ids_by_example.items()):
             writers[index % shards].write(with_joined_ids(example, ids))
+        for writer in writers:
+            writer.close()
     except BaseException:
         for writer in writers:
             writer.abort()
         raise
-    for writer in writers:
-        writer.close()
     return dict(extractor.counts)
 
 
