@@ -4,8 +4,9 @@ unified and asserted note for note since.
 
 Models: the shipped defaults (melody basic_rnn, drums drum_kit), the original's real
 attention_rnn bundles in ../shared/bundles (skipped without them), and Performance RNN
-configs with seeded random weights (no Performance RNN default ships), with and without
-primers and control values, plain sampling and beam search.
+configs with seeded random weights (every config, not only the shipped default's), with and
+without primers and control values, plain sampling and beam search. Retraining a shipped
+default changes its goldens: record them again in the same commit.
 
 Record again (only when a change of output is intended, and say why in the commit):
     PYTHONPATH=$PWD python tests/test_generation_goldens.py --record
