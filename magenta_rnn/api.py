@@ -48,15 +48,13 @@ def _generate_metric(events_model: Any, parts_fn, primer: NoteSequence, num_outp
                      config: str | None, bundle_file: str | None,
                      continuation_only: bool) -> list[NoteSequence]:
     from magenta_rnn.rnn.numpy_stepper import NumpyStepper
-    from magenta_rnn.rnn.sequence_generator import Sampling, generate_sequences
+    from magenta_rnn.rnn.sequence_generator import Sampling, generate_after_primer
 
     loaded_config, encoder, network = _load_events_model(events_model, config, bundle_file)
     qpm = primer.tempos[0].qpm if primer.tempos and primer.tempos[0].qpm else 120.0
-    seconds_per_step = 60.0 / qpm / loaded_config.steps_per_quarter
-    last_end_time = max((n.end_time for n in primer.notes), default=0.0)
-    return generate_sequences(
-        NumpyStepper(network), encoder, parts_fn(loaded_config), primer,
-        last_end_time + seconds_per_step, num_steps * seconds_per_step, num_outputs,
+    return generate_after_primer(
+        NumpyStepper(network), encoder, parts_fn(loaded_config), primer, qpm,
+        loaded_config.steps_per_quarter, num_steps, num_outputs,
         Sampling(temperature=temperature, beam_size=beam_size), rng=np.random.default_rng(seed),
         continuation_only=continuation_only)
 
@@ -76,9 +74,9 @@ def generate_melodies(primer: Sequence[int] | NoteSequence | None = None, num_ou
     continuation_only: each output holds only what the model generated after the primer
       (the middle C too when primer is None), moved so that time 0 is where the primer's
       last note ends, rounded to the nearest step: placed there, it sounds as in the full
-      output. Notes of the primer
-      are left out, even one still sounding; tempo and time signature are kept. The same
-      seed gives the full output's notes after the primer, shifted.
+      output. Notes of the primer are left out, even one still sounding; tempo and time
+      signature are kept. The same seed gives the full output's notes after the primer,
+      shifted.
     """
     from magenta_rnn.melody import MELODY_RNN, generator
 

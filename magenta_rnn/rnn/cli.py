@@ -593,17 +593,13 @@ def run_metric_generate(model: EventsModel, primer_from_flag, default_primer, pa
                      f'{_first_line(e)}')
 
         from magenta_rnn.rnn.numpy_stepper import NumpyStepper
-        from magenta_rnn.rnn.sequence_generator import generate_sequences
+        from magenta_rnn.rnn.sequence_generator import generate_after_primer
 
-        seconds_per_step = 60.0 / qpm / config.steps_per_quarter
-        total_seconds = args.num_steps * seconds_per_step
-        last_end_time = max((n.end_time for n in primer.notes), default=0.0)
-        start_time = last_end_time + seconds_per_step
         try:
-            return generate_sequences(
-                NumpyStepper(network), encoder, parts(config), primer, start_time,
-                total_seconds, args.num_outputs, args.sampling, rng=args.rng,
-                continuation_only=args.continuation_only)
+            return generate_after_primer(
+                NumpyStepper(network), encoder, parts(config), primer, qpm,
+                config.steps_per_quarter, args.num_steps, args.num_outputs, args.sampling,
+                rng=args.rng, continuation_only=args.continuation_only)
         except ValueError as e:
             fail(str(e))
 

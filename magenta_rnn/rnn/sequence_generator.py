@@ -207,6 +207,21 @@ def generate_sequences(stepper: Any, encoder: Any, parts: GenerationParts,
     return outputs
 
 
+def generate_after_primer(stepper: Any, encoder: Any, parts: GenerationParts,
+                          primer: music_pb2.NoteSequence, qpm: float, steps_per_quarter: int,
+                          num_steps: int, num_outputs: int, sampling: Sampling = Sampling(),
+                          rng: np.random.Generator | None = None,
+                          continuation_only: bool = False) -> list[music_pb2.NoteSequence]:
+    """generate_sequences for a metric model (melody, drums) asked for num_steps steps of
+    a 1/steps_per_quarter quarter note at qpm, primer included: as the original's generate
+    commands, generation starts one step after the end of the primer's last note."""
+    seconds_per_step = 60.0 / qpm / steps_per_quarter
+    last_end_time = max((n.end_time for n in primer.notes), default=0.0)
+    return generate_sequences(stepper, encoder, parts, primer, last_end_time + seconds_per_step,
+                              num_steps * seconds_per_step, num_outputs, sampling, rng=rng,
+                              continuation_only=continuation_only)
+
+
 def without_primer(sequence: music_pb2.NoteSequence, primer_end: float,
                    generated_from: float) -> music_pb2.NoteSequence:
     """What the model generated after the primer, to be placed right after the primer.

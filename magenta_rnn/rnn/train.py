@@ -375,8 +375,8 @@ def run_training(build_model: Callable[..., Any], hparams: HParams,
         np.random.seed(seed)
 
     model, optimizer, global_step, train_step = build_train_step(
-            build_model, hparams, input_size, num_classes, default_event_label,
-            class_num_steps, input_depth, one_hot_width, strategy)
+        build_model, hparams, input_size, num_classes, default_event_label, class_num_steps,
+        input_depth, one_hot_width, strategy)
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=global_step)
     if chief:
         engine.remove_stale_checkpoint_files(train_dir)
