@@ -114,38 +114,35 @@ def missing_folders(directory: str) -> list[str]:
     return missing
 
 
-# Folders make_folders created in this process: a failed command removes the empty ones.
+# Folders make_folders created in this process: a failure removes the empty ones again.
 _FOLDERS_MADE: set[str] = set()
 
 
-def make_folders(directory: str) -> list[str]:
-    """os.makedirs(directory, exist_ok=True); returns the folders it made, deepest first,
-    and remembers them for remove_empty_folders_made."""
-    missing = missing_folders(directory)
+def make_folders(directory: str) -> None:
+    """os.makedirs(directory, exist_ok=True), remembering the folders it made for
+    remove_empty_folders_made."""
+    missing = missing_folders(os.path.abspath(directory))
     os.makedirs(directory, exist_ok=True)
     _FOLDERS_MADE.update(missing)
-    return missing
 
 
-def remove_empty_folders(folders: list[str]) -> None:
-    """Removes `folders` (deepest first) up to the first that is not empty."""
-    for folder in folders:
-        try:
-            os.rmdir(folder)
-        except OSError:  # not empty (something else wrote there) or gone
-            break
-
-
-def remove_empty_folders_made() -> None:
-    """Removes every folder make_folders made in this process that is empty now, deepest
-    first (a child's path is longer than its parent's): what a failed command calls, so
-    that it leaves no empty output folders, even ones several writers shared."""
+def remove_empty_folders_made(within: str | None = None) -> None:
+    """Removes the folders make_folders made in this process that are empty now, deepest
+    first (a child's path is longer than its parent's), so that a failure leaves no empty
+    folders, even ones several writers shared (the last of them to fail removes them).
+    within: only that folder and its parents (a failed writer's own target folder); None:
+    all of them (a failed command)."""
+    within = None if within is None else os.path.abspath(within)
     for folder in sorted(_FOLDERS_MADE, key=len, reverse=True):
+        if within is not None and within != folder and not within.startswith(folder + os.sep):
+            continue
         try:
             os.rmdir(folder)
-        except OSError:  # not empty, or gone
+        except FileNotFoundError:
             pass
-    _FOLDERS_MADE.clear()
+        except OSError:  # not empty: something was written there
+            continue
+        _FOLDERS_MADE.discard(folder)
 
 
 def remove_quietly(path: str) -> None:

@@ -92,9 +92,9 @@ def check_output_file(path: str, flag: str = 'output_file') -> str:
         probe = os.path.dirname(probe)
     if not os.path.isdir(probe):
         fail(f'--{flag} {path}: {probe} is a file, not a folder')
-    made = atomic.missing_folders(directory)
     _make_writable_folder(directory, flag, path, f'its folder {directory}')
-    atomic.remove_empty_folders(made)  # made again by the writer, which removes them on failure
+    # Made again by the writer, which removes them on failure.
+    atomic.remove_empty_folders_made(within=directory)
     return expanded
 
 

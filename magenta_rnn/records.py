@@ -100,9 +100,8 @@ class RecordWriter:
         self.path = path
         self.count = 0
         directory = os.path.dirname(os.path.abspath(path))
-        # Folders this writer makes, deepest first: a failed write removes them again
-        # (when other writers share them, the failed command's clean-up does, see console).
-        self._made_folders = atomic.make_folders(directory)
+        self._directory = directory
+        atomic.make_folders(directory)  # a failed write removes them again while empty
         self._tmp_path = ''
         self._raw = None
         try:
@@ -170,7 +169,7 @@ class RecordWriter:
         """The temporary file, and the folders made for the target while still empty."""
         if self._tmp_path:
             atomic.remove_quietly(self._tmp_path)
-        atomic.remove_empty_folders(self._made_folders)
+        atomic.remove_empty_folders_made(within=self._directory)
 
     def __enter__(self) -> RecordWriter:
         return self

@@ -92,19 +92,19 @@ def test_multi_value_labels():
     assert list(labels.feature[0].int64_list.value) == [0, 0, 60, 0, 0, 0]
 
 
-def test_a_failed_command_removes_the_empty_folders_its_writers_shared(tmp_path):
-    """Two shards in one new folder: neither writer can remove the folder while the other's
-    temporary file is in it; the command's clean-up (console.guarded) removes it after."""
-    from magenta_rnn import atomic
+def test_writers_that_share_a_new_folder_remove_it_whichever_fails_last(tmp_path):
+    """Two shards in one new folder: the first writer to fail cannot remove the folder
+    (the other's temporary file is in it); the last one does, in either order."""
     (tmp_path / 'kept').mkdir()
-    writers = [RecordWriter(str(tmp_path / 'new' / 'sub' / f'out-{i}')) for i in range(2)]
     made_by_hand = tmp_path / 'kept' / 'empty_but_the_users'
     made_by_hand.mkdir()
-    for writer in writers:
-        writer.write(b'x')
-    for writer in writers:
-        writer.abort()
-    assert sorted(os.listdir(tmp_path)) == ['kept', 'new']
-    atomic.remove_empty_folders_made()
-    assert sorted(os.listdir(tmp_path)) == ['kept']
-    assert os.listdir(tmp_path / 'kept') == ['empty_but_the_users']
+    for order in ((0, 1), (1, 0)):
+        writers = [RecordWriter(str(tmp_path / 'new' / 'sub' / f'out-{i}')) for i in range(2)]
+        for writer in writers:
+            writer.write(b'x')
+        writers[order[0]].abort()
+        remaining, = os.listdir(tmp_path / 'new' / 'sub')
+        assert remaining.startswith(f'out-{order[1]}.') and remaining.endswith('.tmp')
+        writers[order[1]].abort()
+        assert sorted(os.listdir(tmp_path)) == ['kept']
+        assert os.listdir(tmp_path / 'kept') == ['empty_but_the_users']

@@ -165,7 +165,7 @@ def run_locally(pattern: str, output_prefix: str, shards: int, extractor: Exampl
         for writer in writers:
             writer.close()
     except BaseException:
-        for writer in reversed(writers):  # the first made the shared folders
+        for writer in writers:
             writer.abort()
         raise
     return dict(extractor.counts)

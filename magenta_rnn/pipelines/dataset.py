@@ -170,14 +170,14 @@ def run_dataset_pipeline(input_path: str, output_dir: str, dataset_names: dict[s
             in_flight.release()
         if pool is not None:
             _stop_pool(pool)
-        for writer in reversed(writers.values()):  # the first made the shared folders
+        for writer in writers.values():
             writer.abort()
         raise
     summary = DatasetSummary(inputs=inputs, outputs={dataset_names[m]: counts[m] for m in MODES},
                              stats=stats, paths={dataset_names[m]: paths[m] for m in MODES},
                              seconds=time.time() - start)
     if not any(counts.values()):
-        for writer in reversed(writers.values()):  # the first made the shared folders
+        for writer in writers.values():
             writer.abort()
         raise NothingExtractedError(
             f'no examples were extracted from {inputs} NoteSequences in {input_path} '
